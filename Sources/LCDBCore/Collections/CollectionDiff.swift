@@ -1,0 +1,60 @@
+/// The changes from one collection to another, by layer name.
+public struct CollectionDiff: Equatable, Sendable {
+    public struct Change: Equatable, Sendable {
+        /// `kind`, or a hyperparameter name such as `out_features`.
+        public let field: String
+        public let old: String
+        public let new: String
+    }
+
+    public struct ChangedLayer: Equatable, Sendable {
+        public let name: String
+        public let old: Layer
+        public let new: Layer
+        public let changes: [Change]
+    }
+
+    /// Layers only in the second collection, in its order.
+    public let added: [LayerCollection.Entry]
+    /// Layers only in the first collection, in its order.
+    public let removed: [LayerCollection.Entry]
+    /// Layers in both under the same name, with a different definition.
+    public let changed: [ChangedLayer]
+    /// True when the layers in both appear in a different relative order
+    /// (so their offsets differ even if nothing else changed).
+    public let reordered: Bool
+
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty && !reordered }
+
+    init(from old: LayerCollection, to new: LayerCollection) {
+        added = new.entries.filter { !old.contains($0.name) }
+        removed = old.entries.filter { !new.contains($0.name) }
+        changed = old.entries.compactMap { entry in
+            guard let other = new.entry(named: entry.name), other.layer != entry.layer else { return nil }
+            return ChangedLayer(name: entry.name, old: entry.layer, new: other.layer,
+                                changes: CollectionDiff.changes(from: entry.layer, to: other.layer))
+        }
+        let sharedInOldOrder = old.names.filter { new.contains($0) }
+        let sharedInNewOrder = new.names.filter { old.contains($0) }
+        reordered = sharedInOldOrder != sharedInNewOrder
+    }
+
+    static func changes(from old: Layer, to new: Layer) -> [Change] {
+        var result: [Change] = []
+        if old.kind != new.kind {
+            result.append(Change(field: "kind", old: old.kind.rawValue, new: new.kind.rawValue))
+        }
+        let newValues = Dictionary(new.namedHyperparameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let oldNames = Set(old.namedHyperparameters.map(\.name))
+        for (name, value) in old.namedHyperparameters {
+            let other = newValues[name]
+            if other != value {
+                result.append(Change(field: name, old: value.description, new: other?.description ?? "(none)"))
+            }
+        }
+        for (name, value) in new.namedHyperparameters where !oldNames.contains(name) {
+            result.append(Change(field: name, old: "(none)", new: value.description))
+        }
+        return result
+    }
+}

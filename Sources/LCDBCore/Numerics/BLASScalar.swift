@@ -1,0 +1,169 @@
+import COpenBLAS
+
+/// A floating-point type with OpenBLAS and LAPACK entry points: `Float`
+/// (the `s` routines) and `Double` (the `d` routines).
+///
+/// Matrices are row-major throughout lcdb. LAPACK is column-major, so it sees
+/// the transpose of each buffer: symmetric routines are unaffected, and the LU
+/// routines pass `trans = "T"` where a solve with the matrix itself is meant.
+/// Counts are 32-bit (`blasint`) in Debian's OpenBLAS; the level-1 helpers in
+/// `BLASScalar+Chunked.swift` split longer arrays.
+public protocol BLASScalar: BinaryFloatingPoint, Sendable {
+    static var dtype: DType { get }
+
+    static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Self,
+                     _ a: UnsafePointer<Self>, _ x: UnsafePointer<Self>,
+                     beta: Self, _ y: UnsafeMutablePointer<Self>)
+    static func gemm(rows: Int32, columns: Int32, inner: Int32,
+                     _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>)
+    static func axpy(_ n: Int32, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+    static func scal(_ n: Int32, _ alpha: Self, _ x: UnsafeMutablePointer<Self>)
+    static func dot(_ n: Int32, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Self
+    static func nrm2(_ n: Int32, _ x: UnsafePointer<Self>) -> Self
+    static func asum(_ n: Int32, _ x: UnsafePointer<Self>) -> Self
+    /// Zero-based index of the element of largest magnitude.
+    static func iamax(_ n: Int32, _ x: UnsafePointer<Self>) -> Int
+
+    /// Cholesky factorisation in place; returns LAPACK's `info`.
+    static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Self>) -> Int32
+    static func potrs(_ n: Int32, _ a: UnsafePointer<Self>, _ b: UnsafeMutablePointer<Self>) -> Int32
+    /// Inverse from a Cholesky factor; fills one triangle only.
+    static func potri(_ n: Int32, _ a: UnsafeMutablePointer<Self>) -> Int32
+    static func getrf(_ n: Int32, _ a: UnsafeMutablePointer<Self>, _ pivots: UnsafeMutablePointer<Int32>) -> Int32
+    /// Solves with the row-major matrix whose LU factors `getrf` produced.
+    static func getrs(_ n: Int32, _ a: UnsafePointer<Self>, _ pivots: UnsafePointer<Int32>,
+                      _ b: UnsafeMutablePointer<Self>) -> Int32
+    static func getri(_ n: Int32, _ a: UnsafeMutablePointer<Self>, _ pivots: UnsafePointer<Int32>) -> Int32
+}
+
+// The single-character LAPACK arguments, kept alive for the whole process.
+private let upper: [CChar] = [CChar(UInt8(ascii: "U")), 0]
+private let transpose: [CChar] = [CChar(UInt8(ascii: "T")), 0]
+
+extension Double: BLASScalar {
+    public static var dtype: DType { .float64 }
+
+    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Double,
+                            _ a: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
+                            beta: Double, _ y: UnsafeMutablePointer<Double>) {
+        cblas_dgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, columns,
+                    alpha, a, columns, x, 1, beta, y, 1)
+    }
+    public static func gemm(rows: Int32, columns: Int32, inner: Int32,
+                            _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
+                    1, a, inner, b, columns, 0, c, columns)
+    }
+    public static func axpy(_ n: Int32, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        cblas_daxpy(n, alpha, x, 1, y, 1)
+    }
+    public static func scal(_ n: Int32, _ alpha: Double, _ x: UnsafeMutablePointer<Double>) {
+        cblas_dscal(n, alpha, x, 1)
+    }
+    public static func dot(_ n: Int32, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
+        cblas_ddot(n, x, 1, y, 1)
+    }
+    public static func nrm2(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { cblas_dnrm2(n, x, 1) }
+    public static func asum(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { cblas_dasum(n, x, 1) }
+    public static func iamax(_ n: Int32, _ x: UnsafePointer<Double>) -> Int { Int(cblas_idamax(n, x, 1)) }
+
+    public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Double>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        dpotrf_(upper, &n, a, &lda, &info, 1)
+        return info
+    }
+    public static func potrs(_ n: Int32, _ a: UnsafePointer<Double>, _ b: UnsafeMutablePointer<Double>) -> Int32 {
+        var n = n, nrhs: Int32 = 1, lda = max(n, 1), info: Int32 = 0
+        dpotrs_(upper, &n, &nrhs, a, &lda, b, &lda, &info, 1)
+        return info
+    }
+    public static func potri(_ n: Int32, _ a: UnsafeMutablePointer<Double>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        dpotri_(upper, &n, a, &lda, &info, 1)
+        return info
+    }
+    public static func getrf(_ n: Int32, _ a: UnsafeMutablePointer<Double>, _ pivots: UnsafeMutablePointer<Int32>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        dgetrf_(&n, &n, a, &lda, pivots, &info)
+        return info
+    }
+    public static func getrs(_ n: Int32, _ a: UnsafePointer<Double>, _ pivots: UnsafePointer<Int32>,
+                             _ b: UnsafeMutablePointer<Double>) -> Int32 {
+        var n = n, nrhs: Int32 = 1, lda = max(n, 1), info: Int32 = 0
+        dgetrs_(transpose, &n, &nrhs, a, &lda, pivots, b, &lda, &info, 1)
+        return info
+    }
+    public static func getri(_ n: Int32, _ a: UnsafeMutablePointer<Double>, _ pivots: UnsafePointer<Int32>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        var query: Double = 0, lwork: Int32 = -1
+        dgetri_(&n, a, &lda, pivots, &query, &lwork, &info)
+        lwork = max(Int32(query), n, 1)
+        var work = [Double](repeating: 0, count: Int(lwork))
+        dgetri_(&n, a, &lda, pivots, &work, &lwork, &info)
+        return info
+    }
+}
+
+extension Float: BLASScalar {
+    public static var dtype: DType { .float32 }
+
+    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Float,
+                            _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                            beta: Float, _ y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, columns,
+                    alpha, a, columns, x, 1, beta, y, 1)
+    }
+    public static func gemm(rows: Int32, columns: Int32, inner: Int32,
+                            _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
+                    1, a, inner, b, columns, 0, c, columns)
+    }
+    public static func axpy(_ n: Int32, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        cblas_saxpy(n, alpha, x, 1, y, 1)
+    }
+    public static func scal(_ n: Int32, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
+        cblas_sscal(n, alpha, x, 1)
+    }
+    public static func dot(_ n: Int32, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        cblas_sdot(n, x, 1, y, 1)
+    }
+    public static func nrm2(_ n: Int32, _ x: UnsafePointer<Float>) -> Float { cblas_snrm2(n, x, 1) }
+    public static func asum(_ n: Int32, _ x: UnsafePointer<Float>) -> Float { cblas_sasum(n, x, 1) }
+    public static func iamax(_ n: Int32, _ x: UnsafePointer<Float>) -> Int { Int(cblas_isamax(n, x, 1)) }
+
+    public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Float>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        spotrf_(upper, &n, a, &lda, &info, 1)
+        return info
+    }
+    public static func potrs(_ n: Int32, _ a: UnsafePointer<Float>, _ b: UnsafeMutablePointer<Float>) -> Int32 {
+        var n = n, nrhs: Int32 = 1, lda = max(n, 1), info: Int32 = 0
+        spotrs_(upper, &n, &nrhs, a, &lda, b, &lda, &info, 1)
+        return info
+    }
+    public static func potri(_ n: Int32, _ a: UnsafeMutablePointer<Float>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        spotri_(upper, &n, a, &lda, &info, 1)
+        return info
+    }
+    public static func getrf(_ n: Int32, _ a: UnsafeMutablePointer<Float>, _ pivots: UnsafeMutablePointer<Int32>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        sgetrf_(&n, &n, a, &lda, pivots, &info)
+        return info
+    }
+    public static func getrs(_ n: Int32, _ a: UnsafePointer<Float>, _ pivots: UnsafePointer<Int32>,
+                             _ b: UnsafeMutablePointer<Float>) -> Int32 {
+        var n = n, nrhs: Int32 = 1, lda = max(n, 1), info: Int32 = 0
+        sgetrs_(transpose, &n, &nrhs, a, &lda, pivots, b, &lda, &info, 1)
+        return info
+    }
+    public static func getri(_ n: Int32, _ a: UnsafeMutablePointer<Float>, _ pivots: UnsafePointer<Int32>) -> Int32 {
+        var n = n, lda = max(n, 1), info: Int32 = 0
+        var query: Float = 0, lwork: Int32 = -1
+        sgetri_(&n, a, &lda, pivots, &query, &lwork, &info)
+        lwork = max(Int32(query), n, 1)
+        var work = [Float](repeating: 0, count: Int(lwork))
+        sgetri_(&n, a, &lda, pivots, &work, &lwork, &info)
+        return info
+    }
+}

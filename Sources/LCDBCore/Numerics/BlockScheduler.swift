@@ -1,0 +1,45 @@
+import COpenBLAS
+import Dispatch
+
+/// Runs one piece of work per block on all cores without oversubscribing them.
+///
+/// OpenBLAS threads each call itself, and lcdb runs independent blocks side by
+/// side; doing both would put cores x cores threads on the machine. The rule:
+/// a block that carries more than 1/cores of the total cost runs alone with
+/// OpenBLAS's threads; the other blocks run concurrently, largest first, one
+/// per core, with OpenBLAS single-threaded. OpenBLAS's thread count is restored
+/// afterwards. Work must be independent across blocks.
+public enum BlockScheduler {
+    /// The number of threads OpenBLAS had when lcdb first looked (it honours
+    /// OPENBLAS_NUM_THREADS), and so the number of cores lcdb uses.
+    public static let cores: Int = max(1, Int(openblas_get_num_threads()))
+
+    /// Runs `work(i)` for every block index, `cost[i]` being its relative cost
+    /// (for example the block's element count).
+    public static func run(costs: [Int], _ work: @Sendable (Int) -> Void) {
+        let total = costs.reduce(0, +)
+        let threshold = cores > 1 ? total / cores : 0
+        var large: [Int] = []
+        var small: [Int] = []
+        for (index, cost) in costs.enumerated() {
+            if cost > threshold || cores == 1 { large.append(index) } else { small.append(index) }
+        }
+        for index in large { work(index) }
+        guard !small.isEmpty else { return }
+        small.sort { costs[$0] > costs[$1] }
+        if small.count == 1 {
+            work(small[0])
+            return
+        }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(cores)) }
+        let order = small
+        DispatchQueue.concurrentPerform(iterations: order.count) { work(order[$0]) }
+    }
+}
+
+/// A pointer handed to concurrent block workers, each of which writes a
+/// disjoint range.
+struct SharedPointer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+}

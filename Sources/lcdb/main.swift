@@ -1,0 +1,3 @@
+import LCDBCore
+
+print("lcdb")

@@ -1,0 +1,166 @@
+import Testing
+@testable import LCDBCore
+
+struct BlockDiagonalMatrixTests {
+    @Test func float32() throws { try checkAgainstReference(Float.self) }
+    @Test func float64() throws { try checkAgainstReference(Double.self) }
+
+    /// Every operation against naive Double loops on seeded random data.
+    func checkAgainstReference<S: BLASScalar>(_: S.Type) throws {
+        let collection = try smallCollection()
+        let tol = tolerance(S.self)
+        let m = try BlockDiagonalMatrix<S>.randomSPD(over: collection, seed: 11)
+        let n = try BlockDiagonalMatrix<S>.randomSPD(over: collection, seed: 12)
+        let x = ParameterVector<S>.random(over: collection, seed: 13)
+
+        // Reference mv, vTMv, mm, trace, Frobenius, diagonal per block.
+        var expectedMv: [Double] = []
+        var expectedTrace = 0.0, expectedSquares = 0.0
+        var expectedDiagonal: [Double] = []
+        for (index, entry) in collection.entries.enumerated() {
+            let side = entry.layer.numel
+            let block = m.doubleBlock(index)
+            let xs = Array(x.doubles[collection.range(at: index)])
+            expectedMv += NaiveReference.matvec(block, side, xs)
+            expectedTrace += (0 ..< side).reduce(0) { $0 + block[$1 * side + $1] }
+            expectedSquares += block.reduce(0) { $0 + $1 * $1 }
+            expectedDiagonal += (0 ..< side).map { block[$0 * side + $0] }
+            let product = try m.matrixProduct(n)
+            #expect(NaiveReference.relativeError(product.doubleBlock(index),
+                                                 NaiveReference.matmul(block, n.doubleBlock(index), side)) < tol)
+            // Symmetric with a dominant diagonal, as documented.
+            for i in 0 ..< side {
+                #expect(block[i * side + i] >= Double(side))
+                for j in 0 ..< side where i != j { #expect(block[i * side + j] == block[j * side + i] && abs(block[i * side + j]) <= 1) }
+            }
+        }
+        let mv = try m.product(with: x)
+        #expect(NaiveReference.relativeError(mv.doubles, expectedMv) < tol)
+        #expect(NaiveReference.relativeError(try m.quadraticForm(x), NaiveReference.dot(x.doubles, expectedMv)) < tol)
+        #expect(NaiveReference.relativeError(m.trace(), expectedTrace) < tol)
+        #expect(NaiveReference.relativeError(m.frobeniusNorm(), expectedSquares.squareRoot()) < tol)
+        #expect(m.diagonal().doubles == expectedDiagonal)
+
+        // Elementwise operations.
+        for index in collection.entries.indices {
+            let (a, b) = (m.doubleBlock(index), n.doubleBlock(index))
+            #expect(NaiveReference.relativeError(try (m.adding(n)).doubleBlock(index), zip(a, b).map { $0 + $1 }) < tol)
+            #expect(NaiveReference.relativeError(try (m.subtracting(n)).doubleBlock(index), zip(a, b).map { $0 - $1 }) < tol)
+            #expect(NaiveReference.relativeError(m.scaled(by: -3).doubleBlock(index), a.map { -3 * $0 }) < tol)
+        }
+
+        // Properties: mv is linear; solve undoes mv; inverse times M is the identity.
+        let y = ParameterVector<S>.random(over: collection, seed: 14)
+        let lhs = try m.product(with: x.adding(y, scaledBy: 2))
+        let rhs = try m.product(with: x).adding(m.product(with: y), scaledBy: 2)
+        #expect(NaiveReference.relativeError(lhs.doubles, rhs.doubles) < tol)
+        #expect(NaiveReference.relativeError(try m.solve(mv).doubles, x.doubles) < tol)
+        let identity = try BlockDiagonalMatrix<S>.identity(over: collection)
+        let inverseTimesM = try m.inverse().matrixProduct(m)
+        for index in collection.entries.indices {
+            #expect(NaiveReference.relativeError(inverseTimesM.doubleBlock(index), identity.doubleBlock(index)) < tol)
+        }
+        // Regularized: (M + 2 I)^-1 (M x + 2 x) = x.
+        let shifted = try mv.adding(x, scaledBy: 2)
+        #expect(NaiveReference.relativeError(try m.solve(shifted, regularization: 2).doubles, x.doubles) < tol)
+        #expect(NaiveReference.relativeError(try m.inverse(regularization: 2).product(with: shifted).doubles, x.doubles) < tol)
+
+        // Non-symmetric blocks go through LU: M N is not symmetric in general.
+        let mn = try m.matrixProduct(n)
+        let z = try mn.product(with: x)
+        #expect(NaiveReference.relativeError(try mn.solve(z).doubles, x.doubles) < tol * 10)
+        let mnInverse = try mn.inverse().matrixProduct(mn)
+        for index in collection.entries.indices {
+            #expect(NaiveReference.relativeError(mnInverse.doubleBlock(index), identity.doubleBlock(index)) < tol * 10)
+        }
+
+        // Identity and scale.
+        let twice = try BlockDiagonalMatrix<S>.identity(over: collection, scale: 2)
+        #expect(try twice.product(with: x) == x.scaled(by: 2))
+        #expect(twice.trace() == 2 * Double(collection.numel))
+    }
+
+    @Test func symmetricIndefiniteFallsBackToLU() throws {
+        let collection = try LayerCollection([("p", .parameter([2]))])
+        let m = try BlockDiagonalMatrix<Double>(collection: collection, blocks: [[0, 1, 1, 0]])
+        let x = try ParameterVector<Double>(collection: collection, values: [3, 5])
+        #expect(try m.solve(x).values == [5, 3])
+        #expect(try m.inverse().blocks == [[0, 1, 1, 0]])
+    }
+
+    @Test func singularBlocksAreNamed() throws {
+        let collection = try LayerCollection([("ok", .parameter([1])), ("flat", .parameter([2]))])
+        let m = try BlockDiagonalMatrix<Double>(collection: collection, blocks: [[2], [1, 1, 1, 1]])
+        let x = ParameterVector<Double>.ones(over: collection)
+        #expect(throws: CoreError(.singularBlock, "block 'flat' is singular (pivot 2 is exactly zero); add a positive regularization")) {
+            _ = try m.solve(x)
+        }
+        #expect(throws: CoreError.self) { _ = try m.inverse() }
+        // Regularization makes it invertible.
+        #expect(try m.solve(x, regularization: 1).values.allSatisfy(\.isFinite))
+        let nan = try BlockDiagonalMatrix<Float>(collection: collection, blocks: [[.nan], [1, 0, 0, 1]])
+        #expect(throws: CoreError(.singularBlock, "block 'ok' is singular (the solution is not finite); add a positive regularization")) {
+            _ = try nan.solve(.ones(over: collection))
+        }
+    }
+
+    @Test func mismatchedCollectionsNameTheLayer() throws {
+        let a = try LayerCollection([("fc1", .linear(2, 2)), ("fc2", .linear(2, 2))])
+        let b = try LayerCollection([("fc1", .linear(2, 2)), ("fc3", .linear(2, 2))])
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: a, seed: 1)
+        let x = ParameterVector<Double>.random(over: b, seed: 2)
+        #expect(throws: CoreError(.mismatchedCollections,
+                                  "mv: the operands are over different collections: layer 2 is 'fc2' Linear(2, 2) in the first and 'fc3' Linear(2, 2) in the second; use the common layers explicitly to operate on the layers they share")) {
+            _ = try m.product(with: x)
+        }
+        // Opt-in: only fc1 is used, and the result is over fc1 alone.
+        let y = try m.product(with: x, matching: .common)
+        #expect(y.collection.names == ["fc1"])
+        let expected = NaiveReference.matvec(m.blocks[0], 6, Array(x.values[0 ..< 6]))
+        #expect(NaiveReference.relativeError(y.values, expected) < 1e-12)
+        #expect(throws: CoreError.self) { _ = try m.matrixProduct(BlockDiagonalMatrix<Double>.identity(over: b)) }
+    }
+
+    @Test func denseExportMatchesBlocksAndFrobenius() throws {
+        let collection = try smallCollection()
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 5)
+        let dense = try m.dense()
+        let n = collection.numel
+        #expect(dense.count == n * n)
+        #expect(NaiveReference.relativeError(m.frobeniusNorm(), NaiveReference.dot(dense, dense).squareRoot()) < 1e-12)
+        // Dense mv equals block mv.
+        let x = ParameterVector<Double>.random(over: collection, seed: 6)
+        #expect(NaiveReference.relativeError(try m.product(with: x).values, NaiveReference.matvec(dense, n, x.values)) < 1e-12)
+        #expect(throws: CoreError(.tooLarge, "a dense export of 57 x 57 is over the limit of 100 elements")) {
+            _ = try m.dense(maxElements: 100)
+        }
+    }
+
+    @Test func wrongBlockSizes() throws {
+        let collection = try LayerCollection([("fc", .linear(1, 1))])
+        #expect(throws: CoreError(.invalidSize, "block 'fc' needs 2 x 2 = 4 values, got 3")) {
+            _ = try BlockDiagonalMatrix<Float>(collection: collection, blocks: [[1, 2, 3]])
+        }
+        #expect(throws: CoreError(.invalidSize, "the collection has 1 layers but 0 blocks were given")) {
+            _ = try BlockDiagonalMatrix<Float>(collection: collection, blocks: [])
+        }
+        let huge = try LayerCollection([("big", .parameter([1 << 32]))])
+        #expect(throws: CoreError(.tooLarge, "layer 'big' has 4294967296 parameters: its block is too large for BLAS")) {
+            _ = try BlockDiagonalMatrix<Float>.identity(over: huge)
+        }
+    }
+
+    @Test func manySmallBlocksRunInParallelCorrectly() throws {
+        // Exercises the concurrent path of BlockScheduler (many equal small blocks).
+        let collection = try LayerCollection((0 ..< 300).map { ("p\($0)", try Layer.parameter([8])) })
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 3)
+        let x = ParameterVector<Double>.random(over: collection, seed: 4)
+        let y = try m.product(with: x)
+        for index in stride(from: 0, to: 300, by: 37) {
+            let range = collection.range(at: index)
+            let expected = NaiveReference.matvec(m.blocks[index], 8, Array(x.values[range]))
+            #expect(NaiveReference.relativeError(Array(y.values[range]), expected) < 1e-12)
+        }
+        #expect(NaiveReference.relativeError(try m.solve(y).values, x.values) < 1e-10)
+    }
+}
