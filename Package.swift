@@ -25,6 +25,9 @@ let package = Package(
         // MARK: Executable
         .executableTarget(name: "lcdb", dependencies: ["LCDBCore"]),
 
+        // MARK: Benchmarks (run by Benchmarks/run, release builds only)
+        .executableTarget(name: "lcdb-bench", dependencies: ["LCDBCore"], path: "Benchmarks/Sources/lcdb-bench"),
+
         // MARK: Tests
         .testTarget(name: "LCDBCoreTests", dependencies: ["LCDBCore"]),
     ]

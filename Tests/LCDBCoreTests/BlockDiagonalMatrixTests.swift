@@ -80,6 +80,33 @@ struct BlockDiagonalMatrixTests {
         #expect(twice.trace() == 2 * Double(collection.numel))
     }
 
+    @Test func symmetryIsTrackedAndSymvAgreesWithGemv() throws {
+        let collection = try smallCollection()
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 21)
+        let n = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 22)
+        #expect(m.isSymmetric)
+        // Blocks from outside are checked: the same values are recognised, a changed entry is not.
+        #expect(try BlockDiagonalMatrix(collection: collection, blocks: m.blocks).isSymmetric)
+        var skewed = m.blocks
+        skewed[0][1] += 1
+        #expect(try !BlockDiagonalMatrix(collection: collection, blocks: skewed).isSymmetric)
+        // Operations keep or drop the flag as mathematics says.
+        #expect(try m.adding(n).isSymmetric && m.scaled(by: 3).isSymmetric && m.inverse().isSymmetric)
+        #expect(try !m.matrixProduct(n).isSymmetric)
+        // symv (lower triangle only) and gemv (whole block) agree.
+        let general = BlockDiagonalMatrix(unchecked: collection, blocks: m.blocks, symmetric: false)
+        let x = ParameterVector<Double>.random(over: collection, seed: 23)
+        #expect(NaiveReference.relativeError(try m.product(with: x).values, try general.product(with: x).values) < 1e-13)
+        // The LU inverse of a symmetric block is symmetrised exactly.
+        let indefinite = try BlockDiagonalMatrix<Double>(collection: try LayerCollection([("p", .parameter([3]))]),
+                                                         blocks: [[1, 2, 3, 2, -1, 4, 3, 4, 0.5]])
+        #expect(indefinite.isSymmetric)
+        let inverse = try indefinite.inverse()
+        #expect(inverse.isSymmetric && BlockDiagonalMatrix<Double>.isExactlySymmetric(inverse.blocks[0], side: 3))
+        #expect(NaiveReference.relativeError(NaiveReference.matmul(inverse.blocks[0], indefinite.blocks[0], 3),
+                                             [1, 0, 0, 0, 1, 0, 0, 0, 1]) < 1e-12)
+    }
+
     @Test func symmetricIndefiniteFallsBackToLU() throws {
         let collection = try LayerCollection([("p", .parameter([2]))])
         let m = try BlockDiagonalMatrix<Double>(collection: collection, blocks: [[0, 1, 1, 0]])

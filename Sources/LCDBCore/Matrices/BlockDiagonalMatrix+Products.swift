@@ -17,7 +17,7 @@ extension BlockDiagonalMatrix {
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
     }
 
-    /// Matrix-vector product M x (`gemv` per block).
+    /// Matrix-vector product M x (`symv` per block when symmetric, else `gemv`).
     public func product(with vector: ParameterVector<Scalar>, matching: LayerMatching = .identical) throws
         -> ParameterVector<Scalar> {
         let (matrix, x) = try aligned(with: vector, matching, for: "mv")
@@ -26,10 +26,12 @@ extension BlockDiagonalMatrix {
         return result
     }
 
-    /// y = M x block by block; x and y are flat arrays over this collection.
+    /// y = M x block by block (`symv` when symmetric, else `gemv`); x and y are
+    /// flat arrays over this collection.
     private func multiplyBlocks(_ x: [Scalar], into result: inout ParameterVector<Scalar>) throws {
         let offsets = collection.offsets
         let sides = sides
+        let symmetric = isSymmetric
         try x.withUnsafeBufferPointer { xBuffer in
             guard let xBase = xBuffer.baseAddress else { return }
             let input = SharedPointer(base: UnsafeMutablePointer(mutating: xBase))
@@ -41,8 +43,13 @@ extension BlockDiagonalMatrix {
                         let side = Int32(sides[index])
                         guard side > 0 else { return }
                         self.blocks[index].withUnsafeBufferPointer { block in
-                            Scalar.gemv(transposed: false, rows: side, columns: side, alpha: 1, block.baseAddress!,
-                                        input.base + offsets[index], beta: 0, output.base + offsets[index])
+                            if symmetric {
+                                Scalar.symv(side: side, alpha: 1, block.baseAddress!,
+                                            input.base + offsets[index], beta: 0, output.base + offsets[index])
+                            } else {
+                                Scalar.gemv(transposed: false, rows: side, columns: side, alpha: 1, block.baseAddress!,
+                                            input.base + offsets[index], beta: 0, output.base + offsets[index])
+                            }
                         }
                     }
                 } catch { failure = error }
@@ -64,6 +71,7 @@ extension BlockDiagonalMatrix {
         -> BlockDiagonalMatrix {
         let (left, right) = try aligned(with: other, matching, for: "mm")
         var result = left
+        result.isSymmetric = false
         let sides = left.sides
         try result.blocks.withUnsafeMutableBufferPointer { resultBlocks in
             let output = SharedPointer(base: resultBlocks.baseAddress!)
@@ -115,6 +123,7 @@ extension BlockDiagonalMatrix {
     public func adding(_ other: BlockDiagonalMatrix, scaledBy alpha: Scalar = 1,
                        matching: LayerMatching = .identical) throws -> BlockDiagonalMatrix {
         var (result, other) = try aligned(with: other, matching, for: "add")
+        result.isSymmetric = result.isSymmetric && other.isSymmetric
         for index in result.blocks.indices where !result.blocks[index].isEmpty {
             other.blocks[index].withUnsafeBufferPointer { x in
                 result.blocks[index].withUnsafeMutableBufferPointer { y in

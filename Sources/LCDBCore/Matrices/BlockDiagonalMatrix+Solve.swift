@@ -31,6 +31,8 @@ extension BlockDiagonalMatrix {
     }
 
     /// (M + regularization * I)^-1, block by block (NNGeometry's `inverse(regul)`).
+    /// The inverse of a symmetric matrix is symmetric: blocks that went
+    /// through LU are made exactly so by averaging with their transpose.
     public func inverse(regularization: Scalar = 0) throws -> BlockDiagonalMatrix {
         var result = self
         let sides = sides
@@ -43,7 +45,7 @@ extension BlockDiagonalMatrix {
                 guard sides[index] > 0 else { return }
                 var factor = BlockFactorization(block: source.blocks[index], side: sides[index],
                                                 regularization: regularization)
-                output.base[index] = try factor.inverse(layer: names[index])
+                output.base[index] = try factor.inverse(layer: names[index], symmetrize: source.isSymmetric)
             }
         }
         return result
@@ -69,19 +71,10 @@ struct BlockFactorization<Scalar: BLASScalar> {
         }
     }
 
-    private var isExactlySymmetric: Bool {
-        for row in 0 ..< side {
-            for column in (row + 1) ..< max(row + 1, side) where values[row * side + column] != values[column * side + row] {
-                return false
-            }
-        }
-        return true
-    }
-
     private mutating func factorize(layer: String) throws(CoreError) {
         guard method == .unfactored else { return }
         let n = Int32(side)
-        if isExactlySymmetric {
+        if BlockDiagonalMatrix<Scalar>.isExactlySymmetric(values, side: side) {
             let original = values
             if values.withUnsafeMutableBufferPointer({ Scalar.potrf(n, $0.baseAddress!) }) == 0 {
                 method = .cholesky
@@ -114,7 +107,7 @@ struct BlockFactorization<Scalar: BLASScalar> {
     }
 
     /// The inverse, row-major.
-    mutating func inverse(layer: String) throws(CoreError) -> [Scalar] {
+    mutating func inverse(layer: String, symmetrize: Bool) throws(CoreError) -> [Scalar] {
         try factorize(layer: layer)
         let n = Int32(side)
         var info: Int32 = 0
@@ -128,6 +121,15 @@ struct BlockFactorization<Scalar: BLASScalar> {
         default:
             info = values.withUnsafeMutableBufferPointer { a in
                 pivots.withUnsafeBufferPointer { Scalar.getri(n, a.baseAddress!, $0.baseAddress!) }
+            }
+            if symmetrize {
+                for row in 0 ..< side {
+                    for column in (row + 1) ..< max(row + 1, side) {
+                        let mean = (values[row * side + column] + values[column * side + row]) / 2
+                        values[row * side + column] = mean
+                        values[column * side + row] = mean
+                    }
+                }
             }
         }
         guard info == 0, values.allSatisfy(\.isFinite) else {

@@ -17,6 +17,10 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
     public let collection: LayerCollection
     /// `blocks[i]` is layer i's block, `numel * numel` values, row-major.
     public internal(set) var blocks: [[Scalar]]
+    /// True when every block is exactly symmetric (Fisher and Hessian blocks
+    /// are). Checked once for blocks from outside, then kept by the operations
+    /// that preserve it; products then use `symv`, which reads half of each block.
+    public internal(set) var isSymmetric: Bool
 
     /// Wraps blocks; each must hold numel^2 values of its layer.
     public init(collection: LayerCollection, blocks: [[Scalar]]) throws {
@@ -32,11 +36,27 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
         }
         self.collection = collection
         self.blocks = blocks
+        isSymmetric = zip(blocks, collection.entries).allSatisfy {
+            BlockDiagonalMatrix.isExactlySymmetric($0, side: $1.layer.numel)
+        }
     }
 
-    init(unchecked collection: LayerCollection, blocks: [[Scalar]]) {
+    init(unchecked collection: LayerCollection, blocks: [[Scalar]], symmetric: Bool) {
         self.collection = collection
         self.blocks = blocks
+        isSymmetric = symmetric
+    }
+
+    /// True when `block[i][j] == block[j][i]` for all i, j (bit for bit, NaN never equal).
+    static func isExactlySymmetric(_ block: [Scalar], side: Int) -> Bool {
+        block.withUnsafeBufferPointer { values in
+            for row in 0 ..< side {
+                for column in (row + 1) ..< max(row + 1, side) where values[row * side + column] != values[column * side + row] {
+                    return false
+                }
+            }
+            return true
+        }
     }
 
     /// A block's side, checked against BLAS's 32-bit sizes and 64-bit element counts.
@@ -56,7 +76,7 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
             for i in 0 ..< side { block[i * side + i] = scale }
             return block
         }
-        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks)
+        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks, symmetric: true)
     }
 
     /// Seeded random symmetric positive-definite blocks: off-diagonal entries
@@ -80,7 +100,7 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
             }
             blocks.append(block)
         }
-        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks)
+        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks, symmetric: true)
     }
 
     public var dtype: DType { Scalar.dtype }
@@ -97,7 +117,7 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
 
     /// The same values in another precision.
     public func converted<Other: BLASScalar>(to _: Other.Type = Other.self) -> BlockDiagonalMatrix<Other> {
-        BlockDiagonalMatrix<Other>(unchecked: collection, blocks: blocks.map { $0.map { Other($0) } })
+        BlockDiagonalMatrix<Other>(unchecked: collection, blocks: blocks.map { $0.map { Other($0) } }, symmetric: isSymmetric)
     }
 
     /// The blocks of the layers of `subset`, which must be identical layers of this matrix.
@@ -110,7 +130,7 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
             }
             return blocks[position]
         }
-        return BlockDiagonalMatrix(unchecked: subset, blocks: picked)
+        return BlockDiagonalMatrix(unchecked: subset, blocks: picked, symmetric: isSymmetric)
     }
 
     /// The whole matrix as one dense row-major `numel x numel` array, zeros

@@ -14,6 +14,9 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Self,
                      _ a: UnsafePointer<Self>, _ x: UnsafePointer<Self>,
                      beta: Self, _ y: UnsafeMutablePointer<Self>)
+    /// y = alpha A x + beta y for a symmetric row-major A, reading its lower triangle only.
+    static func symv(side: Int32, alpha: Self, _ a: UnsafePointer<Self>, _ x: UnsafePointer<Self>,
+                     beta: Self, _ y: UnsafeMutablePointer<Self>)
     static func gemm(rows: Int32, columns: Int32, inner: Int32,
                      _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>)
     static func axpy(_ n: Int32, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
@@ -48,6 +51,10 @@ extension Double: BLASScalar {
                             beta: Double, _ y: UnsafeMutablePointer<Double>) {
         cblas_dgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, columns,
                     alpha, a, columns, x, 1, beta, y, 1)
+    }
+    public static func symv(side: Int32, alpha: Double, _ a: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
+                            beta: Double, _ y: UnsafeMutablePointer<Double>) {
+        cblas_dsymv(CblasRowMajor, CblasLower, side, alpha, a, side, x, 1, beta, y, 1)
     }
     public static func gemm(rows: Int32, columns: Int32, inner: Int32,
                             _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>) {
@@ -112,6 +119,10 @@ extension Float: BLASScalar {
                             beta: Float, _ y: UnsafeMutablePointer<Float>) {
         cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, columns,
                     alpha, a, columns, x, 1, beta, y, 1)
+    }
+    public static func symv(side: Int32, alpha: Float, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                            beta: Float, _ y: UnsafeMutablePointer<Float>) {
+        cblas_ssymv(CblasRowMajor, CblasLower, side, alpha, a, side, x, 1, beta, y, 1)
     }
     public static func gemm(rows: Int32, columns: Int32, inner: Int32,
                             _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {

@@ -1,0 +1,75 @@
+// Benchmark driver for lcdb's own side of each comparison. Prints one line of
+// JSON per case: {"case": ..., "median_s": ..., "bytes": ...}. Benchmarks/run
+// runs it beside the baselines and reports ratios.
+import Foundation
+import LCDBCore
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+func report(_ name: String, _ times: [Double], bytes: Int) {
+    print(#"{"case": "\#(name)", "median_s": \#(median(times)), "bytes": \#(bytes)}"#)
+}
+
+/// mv over `layers` blocks of `side` parameters each (Parameter(side) layers).
+func benchMv(name: String, layers: Int, side: Int, repetitions: Int) throws {
+    let collection = try LayerCollection((0 ..< layers).map { ("p\($0)", try Layer.parameter([side])) })
+    let matrix = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1)
+    let x = ParameterVector<Double>.random(over: collection, seed: 2)
+    var checksum = 0.0
+    _ = try matrix.product(with: x) // warm-up
+    var times: [Double] = []
+    for _ in 0 ..< repetitions {
+        times.append(try seconds { checksum += try matrix.product(with: x).values[0] })
+    }
+    FileHandle.standardError.write("checksum \(checksum)\n".data(using: .utf8)!)
+    report(name, times, bytes: matrix.byteCount)
+}
+
+/// A plain 1 GiB memory copy: the physical limit for reading block data.
+func benchMemcpy(repetitions: Int) {
+    let count = 1 << 27 // doubles: 1 GiB
+    let source = [Double](repeating: 1, count: count)
+    var target = [Double](repeating: 0, count: count)
+    var times: [Double] = []
+    for _ in 0 ..< repetitions + 1 {
+        let t = seconds {
+            source.withUnsafeBytes { s in target.withUnsafeMutableBytes { t in
+                t.baseAddress!.copyMemory(from: s.baseAddress!, byteCount: s.count)
+            } }
+        }
+        times.append(t)
+    }
+    report("memcpy", Array(times.dropFirst()), bytes: count * 8)
+}
+
+/// Reading 1 GiB once (OpenBLAS asum on all cores): the read bandwidth that
+/// a memory-bound product can at best reach.
+func benchStreamRead(repetitions: Int) throws {
+    let collection = try LayerCollection([("p", .parameter([1 << 27]))])
+    let vector = ParameterVector<Double>.ones(over: collection)
+    var total = 0.0
+    var times: [Double] = []
+    for _ in 0 ..< repetitions + 1 { times.append(seconds { total += vector.norm(.l1) }) }
+    FileHandle.standardError.write("checksum \(total)\n".data(using: .utf8)!)
+    report("stream-read", Array(times.dropFirst()), bytes: collection.numel * 8)
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+let repetitions = 10
+for argument in arguments.isEmpty ? ["mv-large", "mv-small", "memcpy", "stream-read"] : Array(arguments) {
+    switch argument {
+    case "mv-large": try benchMv(name: "mv-large", layers: 8, side: 4096, repetitions: repetitions)
+    case "mv-small": try benchMv(name: "mv-small", layers: 2000, side: 64, repetitions: repetitions * 10)
+    case "memcpy": benchMemcpy(repetitions: repetitions)
+    case "stream-read": try benchStreamRead(repetitions: repetitions)
+    default:
+        FileHandle.standardError.write("unknown case \(argument)\n".data(using: .utf8)!)
+        exit(2)
+    }
+}
