@@ -70,37 +70,28 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
 
     /// `scale` times the identity.
     public static func identity(over collection: LayerCollection, scale: Scalar = 1) throws -> BlockDiagonalMatrix {
-        let blocks = try collection.entries.map { entry in
-            let side = try side(of: entry)
-            var block = [Scalar](repeating: 0, count: side * side)
-            for i in 0 ..< side { block[i * side + i] = scale }
-            return block
-        }
-        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks, symmetric: true)
+        try materialize(.identity(scale: Double(scale)), over: collection)
     }
 
-    /// Seeded random symmetric positive-definite blocks: off-diagonal entries
-    /// uniform in [-1, 1) (drawn for i < j in row-major order and mirrored),
-    /// diagonal entries n + u with u uniform in [0, 1). Each block is strictly
-    /// diagonally dominant, so by Gershgorin its eigenvalues lie in (0, 2n + 1)
-    /// and it is well conditioned. Blocks draw from one generator in layer order.
+    /// Seeded random symmetric positive-definite blocks (see `BlockSource.randomSPD`).
     public static func randomSPD(over collection: LayerCollection, seed: UInt64) throws -> BlockDiagonalMatrix {
-        var generator = SeededGenerator(seed: seed)
+        try materialize(BlockSource.randomSPD(seed: seed), over: collection)
+    }
+
+    /// Builds every block from a source, row panel by row panel.
+    public static func materialize(_ source: BlockSource, over collection: LayerCollection) throws -> BlockDiagonalMatrix {
         var blocks: [[Scalar]] = []
-        for entry in collection.entries {
+        for (index, entry) in collection.entries.enumerated() {
             let side = try side(of: entry)
             var block = [Scalar](repeating: 0, count: side * side)
-            for i in 0 ..< side {
-                block[i * side + i] = Scalar(Double(side) + generator.nextUniform())
-                for j in (i + 1) ..< max(i + 1, side) {
-                    let value = Scalar(2 * generator.nextUniform() - 1)
-                    block[i * side + j] = value
-                    block[j * side + i] = value
+            if side > 0 {
+                block.withUnsafeMutableBufferPointer {
+                    source.fill(block: index, side: side, rows: 0 ..< side, into: $0.baseAddress!)
                 }
             }
             blocks.append(block)
         }
-        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks, symmetric: true)
+        return BlockDiagonalMatrix(unchecked: collection, blocks: blocks, symmetric: source.isSymmetric)
     }
 
     public var dtype: DType { Scalar.dtype }

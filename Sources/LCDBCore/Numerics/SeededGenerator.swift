@@ -60,6 +60,23 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         }
     }
 
+    /// A counter-based uniform in [0, 1): a pure function of (seed, stream,
+    /// index), so any entry of a large random object can be produced on its
+    /// own, in any order and on any thread. It chains the SplitMix64
+    /// finalizer over the three words.
+    public static func uniform(seed: UInt64, stream: UInt64, index: UInt64) -> Double {
+        let mixed = mix(seed &+ mix(stream &+ mix(index &+ 0x9E37_79B9_7F4A_7C15)))
+        return Double(mixed >> 11) * 0x1.0p-53
+    }
+
+    /// The SplitMix64 finalizer (a bijection on 64-bit words).
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
     private func rotateLeft(_ x: UInt64, by k: UInt64) -> UInt64 {
         (x << k) | (x >> (64 - k))
     }
