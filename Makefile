@@ -3,7 +3,7 @@
 SWIFT ?= swift
 DB ?= quickstart.lcdb
 
-.PHONY: run test deps build release bench clean
+.PHONY: run test deps build release bench clean migrations
 
 deps:
 	@.ci/install-deps
@@ -25,3 +25,6 @@ bench: release
 
 clean:
 	rm -rf .build
+
+migrations:
+	.ci/embed-migrations

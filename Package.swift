@@ -5,14 +5,28 @@ let package = Package(
     name: "lcdb",
     products: [
         .library(name: "LCDBCore", targets: ["LCDBCore"]),
+        .library(name: "LCDBStore", targets: ["LCDBStore"]),
         .executable(name: "lcdb", targets: ["lcdb"]),
     ],
-    dependencies: [],
+    dependencies: [
+        // SQLite access, transactions and migrations.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
     targets: [
         // MARK: Libraries
         .target(
             name: "LCDBCore",
             dependencies: ["COpenBLAS"]
+        ),
+
+        .target(
+            name: "LCDBStore",
+            dependencies: [
+                "LCDBCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // The raw C API, for incremental blob I/O on GRDB's connection.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
 
         // MARK: C system libraries
@@ -30,5 +44,6 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "LCDBCoreTests", dependencies: ["LCDBCore"]),
+        .testTarget(name: "LCDBStoreTests", dependencies: ["LCDBStore", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

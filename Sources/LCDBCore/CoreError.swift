@@ -14,6 +14,7 @@ public struct CoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case noCommonLayers
         case singularBlock
         case tooLarge
+        case interrupted
     }
 
     public let code: Code

@@ -11,7 +11,10 @@ extension BlockDiagonalMatrix {
             guard let base = buffer.baseAddress else { return }
             let slots = SharedPointer(base: base)
             BlockScheduler.run(costs: costs) { index in
-                do throws(CoreError) { try work(index) } catch { slots.base[index] = error }
+                do throws(CoreError) {
+                    try Interruption.check()
+                    try work(index)
+                } catch { slots.base[index] = error }
             }
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }

@@ -14,38 +14,38 @@ extension BLASScalar {
     }
 
     /// y += alpha * x
-    static func axpy(count: Int, alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>) {
+    public static func axpy(count: Int, alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>) {
         forEachChunk(count) { start, length in axpy(length, alpha, x + start, y + start) }
     }
 
     /// x *= alpha
-    static func scal(count: Int, alpha: Self, _ x: UnsafeMutablePointer<Self>) {
+    public static func scal(count: Int, alpha: Self, _ x: UnsafeMutablePointer<Self>) {
         forEachChunk(count) { start, length in scal(length, alpha, x + start) }
     }
 
     /// Dot product, chunk results summed in Double.
-    static func dot(count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double {
+    public static func dot(count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double {
         var total = 0.0
         forEachChunk(count) { start, length in total += Double(dot(length, x + start, y + start)) }
         return total
     }
 
     /// Euclidean norm, combining chunk norms without overflow.
-    static func nrm2(count: Int, _ x: UnsafePointer<Self>) -> Double {
+    public static func nrm2(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var norms: [Double] = []
         forEachChunk(count) { start, length in norms.append(Double(nrm2(length, x + start))) }
         guard let largest = norms.max(), largest > 0 else { return 0 }
         return largest * norms.reduce(0) { $0 + ($1 / largest) * ($1 / largest) }.squareRoot()
     }
 
-    static func asum(count: Int, _ x: UnsafePointer<Self>) -> Double {
+    public static func asum(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var total = 0.0
         forEachChunk(count) { start, length in total += Double(asum(length, x + start)) }
         return total
     }
 
     /// Largest magnitude (0 for an empty array).
-    static func maxMagnitude(count: Int, _ x: UnsafePointer<Self>) -> Double {
+    public static func maxMagnitude(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var best = 0.0
         forEachChunk(count) { start, length in
             best = Swift.max(best, Double(abs(x[start + iamax(length, x + start)])))

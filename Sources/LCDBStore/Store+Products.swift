@@ -1,0 +1,154 @@
+import GRDB
+import LCDBCore
+
+/// Products and reductions on stored block-diagonal matrices, read tile by
+/// tile: memory holds one tile (plus the vectors) for mv, vTMv, trace,
+/// diagonal and norms, and one block for solve, inverse and mm. Results are in
+/// the matrix's dtype (a vector of the other dtype is converted first).
+/// Same LAPACK routes and tolerances as the in-memory `BlockDiagonalMatrix`.
+extension Store {
+    /// M x, streamed.
+    public func product(_ matrixName: String, _ vector: AnyParameterVector,
+                        matching: LayerMatching = .identical) throws -> AnyParameterVector {
+        try withStoredMatrix(matrixName) { db, matrix in
+            switch matrix.dtype {
+            case .float32: .float32(try streamedProduct(db, matrix, vector.typed(Float.self), matching, "mv"))
+            case .float64: .float64(try streamedProduct(db, matrix, vector.typed(Double.self), matching, "mv"))
+            }
+        }
+    }
+
+    /// xᵀ M x, streamed.
+    public func quadraticForm(_ matrixName: String, _ vector: AnyParameterVector,
+                              matching: LayerMatching = .identical) throws -> Double {
+        try withStoredMatrix(matrixName) { db, matrix in
+            func form<Scalar: BLASScalar>(_ x: ParameterVector<Scalar>) throws -> Double {
+                let mx = try streamedProduct(db, matrix, x, matching, "vTMv")
+                return try mx.dot(x.restricted(to: mx.collection))
+            }
+            return matrix.dtype == .float32 ? try form(vector.typed(Float.self)) : try form(vector.typed(Double.self))
+        }
+    }
+
+    private func streamedProduct<Scalar: BLASScalar>(_ db: Database, _ matrix: StoredMatrix, _ x: ParameterVector<Scalar>,
+                                                     _ matching: LayerMatching, _ what: String) throws -> ParameterVector<Scalar> {
+        let (collection, positions) = try Store.align(matrix, with: x.collection, matching, what)
+        let x = try x.restricted(to: collection)
+        var y = ParameterVector<Scalar>.zeros(over: collection)
+        var buffer: [Scalar] = []
+        var output = y.values
+        try x.values.withUnsafeBufferPointer { input in
+            try output.withUnsafeMutableBufferPointer { result in
+                for (index, position) in positions.enumerated() {
+                    try Interruption.check()
+                    let side = Int32(collection.entries[index].layer.numel)
+                    let offset = collection.offsets[index]
+                    try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
+                        Scalar.gemv(transposed: false, rows: Int32(rows.count), columns: side, alpha: 1, tile,
+                                    input.baseAddress! + offset, beta: 0, result.baseAddress! + offset + rows.lowerBound)
+                    }
+                }
+            }
+        }
+        y = try ParameterVector(collection: collection, values: output)
+        return y
+    }
+
+    /// The stored matrix's collection, or the common layers with `other`,
+    /// and the matrix positions of those layers.
+    static func align(_ matrix: StoredMatrix, with other: LayerCollection, _ matching: LayerMatching,
+                      _ what: String) throws -> (LayerCollection, [Int]) {
+        switch matching {
+        case .identical:
+            try matrix.collection.requireEqual(to: other, for: what)
+            return (matrix.collection, Array(matrix.collection.entries.indices))
+        case .common:
+            let common = try matrix.collection.requireCommonLayers(with: other, for: what)
+            return (common, common.names.compactMap { matrix.collection.position(of: $0) })
+        }
+    }
+
+    /// Sum of the diagonal, reading only diagonal entries.
+    public func trace(_ matrixName: String) throws -> Double {
+        try withStoredMatrix(matrixName) { db, matrix in
+            try diagonalValues(db, matrix).reduce(0, +)
+        }
+    }
+
+    /// The diagonal as a vector over the matrix's collection.
+    public func diagonal(_ matrixName: String) throws -> AnyParameterVector {
+        try withStoredMatrix(matrixName) { db, matrix in
+            let values = try diagonalValues(db, matrix)
+            let vector = try ParameterVector<Double>(collection: matrix.collection, values: values)
+            return AnyParameterVector(vector).converted(to: matrix.dtype)
+        }
+    }
+
+    private func diagonalValues(_ db: Database, _ matrix: StoredMatrix) throws -> [Double] {
+        var values: [Double] = []
+        values.reserveCapacity(matrix.collection.numel)
+        for position in matrix.collection.entries.indices {
+            try Interruption.check()
+            let side = matrix.collection.entries[position].layer.numel
+            switch matrix.dtype {
+            case .float32:
+                var buffer: [Float] = []
+                try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
+                    for row in rows { values.append(Double(tile[(row - rows.lowerBound) * side + row])) }
+                }
+            case .float64:
+                var buffer: [Double] = []
+                try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
+                    for row in rows { values.append(tile[(row - rows.lowerBound) * side + row]) }
+                }
+            }
+        }
+        return values
+    }
+
+    /// sqrt of the sum of squares of all entries, streamed (`nrm2` per tile).
+    public func frobeniusNorm(_ matrixName: String) throws -> Double {
+        try withStoredMatrix(matrixName) { db, matrix in
+            var norms: [Double] = []
+            func collect<Scalar: BLASScalar>(_: Scalar.Type) throws {
+                var buffer: [Scalar] = []
+                for position in matrix.collection.entries.indices {
+                    try Interruption.check()
+                    let side = matrix.collection.entries[position].layer.numel
+                    try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
+                        norms.append(Scalar.nrm2(count: rows.count * side, tile))
+                    }
+                }
+            }
+            matrix.dtype == .float32 ? try collect(Float.self) : try collect(Double.self)
+            guard let largest = norms.max(), largest > 0 else { return 0 }
+            return largest * norms.reduce(0) { $0 + ($1 / largest) * ($1 / largest) }.squareRoot()
+        }
+    }
+
+    /// (M + regularization I)^-1 x, one block in memory at a time.
+    public func solve(_ matrixName: String, _ vector: AnyParameterVector, regularization: Double = 0,
+                      matching: LayerMatching = .identical) throws -> AnyParameterVector {
+        try withStoredMatrix(matrixName) { db, matrix in
+            func run<Scalar: BLASScalar>(_ x: ParameterVector<Scalar>) throws -> ParameterVector<Scalar> {
+                let (collection, positions) = try Store.align(matrix, with: x.collection, matching, "solve")
+                var parts: [Scalar] = []
+                parts.reserveCapacity(collection.numel)
+                let x = try x.restricted(to: collection)
+                for (index, position) in positions.enumerated() {
+                    try Interruption.check()
+                    let single = try LayerCollection([(collection.entries[index].name, collection.entries[index].layer)])
+                    let block = try BlockDiagonalMatrix<Scalar>(collection: single, blocks: [try readBlock(db, matrix, position: position)])
+                    let piece = try ParameterVector(collection: single, values: Array(x.values[collection.range(at: index)]))
+                    parts += try block.solve(piece, regularization: Scalar(regularization)).values
+                }
+                return try ParameterVector(collection: collection, values: parts)
+            }
+            return matrix.dtype == .float32 ? .float32(try run(vector.typed(Float.self))) : .float64(try run(vector.typed(Double.self)))
+        }
+    }
+
+    func withStoredMatrix<T>(_ name: String, _ body: (Database, StoredMatrix) throws -> T) throws -> T {
+        try read { db in try body(db, try Store.matrixRow(db, name: name)) }
+    }
+}

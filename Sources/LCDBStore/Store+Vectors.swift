@@ -1,0 +1,147 @@
+import GRDB
+import LCDBCore
+
+/// A row of the `vectors` view.
+public struct VectorSummary: Equatable, Sendable {
+    public let name: String
+    public let collection: String
+    public let dtype: DType
+    public let numel: Int
+}
+
+extension Store {
+    public func vectorSummaries() throws -> [VectorSummary] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT name, collection, dtype, numel FROM vectors ORDER BY name").map {
+                VectorSummary(name: $0["name"], collection: $0["collection"],
+                              dtype: DType(rawValue: $0["dtype"]) ?? .float64, numel: $0["numel"])
+            }
+        }
+    }
+
+    /// Stores `vector` under `name`, over the stored collection `collectionName`,
+    /// which must equal the vector's collection. With `replace`, an existing
+    /// vector of that name is replaced in the same transaction.
+    public func saveVector(_ name: String, over collectionName: String, _ vector: AnyParameterVector,
+                           replace: Bool = false) throws {
+        try write { db in
+            let (collectionID, stored) = try Store.loadCollection(db, name: collectionName)
+            if let difference = stored.firstDifference(from: vector.collection) {
+                throw StoreError(.mismatch, "the vector is not over collection '\(collectionName)': \(difference)")
+            }
+            if replace { try db.execute(sql: "DELETE FROM lcdb_vector WHERE name = ?", arguments: [name]) }
+            try Store.requireFreeName(db, table: "lcdb_vector", what: "vector", name)
+            try db.execute(sql: "INSERT INTO lcdb_vector (name, collection_id, dtype) VALUES (?, ?, ?)",
+                           arguments: [name, collectionID, vector.dtype.rawValue])
+            let vectorID = db.lastInsertedRowID
+            switch vector {
+            case .float32(let values): try writeChunks(db, vectorID: vectorID, values)
+            case .float64(let values): try writeChunks(db, vectorID: vectorID, values)
+            }
+        }
+    }
+
+    private func writeChunks<Scalar: BLASScalar>(_ db: Database, vectorID: Int64, _ vector: ParameterVector<Scalar>) throws {
+        let chunkLength = max(1, tileBytes / MemoryLayout<Scalar>.size)
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO lcdb_vector_chunk (vector_id, position, chunk, start, count, data) VALUES (?, ?, ?, ?, ?, zeroblob(?))
+            """)
+        var blob: BlobHandle?
+        try vector.values.withUnsafeBytes { bytes in
+            for position in vector.collection.entries.indices {
+                let range = vector.collection.range(at: position)
+                for (chunk, start) in stride(from: 0, to: range.count, by: chunkLength).enumerated() {
+                    let count = min(chunkLength, range.count - start)
+                    let byteCount = count * MemoryLayout<Scalar>.size
+                    try insert.execute(arguments: [vectorID, position, chunk, start, count, byteCount])
+                    let rowID = db.lastInsertedRowID
+                    if let blob { try blob.move(to: rowID) } else {
+                        blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: rowID, writable: true)
+                    }
+                    let source = bytes.baseAddress! + (range.lowerBound + start) * MemoryLayout<Scalar>.size
+                    try blob?.write(from: source, count: byteCount)
+                }
+            }
+        }
+    }
+
+    /// Loads a stored vector, in its stored dtype.
+    public func vector(named name: String) throws -> AnyParameterVector {
+        try read { db in
+            let (id, collectionName, dtype) = try Store.vectorRow(db, name: name)
+            let collection = try Store.loadCollection(db, name: collectionName).collection
+            switch dtype {
+            case .float32: return .float32(try readChunks(db, vectorID: id, name: name, collection))
+            case .float64: return .float64(try readChunks(db, vectorID: id, name: name, collection))
+            }
+        }
+    }
+
+    /// The collection name a stored vector is over.
+    public func collectionName(ofVector name: String) throws -> String {
+        try read { db in try Store.vectorRow(db, name: name).collection }
+    }
+
+    private func readChunks<Scalar: BLASScalar>(_ db: Database, vectorID: Int64, name: String,
+                                                _ collection: LayerCollection) throws -> ParameterVector<Scalar> {
+        var values = [Scalar](repeating: 0, count: collection.numel)
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT rowid, position, start, count FROM lcdb_vector_chunk WHERE vector_id = ? ORDER BY position, chunk
+            """, arguments: [vectorID])
+        var blob: BlobHandle?
+        var covered = [Int](repeating: 0, count: collection.count)
+        try values.withUnsafeMutableBytes { bytes in
+            for row in rows {
+                let position: Int = row["position"], start: Int = row["start"], count: Int = row["count"]
+                guard position >= 0, position < collection.count, start == covered[position], count > 0,
+                      start + count <= collection.range(at: position).count else {
+                    throw StoreError(.corrupt, "vector '\(name)' has a chunk that does not fit its collection")
+                }
+                let rowID: Int64 = row["rowid"]
+                if let blob { try blob.move(to: rowID) } else {
+                    blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: rowID, writable: false)
+                }
+                let byteCount = count * MemoryLayout<Scalar>.size
+                guard blob?.byteCount == byteCount else {
+                    throw StoreError(.corrupt, "vector '\(name)' has a chunk of the wrong size")
+                }
+                let offset = (collection.offsets[position] + start) * MemoryLayout<Scalar>.size
+                try blob?.read(into: bytes.baseAddress! + offset, count: byteCount)
+                covered[position] += count
+            }
+        }
+        for (position, entry) in collection.entries.enumerated() where covered[position] != entry.layer.numel {
+            throw StoreError(.corrupt, "vector '\(name)' is missing values of layer '\(entry.name)'")
+        }
+        return try ParameterVector(collection: collection, values: values)
+    }
+
+    public func dropVector(_ name: String) throws {
+        try write { db in
+            _ = try Store.vectorRow(db, name: name)
+            try db.execute(sql: "DELETE FROM lcdb_vector WHERE name = ?", arguments: [name])
+        }
+    }
+
+    public func renameVector(_ name: String, to newName: String) throws {
+        try write { db in
+            _ = try Store.vectorRow(db, name: name)
+            try Store.requireFreeName(db, table: "lcdb_vector", what: "vector", newName)
+            try db.execute(sql: "UPDATE lcdb_vector SET name = ? WHERE name = ?", arguments: [newName, name])
+        }
+    }
+
+    static func vectorRow(_ db: Database, name: String) throws -> (id: Int64, collection: String, dtype: DType) {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT v.id, c.name AS collection, v.dtype FROM lcdb_vector v JOIN lcdb_collection c ON c.id = v.collection_id
+            WHERE v.name = ?
+            """, arguments: [name]) else {
+            let names = try String.fetchAll(db, sql: "SELECT name FROM lcdb_vector")
+            throw StoreError(.unknownName, "no vector '\(name)'" + NameSuggester.hint(for: name, among: names))
+        }
+        guard let dtype = DType(rawValue: row["dtype"]) else {
+            throw StoreError(.corrupt, "vector '\(name)' has an unknown dtype")
+        }
+        return (row["id"], row["collection"], dtype)
+    }
+}

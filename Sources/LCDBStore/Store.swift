@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import LCDBCore
+
+/// An lcdb database: one SQLite file (or an in-memory database) holding
+/// collections, vectors and matrices.
+///
+/// Opening checks what the file is before writing anything: a file that is
+/// not SQLite, an SQLite file of another program, or one written by a newer
+/// lcdb is refused and left untouched. A new or empty file gets the schema
+/// from `migrations/` (embedded in the binary), WAL journaling, 64 KiB pages.
+/// Every public operation is one IMMEDIATE transaction: done completely or
+/// not at all.
+public final class Store {
+    /// The file path, or nil for an in-memory database.
+    public let path: String?
+    let queue: DatabaseQueue
+    /// Target size of one tile (matrix row panel) or vector chunk, in bytes.
+    public let tileBytes: Int
+
+    /// 'LCDB' in PRAGMA application_id (set by migrations/0001).
+    public static let applicationID: Int32 = 0x4C43_4442
+    /// The newest schema this lcdb knows: the number of migration files.
+    public static let schemaVersion = EmbeddedMigrations.all.count
+    public static let defaultTileBytes = 4 << 20
+    /// How long a writer waits for another one before "database is busy".
+    public static let busyTimeout: TimeInterval = 5
+
+    /// Opens (creating if missing) the database at `path`; nil or ":memory:"
+    /// opens a transient in-memory database.
+    public init(path: String?, tileBytes: Int = Store.defaultTileBytes) throws {
+        let path = path == ":memory:" ? nil : path
+        self.path = path
+        self.tileBytes = max(tileBytes, 64)
+        if let path { try Store.checkHeader(of: path) }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Store.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "lcdb"
+        do {
+            queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
+                ?? DatabaseQueue(configuration: configuration)
+            try queue.writeWithoutTransaction { db in try Store.prepare(db, path: path) }
+            try Store.migrator.migrate(queue)
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Refuses files that do not start with SQLite's magic string, before
+    /// SQLite opens them. A missing or empty file is a new database.
+    static func checkHeader(of path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            if FileManager.default.fileExists(atPath: path) {
+                throw StoreError(.io, "cannot read '\(path)'")
+            }
+            return
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard !header.isEmpty else { return }
+        guard header == Data("SQLite format 3\0".utf8) else {
+            throw StoreError(.notSQLite, "'\(path)' is not an SQLite database (its first bytes are not SQLite's header); nothing was changed")
+        }
+    }
+
+    /// Checks ownership and version and sets the connection's pragmas; the
+    /// migrator then creates or completes the schema.
+    static func prepare(_ db: Database, path: String?) throws {
+        let applicationID = try Int32(Int.fetchOne(db, sql: "PRAGMA application_id") ?? 0)
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        let objects = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        let file = path.map { "'\($0)'" } ?? "the database"
+        if applicationID == Store.applicationID {
+            guard version <= schemaVersion else {
+                throw StoreError(.newerSchema,
+                                 "\(file) was written by a newer lcdb (schema version \(version); this lcdb knows up to \(schemaVersion)); upgrade lcdb to open it. Nothing was changed")
+            }
+        } else if !objects.isEmpty || applicationID != 0 {
+            let listed = objects.prefix(5).joined(separator: ", ") + (objects.count > 5 ? ", ..." : "")
+            throw StoreError(.notLcdb,
+                             "\(file) is an SQLite database of another program (it has \(objects.isEmpty ? "application id \(applicationID)" : listed)); lcdb opens only its own files or new ones. Nothing was changed")
+        } else if path != nil {
+            // A new file: page size must be set before the first table exists.
+            try db.execute(sql: "PRAGMA page_size = 65536")
+        }
+        if path != nil {
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            // In WAL mode NORMAL survives process crashes (SIGKILL) intact; a
+            // power cut can lose the last commits but never corrupts.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+        }
+        if applicationID == Store.applicationID, try Store.migrator.hasBeenSuperseded(db) {
+            throw StoreError(.newerSchema, "\(file) has migrations this lcdb does not know; upgrade lcdb to open it. Nothing was changed")
+        }
+    }
+
+    /// One migration per file of `migrations/`, each in its own transaction,
+    /// recorded by GRDB in grdb_migrations.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (file, sql) in EmbeddedMigrations.all {
+            migrator.registerMigration(file) { db in try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction, translating SQLite errors.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            var result: T?
+            try queue.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+            }
+            return result!
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Runs `body` in one read transaction (a consistent snapshot).
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try queue.read(body)
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Asks a running statement to stop at its next step (Ctrl-C).
+    public func interrupt() { queue.interrupt() }
+
+    /// `PRAGMA integrity_check`'s answer: "ok" for a healthy file.
+    public func integrityCheck() throws -> String {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import LCDBCore
+import Testing
+@testable import LCDBStore
+
+@Suite struct StoreObjectsTests {
+    @Test(arguments: StoreLocation.allCases)
+    func collectionsRoundTripWithEveryKind(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder)
+        let every = try LayerCollection([
+            ("a", .linear(3, 4)), ("b", .linear(3, 4, bias: false)), ("c", .conv1d(2, 3, kernelSize: 4)),
+            ("d", .conv2d(3, 8, kernelSize: (3, 5))), ("e", .convTranspose2d(4, 6, kernelSize: (2, 3))),
+            ("f", .batchNorm1d(3)), ("g", .batchNorm2d(3)), ("h", .groupNorm(numGroups: 2, numChannels: 4)),
+            ("i", .layerNorm([2, 3])), ("j", .layerNorm([4], bias: false)), ("k", .rmsNorm([5])),
+            ("l", .embedding(10, 3)), ("m", .weightNorm1d(2, 2)), ("n", .weightNorm2d(1, 2, kernelSize: (3, 3))),
+            ("o", .cosine1d(2, 3)), ("p", .affine1d(4, bias: false)), ("q", .parameter([2, 3, 4])),
+        ])
+        try store.createCollection("every", every)
+        #expect(try store.collection(named: "every") == every)
+        #expect(try store.collectionSummaries() == [CollectionSummary(name: "every", layerCount: 17, numel: every.numel)])
+        // The public view holds JSON shapes and hyperparameters.
+        let row = try store.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM layers WHERE collection = 'every' AND name = 'd'")
+        }
+        #expect(row?["kind"] == "Conv2d")
+        #expect(row?["weight_shape"] == "[8,3,3,5]")
+        #expect(row?["bias_shape"] == "[8]")
+        #expect(row?["hyperparameters"] == #"{"in_channels":3,"out_channels":8,"kernel_size":[3,5],"bias":true}"#)
+        let offset: Int? = row?["param_offset"]
+        #expect(offset == 55) // after Linear(3, 4) 16, Linear(3, 4, bias=false) 12, Conv1d(2, 3, 4) 27
+        #expect(row?["position"] == 3)
+        let b = try store.read { db in try Row.fetchOne(db, sql: "SELECT bias_shape FROM layers WHERE name = 'b'") }
+        #expect(b?["bias_shape"] == nil as String?)
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func awkwardNamesAreBoundParameters(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder)
+        let names = ["it's", "semi;colon; DROP TABLE lcdb_layer; --", "ünïcødé Δ 模型", "\"quoted\""]
+        for name in names {
+            let collection = try LayerCollection([(name, .linear(1, 1))])
+            try store.createCollection(name, collection)
+            try store.saveVector(name, over: name, .float64(.ones(over: collection)))
+            try store.saveMatrix(name, over: name, try BlockDiagonalMatrix<Double>.identity(over: collection))
+        }
+        #expect(try store.collectionNames() == names.sorted())
+        for name in names {
+            #expect(try store.collection(named: name).names == [name])
+            #expect(try store.vector(named: name).doubles == [1, 1])
+            #expect(try store.trace(name) == 2)
+        }
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func vectorsRoundTripInChunks(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder, tileBytes: 64) // 8 doubles or 16 floats per chunk
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        let single = ParameterVector<Float>.random(over: collection, seed: 3)
+        let double = ParameterVector<Double>.random(over: collection, seed: 4)
+        try store.saveVector("g32", over: "net", .float32(single))
+        try store.saveVector("g64", over: "net", .float64(double))
+        #expect(try store.vector(named: "g32") == .float32(single))
+        #expect(try store.vector(named: "g64") == .float64(double))
+        let chunks = try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM vector_chunks WHERE vector = 'g64'") }
+        #expect(chunks == 4 + 1 + 4 + 1) // 27, 6, 25, 5 values in chunks of 8
+        #expect(try store.vectorSummaries().map(\.name) == ["g32", "g64"])
+        #expect(throws: StoreError(.duplicateName, "vector 'g32' already exists")) {
+            try store.saveVector("g32", over: "net", .float32(single))
+        }
+        try store.saveVector("g32", over: "net", .float64(double), replace: true)
+        #expect(try store.vector(named: "g32").dtype == .float64)
+        try store.renameVector("g32", to: "renamed")
+        try store.dropVector("renamed")
+        #expect(throws: StoreError(.unknownName, "no vector 'renamed'")) { try store.dropVector("renamed") }
+        let other = try LayerCollection([("x", .linear(1, 1))])
+        #expect(throws: StoreError(.mismatch, "the vector is not over collection 'net': layer 1 is 'conv' Conv2d(2, 3, kernel_size=(2, 2)) in the first and 'x' Linear(1, 1) in the second")) {
+            try store.saveVector("bad", over: "net", .float64(.ones(over: other)))
+        }
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func storedProductsMatchInMemory(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        // 3 rows of 27 doubles per tile: several tiles per block, a ragged last one.
+        let store = try location.open(in: folder, tileBytes: 27 * 8 * 3)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        for dtype in DType.allCases {
+            let name = "F_\(dtype)"
+            let memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 8)
+            let x = ParameterVector<Double>.random(over: collection, seed: 9)
+            let tolerance = dtype == .float32 ? 1e-5 : 1e-12
+            switch dtype {
+            case .float32: try store.saveMatrix(name, over: "net", memory.converted(to: Float.self))
+            case .float64: try store.saveMatrix(name, over: "net", memory)
+            }
+            let loaded = try store.loadMatrix(named: name)
+            #expect(loaded.typed(Double.self).blocks == memory.converted(to: Float.self).converted(to: Double.self).blocks
+                || dtype == .float64 && loaded == .float64(memory))
+            let reference = loaded.typed(Double.self)
+            #expect(maxRelativeError(try store.product(name, .float64(x)).doubles, try reference.product(with: x).values) < tolerance)
+            #expect(abs(try store.quadraticForm(name, .float64(x)) - (try reference.quadraticForm(x))) / (try reference.quadraticForm(x)) < tolerance)
+            #expect(abs(try store.trace(name) - reference.trace()) / reference.trace() < 1e-12)
+            #expect(try store.diagonal(name).doubles == reference.diagonal().values)
+            #expect(abs(try store.frobeniusNorm(name) - reference.frobeniusNorm()) / reference.frobeniusNorm() < 1e-6)
+            let mx = try reference.product(with: x)
+            #expect(maxRelativeError(try store.solve(name, .float64(mx)).doubles, x.values) < tolerance * 10)
+            #expect(maxRelativeError(try store.solve(name, .float64(mx.adding(x, scaledBy: 0.5)), regularization: 0.5).doubles,
+                                     x.values) < tolerance * 10)
+            let summary = try store.matrixSummaries().first { $0.name == name }
+            #expect(summary?.bytes == collection.entries.reduce(0) { $0 + $1.layer.numel * $1.layer.numel } * dtype.size)
+            #expect(summary?.representation == "blockdiag" && summary?.symmetric == true)
+        }
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func generatedMatricesAreWrittenTileByTile(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder, tileBytes: 200)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        let source = BlockSource.randomSPD(seed: 5)
+        try store.createMatrix("gen", over: "net", as: Double.self, symmetric: true) { block, side, rows, target in
+            source.fill(block: block, side: side, rows: rows, into: target)
+        }
+        #expect(try store.loadMatrix(named: "gen") == .float64(try .randomSPD(over: collection, seed: 5)))
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func mismatchedAndCommonLayers(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        try store.saveMatrix("F", over: "net", try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1))
+        let other = try LayerCollection([("fc", .linear(4, 5)), ("head", .linear(5, 2))])
+        let x = ParameterVector<Double>.random(over: other, seed: 2)
+        #expect(throws: CoreError.self) { _ = try store.product("F", .float64(x)) }
+        let y = try store.product("F", .float64(x), matching: .common)
+        #expect(y.collection.names == ["fc"])
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func dependentsBlockDeletesUnlessCascaded(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        try store.saveVector("v", over: "net", .float32(.ones(over: collection)))
+        try store.saveMatrix("M", over: "net", try BlockDiagonalMatrix<Float>.identity(over: collection))
+        #expect(throws: StoreError(.inUse, "collection 'net' is used by vector 'v', matrix 'M'; drop them first or use cascade")) {
+            try store.dropCollection("net")
+        }
+        #expect(throws: StoreError.self) { try store.replaceCollection("net", with: try LayerCollection([("x", .linear(1, 1))])) }
+        var renamed = collection
+        try renamed.rename("fc", to: "classifier")
+        try store.replaceCollection("net", with: renamed) // renaming layers keeps stored data valid
+        #expect(try store.vector(named: "v").collection == renamed)
+        try store.renameCollection("net", to: "net2")
+        #expect(try store.dependents(of: "net2") == Dependents(vectors: ["v"], matrices: ["M"]))
+        try store.dropCollection("net2", cascade: true)
+        #expect(try store.vectorSummaries().isEmpty && store.matrixSummaries().isEmpty && store.collectionNames().isEmpty)
+        let leftovers = try store.read { db in
+            try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM lcdb_layer) + (SELECT count(*) FROM lcdb_matrix_tile) + (SELECT count(*) FROM lcdb_vector_chunk)")
+        }
+        #expect(leftovers == 0)
+    }
+
+    @Test(arguments: StoreLocation.allCases)
+    func aFailedOperationChangesNothing(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        let store = try location.open(in: folder, tileBytes: 64)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        struct Boom: Error {}
+        var calls = 0
+        #expect(throws: Boom.self) {
+            try store.createMatrix("half", over: "net", as: Double.self, symmetric: false) { _, _, _, target in
+                calls += 1
+                if calls == 5 { throw Boom() }
+                target.update(repeating: 1, count: 1)
+            }
+        }
+        #expect(try store.matrixSummaries().isEmpty)
+        let tiles = try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM lcdb_matrix_tile") }
+        #expect(tiles == 0)
+        #expect(throws: StoreError(.duplicateName, "collection 'net' already exists")) { try store.createCollection("net", collection) }
+        #expect(throws: StoreError(.unknownName, "no collection 'nte'; did you mean 'net'?")) { _ = try store.collection(named: "nte") }
+        #expect(try store.integrityCheck() == "ok")
+    }
+}
