@@ -6,11 +6,14 @@ let package = Package(
     products: [
         .library(name: "LCDBCore", targets: ["LCDBCore"]),
         .library(name: "LCDBStore", targets: ["LCDBStore"]),
+        .library(name: "LCDBShell", targets: ["LCDBShell"]),
         .executable(name: "lcdb", targets: ["lcdb"]),
     ],
     dependencies: [
         // SQLite access, transactions and migrations.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Command-line flags of the lcdb executable.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // MARK: Libraries
@@ -29,6 +32,8 @@ let package = Package(
             ]
         ),
 
+        .target(name: "LCDBShell", dependencies: ["LCDBCore", "LCDBStore", "CEditLine"]),
+
         // MARK: C system libraries
         .systemLibrary(
             name: "COpenBLAS",
@@ -36,8 +41,17 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        .systemLibrary(
+            name: "CEditLine",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+
         // MARK: Executable
-        .executableTarget(name: "lcdb", dependencies: ["LCDBCore"]),
+        .executableTarget(
+            name: "lcdb",
+            dependencies: ["LCDBShell", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // MARK: Benchmarks (run by Benchmarks/run, release builds only)
         .executableTarget(name: "lcdb-bench", dependencies: ["LCDBCore"], path: "Benchmarks/Sources/lcdb-bench"),
@@ -45,5 +59,6 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "LCDBCoreTests", dependencies: ["LCDBCore"]),
         .testTarget(name: "LCDBStoreTests", dependencies: ["LCDBStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "LCDBShellTests", dependencies: ["LCDBShell"]),
     ]
 )

@@ -96,6 +96,9 @@ extension Store {
 
     static func requireFreeName(_ db: Database, table: String, what: String, _ name: String) throws {
         guard !name.isEmpty else { throw StoreError(.mismatch, "a \(what) name cannot be empty") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw StoreError(.mismatch, "\(what) name \(name.debugDescription) contains a control character")
+        }
         if try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table) WHERE name = ?", arguments: [name]) == true {
             throw StoreError(.duplicateName, "\(what) '\(name)' already exists")
         }

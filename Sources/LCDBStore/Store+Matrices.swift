@@ -53,12 +53,21 @@ extension Store {
                                                  fill: TileFiller<Scalar>) throws {
         try write { db in
             let (collectionID, collection) = try Store.loadCollection(db, name: collectionName)
-            if replace { try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name]) }
-            try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name)
+            if !replace { try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name) }
+            for entry in collection.entries where entry.layer.numel > Int(Int32.max) {
+                throw StoreError(.mismatch, "layer '\(entry.name)' has \(entry.layer.numel) parameters: its block is too large for BLAS")
+            }
+            let largest = collection.entries.max { $0.layer.numel < $1.layer.numel }
+            let detail = largest.map { " (block '\($0.name)' alone is \($0.layer.numel) x \($0.layer.numel) \(Scalar.dtype))" } ?? ""
+            try requireSpace(for: Store.matrixBytes(collection, scalarSize: MemoryLayout<Scalar>.size), "matrix '\(name)'\(detail)")
+            // Written under a temporary name first: `fill` may read the matrix it replaces.
             try db.execute(sql: """
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric) VALUES (?, ?, 'blockdiag', ?, ?)
-                """, arguments: [name, collectionID, Scalar.dtype.rawValue, symmetric])
-            try writeTiles(db, matrixID: db.lastInsertedRowID, collection: collection, progress: progress, fill: fill)
+                """, arguments: [Store.temporaryName(name), collectionID, Scalar.dtype.rawValue, symmetric])
+            let matrixID = db.lastInsertedRowID
+            try writeTiles(db, matrixID: matrixID, collection: collection, progress: progress, fill: fill)
+            try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
+            try db.execute(sql: "UPDATE lcdb_matrix SET name = ? WHERE id = ?", arguments: [name, matrixID])
         }
     }
 
@@ -190,6 +199,9 @@ extension Store {
         }
     }
 
+    /// A name no user object has (it holds a control character), for an object being replaced.
+    static func temporaryName(_ name: String) -> String { "\u{1}replacing \(name)" }
+
     static func matrixRow(_ db: Database, name: String) throws -> StoredMatrix {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT m.id, c.name AS collection, m.representation, m.dtype, m.symmetric
@@ -209,5 +221,40 @@ extension Store {
         return StoredMatrix(id: row["id"], name: name, collectionName: collectionName,
                             collection: try loadCollection(db, name: collectionName).collection,
                             dtype: dtype, symmetric: row["symmetric"])
+    }
+}
+
+extension Store {
+    /// One block of a stored matrix, converted to `Scalar` if stored otherwise.
+    public func block<Scalar: BLASScalar>(of matrixName: String, at position: Int, as _: Scalar.Type) throws -> [Scalar] {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: matrixName)
+            switch matrix.dtype {
+            case .float32:
+                let block: [Float] = try readBlock(db, matrix, position: position)
+                return Scalar.self == Float.self ? block as! [Scalar] : block.map { Scalar($0) }
+            case .float64:
+                let block: [Double] = try readBlock(db, matrix, position: position)
+                return Scalar.self == Double.self ? block as! [Scalar] : block.map { Scalar($0) }
+            }
+        }
+    }
+}
+
+extension Store {
+    /// Copies a matrix and its tiles under a new name, inside SQLite.
+    public func copyMatrix(_ name: String, to newName: String) throws {
+        try write { db in
+            let matrix = try Store.matrixRow(db, name: name)
+            try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", newName)
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric)
+                SELECT ?, collection_id, representation, dtype, symmetric FROM lcdb_matrix WHERE id = ?
+                """, arguments: [newName, matrix.id])
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data)
+                SELECT ?, part, position, row_start, row_count, data FROM lcdb_matrix_tile WHERE matrix_id = ?
+                """, arguments: [db.lastInsertedRowID, matrix.id])
+        }
     }
 }

@@ -17,6 +17,12 @@ public final class Store {
     let queue: DatabaseQueue
     /// Target size of one tile (matrix row panel) or vector chunk, in bytes.
     public let tileBytes: Int
+    /// The connection while a write (or a batch) is open, so that reads made
+    /// inside it (a result computed from stored operands) see the same state
+    /// instead of re-entering the queue.
+    private var activeDatabase: Database?
+    /// True between `beginBatch` and `endBatch`.
+    private var batchOpen = false
 
     /// 'LCDB' in PRAGMA application_id (set by migrations/0001).
     public static let applicationID: Int32 = 0x4C43_4442
@@ -107,25 +113,71 @@ public final class Store {
     }
 
     /// Runs `body` in one IMMEDIATE transaction, translating SQLite errors.
+    /// Inside a batch transaction (`--single-transaction`) or inside another
+    /// write it runs in a savepoint instead, so it still fails as a unit.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            var result: T?
-            try queue.writeWithoutTransaction { db in
+            if let db = activeDatabase { return try Store.inSavepoint(db, body) }
+            return try queue.writeWithoutTransaction { db in
+                activeDatabase = db
+                defer { activeDatabase = nil }
+                if batchOpen { return try Store.inSavepoint(db, body) }
+                var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
                     return .commit
                 }
+                guard let result else { preconditionFailure("transaction committed without a result") }
+                return result
             }
-            return result!
         } catch {
             throw StoreError.wrap(error, path: path)
         }
     }
 
-    /// Runs `body` in one read transaction (a consistent snapshot).
+    private static func inSavepoint<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        var result: T?
+        try db.inSavepoint {
+            result = try body(db)
+            return .commit
+        }
+        guard let result else { preconditionFailure("savepoint committed without a result") }
+        return result
+    }
+
+    /// Runs `body` in one read transaction (a consistent snapshot); inside a
+    /// write it reads what that write sees.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
+            if let db = activeDatabase { return try body(db) }
+            if batchOpen { return try queue.writeWithoutTransaction(body) }
             return try queue.read(body)
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Starts one transaction for a whole batch (`--single-transaction`):
+    /// every operation until `endBatch` runs in a savepoint inside it.
+    public func beginBatch() throws {
+        guard !batchOpen else { return }
+        do {
+            try queue.writeWithoutTransaction { db in try db.beginTransaction(.immediate) }
+            batchOpen = true
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// Commits (or rolls back) the batch transaction.
+    public func endBatch(commit: Bool) throws {
+        guard batchOpen else { return }
+        batchOpen = false
+        do {
+            try queue.writeWithoutTransaction { db in
+                guard db.isInsideTransaction else { return }
+                if commit { try db.commit() } else { try db.rollback() }
+            }
         } catch {
             throw StoreError.wrap(error, path: path)
         }

@@ -1,3 +1,3 @@
-import LCDBCore
+import LCDBShell
 
-print("lcdb")
+LCDBCommand.main()

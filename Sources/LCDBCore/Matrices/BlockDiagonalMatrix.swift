@@ -1,3 +1,5 @@
+import Foundation
+
 /// A block-diagonal matrix over a layer collection (NNGeometry's
 /// PMatBlockDiag): one dense `numel x numel` block per layer, row-major, in
 /// the collection's order. Parameters of different layers do not interact.
@@ -64,6 +66,12 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
         let side = entry.layer.numel
         guard side <= Int(Int32.max), !side.multipliedReportingOverflow(by: side).overflow else {
             throw CoreError(.tooLarge, "layer '\(entry.name)' has \(side) parameters: its block is too large for BLAS")
+        }
+        let bytes = Double(side) * Double(side) * Double(MemoryLayout<Scalar>.size)
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= memory / 2 else {
+            throw CoreError(.tooLarge, String(format: "block '%@' (%d x %d) needs %.1f GB, more than half of this machine's %.1f GB of memory; store it in a database file, where it is processed tile by tile",
+                                              entry.name, side, side, bytes / 1e9, memory / 1e9))
         }
         return side
     }

@@ -1,0 +1,138 @@
+// libedit (Debian's libedit-dev) for Swift: el_set and history are variadic,
+// and stdin/stdout/stderr are C globals Swift 6 rejects, so each use is
+// wrapped in a small non-variadic inline function here.
+#ifndef LCDB_CEDITLINE_SHIM_H
+#define LCDB_CEDITLINE_SHIM_H
+
+#include <histedit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <errno.h>
+#include <unistd.h>
+#include <wchar.h>
+#include <locale.h>
+#include <limits.h>
+
+// The prompt text, read by the prompt callback (libedit asks for it on every redraw).
+static char lcdb_prompt_text[256] = "lcdb> ";
+
+static inline char *lcdb_prompt_callback(EditLine *el) {
+    (void)el;
+    return lcdb_prompt_text;
+}
+
+static inline void lcdb_set_prompt(const char *text) {
+    strncpy(lcdb_prompt_text, text, sizeof lcdb_prompt_text - 1);
+    lcdb_prompt_text[sizeof lcdb_prompt_text - 1] = '\0';
+}
+
+// Set from the SIGINT handler; read by the character reader below.
+static volatile sig_atomic_t lcdb_sigint_flag = 0;
+
+static inline int lcdb_take_sigint(void) {
+    int value = lcdb_sigint_flag;
+    lcdb_sigint_flag = 0;
+    return value;
+}
+
+static inline void lcdb_mark_sigint(void) { lcdb_sigint_flag = 1; }
+
+// Installs a SIGINT handler without SA_RESTART, so a blocked read returns EINTR.
+// The handler must call lcdb_mark_sigint().
+static inline void lcdb_install_sigint(void (*handler)(int)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    sigaction(SIGINT, &action, NULL);
+}
+
+// Reads one character for libedit, decoding UTF-8. A Ctrl-C while waiting
+// ends el_gets with an error (-1), which the shell turns into "line abandoned".
+static inline int lcdb_getc(EditLine *el, wchar_t *out) {
+    (void)el;
+    mbstate_t state;
+    memset(&state, 0, sizeof state);
+    char bytes[MB_LEN_MAX];
+    size_t count = 0;
+    for (;;) {
+        char byte;
+        ssize_t n = read(STDIN_FILENO, &byte, 1);
+        if (n == 1) {
+            if (count < sizeof bytes) bytes[count++] = byte;
+            wchar_t wc;
+            mbstate_t probe = state;
+            size_t used = mbrtowc(&wc, bytes, count, &probe);
+            if (used == (size_t)-2) continue;      // incomplete sequence: read more
+            if (used == (size_t)-1) { *out = (unsigned char)bytes[0]; return 1; } // invalid: pass the byte
+            *out = wc;
+            return 1;
+        }
+        if (n == 0) return 0;
+        if (errno == EINTR) {
+            if (lcdb_sigint_flag) { *out = 0; return -1; }
+            continue;
+        }
+        return -1;
+    }
+}
+
+static inline EditLine *lcdb_el_init(const char *program) {
+    setlocale(LC_CTYPE, "");
+    EditLine *el = el_init(program, stdin, stdout, stderr);
+    if (el == NULL) return NULL;
+    el_set(el, EL_EDITOR, "emacs");
+    el_set(el, EL_PROMPT, lcdb_prompt_callback);
+    el_set(el, EL_GETCFN, lcdb_getc);
+    el_set(el, EL_SIGNAL, 0);
+    return el;
+}
+
+static inline void lcdb_el_set_history(EditLine *el, History *hist) {
+    el_set(el, EL_HIST, history, hist);
+}
+
+// Binds Tab to a completion function.
+static inline void lcdb_el_bind_completion(EditLine *el, unsigned char (*function)(EditLine *, int)) {
+    el_set(el, EL_ADDFN, "lcdb-complete", "Complete the word before the cursor", function);
+    el_set(el, EL_BIND, "^I", "lcdb-complete", NULL);
+}
+
+// Reads ~/.editrc-style settings (user key bindings), as other libedit programs do.
+static inline void lcdb_el_source_defaults(EditLine *el) {
+    el_source(el, NULL);
+}
+
+static inline History *lcdb_history_init(int size) {
+    History *hist = history_init();
+    if (hist == NULL) return NULL;
+    HistEvent event;
+    history(hist, &event, H_SETSIZE, size);
+    history(hist, &event, H_SETUNIQUE, 1);
+    return hist;
+}
+
+static inline void lcdb_history_enter(History *hist, const char *line) {
+    HistEvent event;
+    history(hist, &event, H_ENTER, line);
+}
+
+static inline int lcdb_history_load(History *hist, const char *path) {
+    HistEvent event;
+    return history(hist, &event, H_LOAD, path);
+}
+
+static inline int lcdb_history_save(History *hist, const char *path) {
+    HistEvent event;
+    return history(hist, &event, H_SAVE, path);
+}
+
+// Completion results: CC_REFRESH / CC_REDISPLAY as unsigned char for Swift.
+static inline unsigned char lcdb_cc_refresh(void) { return CC_REFRESH; }
+static inline unsigned char lcdb_cc_redisplay(void) { return CC_REDISPLAY; }
+static inline unsigned char lcdb_cc_error(void) { return CC_ERROR; }
+
+#endif

@@ -1,0 +1,58 @@
+import LCDBCore
+import LCDBStore
+
+/// `+ - *` and negation on numbers, vectors and matrices.
+enum Arithmetic {
+    static func apply(_ op: Character, _ left: Value, _ right: Value, session: Session,
+                      at location: SourceLocation) throws -> Value {
+        switch (op, left, right) {
+        case ("+", .number(let a), .number(let b)): return .number(a + b)
+        case ("-", .number(let a), .number(let b)): return .number(a - b)
+        case ("*", .number(let a), .number(let b)): return .number(a * b)
+        case ("*", .number(let a), _): return try scale(right, by: a, session: session, at: location)
+        case ("*", _, .number(let b)): return try scale(left, by: b, session: session, at: location)
+        case ("+", .vector(let a, let name), .vector(let b, _)):
+            return .vector(try combine(a, b, alpha: 1), collectionName: name)
+        case ("-", .vector(let a, let name), .vector(let b, _)):
+            return .vector(try combine(a, b, alpha: -1), collectionName: name)
+        case ("+", .matrix(let a), .matrix(let b)), ("-", .matrix(let a), .matrix(let b)):
+            try a.collection.requireEqual(to: b.collection, for: op == "+" ? "add" : "subtract")
+            return .matrix(MatrixValue(origin: .sum(a, b, alpha: op == "+" ? 1 : -1), collection: a.collection,
+                                       collectionName: a.collectionName ?? b.collectionName,
+                                       dtype: promote(a.dtype, b.dtype), isSymmetric: a.isSymmetric && b.isSymmetric))
+        case ("*", .matrix(let m), .vector(let v, _)):
+            return try MatrixOperations.product(m, v, matching: .identical, session: session)
+        case ("*", .matrix(let a), .matrix(let b)):
+            return .matrix(try MatrixOperations.matrixProduct(a, b))
+        default:
+            throw ShellError("cannot apply '\(op)' to \(left.kindName) and \(right.kindName)", at: location)
+        }
+    }
+
+    static func scale(_ value: Value, by alpha: Double, session: Session, at location: SourceLocation) throws -> Value {
+        switch value {
+        case .number(let a):
+            return .number(alpha * a)
+        case .vector(.float32(let v), let name):
+            return .vector(.float32(v.scaled(by: Float(alpha))), collectionName: name)
+        case .vector(.float64(let v), let name):
+            return .vector(.float64(v.scaled(by: alpha)), collectionName: name)
+        case .matrix(let m):
+            return .matrix(MatrixValue(origin: .scaled(m, alpha), collection: m.collection, collectionName: m.collectionName,
+                                       dtype: m.dtype, isSymmetric: m.isSymmetric))
+        default:
+            throw ShellError("cannot scale \(value.kindName)", at: location)
+        }
+    }
+
+    /// a + alpha * b, float64 if either is.
+    static func combine(_ a: AnyParameterVector, _ b: AnyParameterVector, alpha: Double,
+                        matching: LayerMatching = .identical) throws -> AnyParameterVector {
+        if a.dtype == .float32 && b.dtype == .float32 {
+            return .float32(try a.typed(Float.self).adding(b.typed(Float.self), scaledBy: Float(alpha), matching: matching))
+        }
+        return .float64(try a.typed(Double.self).adding(b.typed(Double.self), scaledBy: alpha, matching: matching))
+    }
+
+    static func promote(_ a: DType, _ b: DType) -> DType { a == .float32 && b == .float32 ? .float32 : .float64 }
+}

@@ -1,0 +1,150 @@
+import LCDBCore
+import LCDBStore
+
+/// Evaluates expressions against a session's database.
+///
+/// Names resolve to a stored vector, then a stored matrix, then a stored
+/// collection. Mixed float32/float64 operands give float64 results, except
+/// products with a stored matrix, computed in the matrix's dtype.
+public final class Evaluator {
+    let session: Session
+    var store: Store { session.store }
+
+    init(session: Session) {
+        self.session = session
+    }
+
+    public func evaluate(_ expression: Expression) throws -> Value {
+        do {
+            return try evaluateUnwrapped(expression)
+        } catch let error as CoreError {
+            throw ShellError(error.message, at: expression.location)
+        } catch let error as StoreError {
+            throw ShellError(error.message, at: expression.location)
+        }
+    }
+
+    private func evaluateUnwrapped(_ expression: Expression) throws -> Value {
+        switch expression {
+        case .number(let value, _, _):
+            return .number(value)
+        case .name(let name, let location):
+            return try resolve(name, at: location)
+        case .call(let name, let arguments, let location):
+            return try call(name, arguments, at: location)
+        case .tuple(_, let location):
+            throw ShellError("a tuple is only allowed as a layer argument, such as kernel_size=(3, 3)", at: location)
+        case .negate(let operand, let location):
+            return try Arithmetic.scale(try evaluate(operand), by: -1, session: session, at: location)
+        case .binary(let op, let left, let right, let location):
+            return try Arithmetic.apply(op, try evaluate(left), try evaluate(right), session: session, at: location)
+        }
+    }
+
+    /// A stored vector, matrix or collection called `name`.
+    func resolve(_ name: String, at location: SourceLocation) throws -> Value {
+        if try store.vectorSummaries().contains(where: { $0.name == name }) {
+            let vector = try store.vector(named: name)
+            return .vector(vector, collectionName: try store.collectionName(ofVector: name))
+        }
+        if try store.matrixSummaries().contains(where: { $0.name == name }) {
+            return .matrix(try storedMatrix(name))
+        }
+        if try store.collectionNames().contains(name) { return .collection(name) }
+        let known = try store.vectorSummaries().map(\.name) + store.matrixSummaries().map(\.name) + store.collectionNames()
+        throw ShellError("no vector, matrix or collection '\(name)'" + NameSuggester.hint(for: name, among: known), at: location)
+    }
+
+    func storedMatrix(_ name: String) throws -> MatrixValue {
+        let stored = try store.matrix(named: name)
+        return MatrixValue(origin: .stored(name), collection: stored.collection, collectionName: stored.collectionName,
+                           dtype: stored.dtype, isSymmetric: stored.symmetric)
+    }
+
+    func call(_ name: String, _ arguments: [Expression.Argument], at location: SourceLocation) throws -> Value {
+        guard let spec = FunctionRegistry.function(named: name) else {
+            let hint = NameSuggester.hint(for: name, among: FunctionRegistry.all.map(\.name))
+            throw ShellError("unknown function '\(name)'\(hint) (see 'help functions')", at: location)
+        }
+        var values: [String: Value] = [:]
+        let positional = arguments.filter { $0.label == nil }
+        guard positional.count <= spec.parameters.count else {
+            throw ShellError("\(spec.name) takes at most \(spec.parameters.count) arguments; usage: \(spec.usage)", at: location)
+        }
+        var given: [(FunctionSpec.Parameter, Expression.Argument)] = zip(spec.parameters, positional).map { ($0, $1) }
+        for argument in arguments {
+            guard let label = argument.label else { continue }
+            guard let parameter = spec.parameters.first(where: { $0.name == label.lowercased() }) else {
+                throw ShellError("\(spec.name) has no argument '\(label)'; usage: \(spec.usage)", at: argument.location)
+            }
+            guard !given.contains(where: { $0.0.name == parameter.name }) else {
+                throw ShellError("\(spec.name): argument '\(parameter.name)' given twice", at: argument.location)
+            }
+            given.append((parameter, argument))
+        }
+        for (parameter, argument) in given {
+            values[parameter.name] = try argumentValue(argument.value, as: parameter, of: spec)
+        }
+        for parameter in spec.parameters where values[parameter.name] == nil {
+            guard let defaultValue = parameter.defaultValue else {
+                throw ShellError("\(spec.name): missing argument '\(parameter.name)'; usage: \(spec.usage)", at: location)
+            }
+            values[parameter.name] = defaultValue
+        }
+        let bound = CallArguments(function: spec.name, values: values, location: location)
+        do {
+            return try spec.body(bound, self)
+        } catch let error as CoreError {
+            throw ShellError("\(spec.name): \(error.message)", at: location)
+        } catch let error as StoreError {
+            throw ShellError("\(spec.name): \(error.message)", at: location)
+        }
+    }
+
+    private func argumentValue(_ expression: Expression, as parameter: FunctionSpec.Parameter,
+                               of spec: FunctionSpec) throws -> Value {
+        let what = "\(spec.name): \(parameter.name)"
+        switch parameter.type {
+        case .collection:
+            guard case .name(let name, let location) = expression else {
+                throw ShellError("\(what) must be a collection name", at: expression.location)
+            }
+            guard try store.collectionNames().contains(name) else {
+                let hint = NameSuggester.hint(for: name, among: try store.collectionNames())
+                throw ShellError("no collection '\(name)'\(hint)", at: location)
+            }
+            return .collection(name)
+        case .choice(let options):
+            guard case .name(let word, let location) = expression, options.contains(word.lowercased()) else {
+                throw ShellError("\(what) must be one of \(options.joined(separator: ", "))", at: expression.location)
+            }
+            _ = location
+            return .word(word.lowercased())
+        case .norm:
+            switch expression {
+            case .number(let p, _, _) where p == 1 || p == 2: return .word(p == 1 ? "1" : "2")
+            case .name(let word, _) where word.lowercased() == "inf": return .word("inf")
+            default: throw ShellError("\(what) must be 1, 2 or inf", at: expression.location)
+            }
+        case .anyName:
+            guard case .name(let name, let location) = expression else {
+                throw ShellError("\(what) must be a name", at: expression.location)
+            }
+            return try resolve(name, at: location)
+        case .number, .vector, .matrix, .object:
+            let value = try evaluate(expression)
+            switch (parameter.type, value) {
+            case (.number, .number), (.vector, .vector), (.matrix, .matrix), (.object, .vector), (.object, .matrix):
+                return value
+            default:
+                let expected = switch parameter.type {
+                case .number: "a number"
+                case .vector: "a vector"
+                case .matrix: "a matrix"
+                default: "a vector or a matrix"
+                }
+                throw ShellError("\(what) must be \(expected), not \(value.kindName)", at: expression.location)
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import LCDBCore
+
+/// A function of the expression language: its signature (which drives
+/// argument binding, `help` and completion) and its body.
+public struct FunctionSpec: Sendable {
+    public enum ArgumentType: Sendable, Equatable {
+        /// The name of a stored collection.
+        case collection
+        case vector
+        case matrix
+        case number
+        /// A vector or a matrix.
+        case object
+        /// A collection, vector or matrix name.
+        case anyName
+        /// One of these bare words.
+        case choice([String])
+        /// 1, 2 or inf.
+        case norm
+    }
+
+    public struct Parameter: Sendable {
+        public let name: String
+        public let type: ArgumentType
+        public let defaultValue: Value?
+
+        init(_ name: String, _ type: ArgumentType, default defaultValue: Value? = nil) {
+            self.name = name
+            self.type = type
+            self.defaultValue = defaultValue
+        }
+    }
+
+    public let name: String
+    public let parameters: [Parameter]
+    public let summary: String
+    public let example: String
+    let body: @Sendable (CallArguments, Evaluator) throws -> Value
+
+    /// `mv(M, v, layers=identical)`
+    public var usage: String {
+        let parts = parameters.map { parameter -> String in
+            guard let value = parameter.defaultValue else { return parameter.name }
+            switch value {
+            case .number(let number): return "\(parameter.name)=\(ResultTable.format(number))"
+            case .word(let word): return "\(parameter.name)=\(word)"
+            default: return parameter.name
+            }
+        }
+        return "\(name)(\(parts.joined(separator: ", ")))"
+    }
+
+    static let dtype = Parameter("dtype", .choice(["float64", "float32"]), default: .word("float64"))
+    static let layers = Parameter("layers", .choice(["identical", "common"]), default: .word("identical"))
+}
+
+/// A call's arguments after binding, by parameter name.
+public struct CallArguments {
+    let function: String
+    let values: [String: Value]
+    let location: SourceLocation
+
+    func error(_ message: String) -> ShellError { ShellError("\(function): \(message)", at: location) }
+
+    func number(_ name: String) throws -> Double {
+        guard case .number(let value)? = values[name] else { throw error("\(name) must be a number") }
+        return value
+    }
+
+    func seed(_ name: String) throws -> UInt64 {
+        let value = try number(name)
+        guard value >= 0, value == value.rounded(), let seed = UInt64(exactly: value) else {
+            throw error("\(name) must be a non-negative integer, got \(ResultTable.format(value))")
+        }
+        return seed
+    }
+
+    func vector(_ name: String) throws -> (vector: AnyParameterVector, collectionName: String?) {
+        guard case .vector(let vector, let collectionName)? = values[name] else { throw error("\(name) must be a vector") }
+        return (vector, collectionName)
+    }
+
+    func matrix(_ name: String) throws -> MatrixValue {
+        guard case .matrix(let matrix)? = values[name] else { throw error("\(name) must be a matrix") }
+        return matrix
+    }
+
+    func collection(_ name: String) throws -> String {
+        guard case .collection(let collection)? = values[name] else { throw error("\(name) must be a collection") }
+        return collection
+    }
+
+    func word(_ name: String) -> String? {
+        if case .word(let word)? = values[name] { return word }
+        return nil
+    }
+
+    var dtype: DType { word("dtype").flatMap(DType.init(name:)) ?? .float64 }
+    var matching: LayerMatching { word("layers") == "common" ? .common : .identical }
+    func value(_ name: String) -> Value? { values[name] }
+}

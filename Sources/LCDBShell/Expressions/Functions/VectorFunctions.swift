@@ -1,0 +1,50 @@
+import LCDBCore
+
+enum VectorFunctions {
+    static let all: [FunctionSpec] = [
+        FunctionSpec(name: "dot", parameters: [.init("u", .vector), .init("v", .vector), FunctionSpec.layers],
+                     summary: "Inner product of two vectors (BLAS dot).", example: "dot(g, g);") { args, _ in
+            let (u, v) = (try args.vector("u").vector, try args.vector("v").vector)
+            if u.dtype == .float32 && v.dtype == .float32 {
+                return .number(try u.typed(Float.self).dot(v.typed(Float.self), matching: args.matching))
+            }
+            return .number(try u.typed(Double.self).dot(v.typed(Double.self), matching: args.matching))
+        },
+        FunctionSpec(name: "norm", parameters: [.init("v", .vector), .init("p", .norm, default: .word("2"))],
+                     summary: "The 1-, 2- or infinity norm of a vector.", example: "norm(g, inf);") { args, _ in
+            let kind = VectorNorm(rawValue: args.word("p") ?? "2") ?? .l2
+            return switch try args.vector("v").vector {
+            case .float32(let v): .number(v.norm(kind))
+            case .float64(let v): .number(v.norm(kind))
+            }
+        },
+        FunctionSpec(name: "axpy", parameters: [.init("alpha", .number), .init("x", .vector), .init("y", .vector), FunctionSpec.layers],
+                     summary: "alpha * x + y (BLAS axpy).", example: "let w = axpy(-0.1, step, w);") { args, _ in
+            let (x, y) = (try args.vector("x"), try args.vector("y"))
+            return .vector(try Arithmetic.combine(y.vector, x.vector, alpha: try args.number("alpha"), matching: args.matching),
+                           collectionName: y.collectionName)
+        },
+        FunctionSpec(name: "cast", parameters: [.init("x", .object), .init("dtype", .choice(["float32", "float64"]))],
+                     summary: "The same vector or matrix in another dtype.", example: "let g32 = cast(g, float32);") { args, _ in
+            let dtype = args.dtype
+            switch args.value("x") {
+            case .vector(let vector, let name)?:
+                return .vector(vector.converted(to: dtype), collectionName: name)
+            case .matrix(let m)?:
+                return .matrix(MatrixValue(origin: m.origin, collection: m.collection, collectionName: m.collectionName,
+                                           dtype: dtype, isSymmetric: m.isSymmetric))
+            default:
+                throw args.error("x must be a vector or a matrix")
+            }
+        },
+        FunctionSpec(name: "numel", parameters: [.init("x", .anyName)],
+                     summary: "The number of parameters of a collection, vector or matrix.", example: "numel(mlp);") { args, evaluator in
+            switch args.value("x") {
+            case .collection(let name)?: return .number(Double(try evaluator.store.collection(named: name).numel))
+            case .vector(let vector, _)?: return .number(Double(vector.collection.numel))
+            case .matrix(let matrix)?: return .number(Double(matrix.collection.numel))
+            default: throw args.error("x must be a collection, vector or matrix name")
+            }
+        },
+    ]
+}

@@ -1,0 +1,70 @@
+import LCDBCore
+import LCDBStore
+
+/// Turns values and stored objects into result tables.
+enum ValuePresenter {
+    /// Vectors with at most this many values in a layer show them.
+    static let valuesShownPerLayer = 8
+
+    static func table(for value: Value, session: Session) throws -> ResultTable {
+        switch value {
+        case .number(let number):
+            return ResultTable(columns: ["value"], rows: [[.real(number)]])
+        case .vector(let vector, let name):
+            return vectorTable(vector, collectionName: name)
+        case .matrix(let matrix):
+            return try matrixTable(matrix, session: session)
+        case .collection(let name):
+            return collectionTable(try session.store.collection(named: name), name: name)
+        case .word(let word):
+            return ResultTable(columns: ["value"], rows: [[.text(word)]])
+        }
+    }
+
+    static func shape(_ dims: [Int]?) -> ResultTable.Cell {
+        guard let dims else { return .null }
+        return .text("(" + dims.map(String.init).joined(separator: ", ") + (dims.count == 1 ? ",)" : ")"))
+    }
+
+    static func collectionTable(_ collection: LayerCollection, name: String) -> ResultTable {
+        let rows: [[ResultTable.Cell]] = collection.entries.enumerated().map { index, entry in
+            [.integer(index), .text(entry.name), .text(entry.layer.description), shape(entry.layer.weightShape),
+             shape(entry.layer.biasShape), .integer(entry.layer.numel), .integer(collection.offsets[index])]
+        }
+        return ResultTable(columns: ["position", "layer", "definition", "weight", "bias", "numel", "offset"], rows: rows,
+                           note: "collection \(name): \(collection.count) layers, \(collection.numel) parameters")
+    }
+
+    static func vectorTable(_ vector: AnyParameterVector, collectionName: String?) -> ResultTable {
+        let values = vector.doubles
+        let collection = vector.collection
+        var rows: [[ResultTable.Cell]] = []
+        for (index, entry) in collection.entries.enumerated() {
+            let slice = values[collection.range(at: index)]
+            let norm = slice.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let shown = slice.count <= valuesShownPerLayer
+                ? ResultTable.Cell.text(slice.map(ResultTable.format).joined(separator: " ")) : .text("...")
+            rows.append([.text(entry.name), .integer(entry.layer.numel), .real(norm),
+                         .real(slice.min() ?? 0), .real(slice.max() ?? 0), shown])
+        }
+        let over = collectionName.map { " over \($0)" } ?? ""
+        let total = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return ResultTable(columns: ["layer", "numel", "norm", "min", "max", "values"], rows: rows,
+                           note: "\(vector.dtype) vector\(over): \(collection.numel) values, norm \(ResultTable.format(total))")
+    }
+
+    static func matrixTable(_ matrix: MatrixValue, session: Session) throws -> ResultTable {
+        var rows: [[ResultTable.Cell]] = []
+        var stored: String?
+        if case .stored(let name) = matrix.origin { stored = name }
+        for (position, entry) in matrix.collection.entries.enumerated() {
+            try Interruption.check()
+            let block = try matrix.singleBlock(matrix, position, session.store, Double.self)
+            rows.append([.text(entry.name), .integer(entry.layer.numel), .real(block.trace()), .real(block.frobeniusNorm())])
+        }
+        let what = stored.map { "matrix \($0)" } ?? "matrix"
+        let over = matrix.collectionName.map { " over \($0)" } ?? ""
+        return ResultTable(columns: ["layer", "side", "trace", "frobenius"], rows: rows,
+                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(matrix.collection.count) blocks, \(matrix.byteCount) bytes")
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import LCDBCore
+import LCDBStore
+
+/// One open database and the shell's settings: what a statement runs against.
+public final class Session {
+    public let store: Store
+    public var format: OutputFormat
+    public var timer = false
+    public var echo = false
+    /// Where results go (standard output unless `.output`/`.once` redirect them).
+    var output: OutputSink = .standardOutput
+    /// `.once FILE`: redirect only the next statement's results.
+    var onceTarget: String?
+    /// True on a terminal: progress for long operations goes to standard error.
+    public var showsProgress = false
+
+    public init(store: Store, format: OutputFormat) {
+        self.store = store
+        self.format = format
+    }
+
+    /// Parses and runs one statement; returns what it prints.
+    public func run(statement text: String, start: SourceLocation = SourceLocation(line: 1, column: 1)) throws -> [ResultTable] {
+        let tokens = try Lexer.tokens(of: text, start: start)
+        var parser = Parser(tokens)
+        let statement = try StatementRegistry.parse(&parser)
+        return try statement.run(in: self)
+    }
+
+    /// Writes results in the current format to the current output.
+    func emit(_ results: [ResultTable]) throws {
+        var sink = output
+        if let once = onceTarget {
+            sink = try .file(once, append: false)
+            onceTarget = nil
+        }
+        for result in results { try sink.write(format.render(result)) }
+    }
+
+    /// Reports progress of a long operation on standard error (terminal only),
+    /// at most a few times a second and only after the first second.
+    func progressReporter(_ what: String) -> ((Int, Int) -> Void)? {
+        guard showsProgress else { return nil }
+        let started = Date()
+        var lastReport = Date.distantPast
+        return { done, total in
+            let now = Date()
+            guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastReport) > 0.25 || done == total else { return }
+            lastReport = now
+            let percent = total > 0 ? done * 100 / total : 100
+            FileHandle.standardError.write(Data("\r\(what): \(percent)%\(done == total ? "\n" : "")".utf8))
+        }
+    }
+}
+
+/// Where results are written.
+enum OutputSink {
+    case standardOutput
+    case file(FileHandle, path: String)
+
+    static func file(_ path: String, append: Bool) throws -> OutputSink {
+        if !append || !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw ShellError("cannot write to '\(path)'")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw ShellError("cannot write to '\(path)'") }
+        if append { handle.seekToEndOfFile() }
+        return .file(handle, path: path)
+    }
+
+    func write(_ text: String) throws {
+        switch self {
+        case .standardOutput: FileHandle.standardOutput.write(Data(text.utf8))
+        case .file(let handle, _): handle.write(Data(text.utf8))
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import LCDBCore
+import LCDBStore
+
+/// Runs statements from scripts, `-c` text, standard input or the
+/// interactive prompt, reports errors with their place, and tracks the exit status.
+public final class Shell {
+    public let session: Session
+    /// Keep running a script after an error (`--keep-going`, `.bail off`).
+    public var keepGoing = false
+    /// Set by any failed statement: the exit status is non-zero.
+    public private(set) var hadError = false
+    /// Set by `.quit`.
+    public private(set) var quitRequested = false
+    private var readDepth = 0
+    static let maxReadDepth = 25
+
+    public init(session: Session) {
+        self.session = session
+    }
+
+    /// Runs a whole script. `source` names it in errors (a path, "-c" or
+    /// "standard input"). Returns false when it stopped at an error.
+    @discardableResult
+    public func runScript(_ text: String, source: String) -> Bool {
+        var splitter = StatementSplitter()
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let context = ErrorContext(source: source, lines: lines)
+        for line in lines {
+            for piece in splitter.feed(line) {
+                if !execute(piece, context: context) && !keepGoing { return false }
+                if quitRequested { return true }
+            }
+        }
+        if let rest = splitter.finish() {
+            if !execute(rest, context: context) && !keepGoing { return false }
+        }
+        return true
+    }
+
+    /// Where a statement came from, for error messages.
+    struct ErrorContext {
+        /// nil at the interactive prompt.
+        let source: String?
+        let lines: [String]
+    }
+
+    /// Runs one statement or meta-command; prints its results or its error.
+    @discardableResult
+    func execute(_ piece: StatementSplitter.Piece, context: ErrorContext) -> Bool {
+        Interruption.clear()
+        if session.echo { try? session.emit([.message(piece.text)]) }
+        let started = Date()
+        do {
+            if piece.isMetaCommand {
+                try runMetaCommand(piece)
+            } else {
+                try session.emit(try session.run(statement: piece.text, start: piece.start))
+            }
+            if session.timer {
+                try session.emit([.message(String(format: "Run Time: real %.3f s", Date().timeIntervalSince(started)))])
+            }
+            return true
+        } catch {
+            report(error, piece: piece, context: context)
+            hadError = true
+            return false
+        }
+    }
+
+    private func report(_ error: Error, piece: StatementSplitter.Piece, context: ErrorContext) {
+        var message: String
+        var location: SourceLocation? = piece.start
+        switch error {
+        case let error as ShellError:
+            message = error.message
+            location = error.location ?? piece.start
+        case let error as CoreError:
+            message = error.message
+        case let error as StoreError:
+            message = error.message
+        default:
+            message = "\(error)"
+        }
+        if Interruption.isRequested { message = "interrupted; nothing was changed" }
+        var text: String
+        if let source = context.source, let location {
+            text = "\(source):\(location.line):\(location.column): error: \(message)\n"
+        } else {
+            text = "error: \(message)\n"
+        }
+        if let location, location.line >= 1, location.line <= context.lines.count {
+            let line = context.lines[location.line - 1]
+            text += "  \(line)\n  \(String(repeating: " ", count: max(0, location.column - 1)))^\n"
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    private func runMetaCommand(_ piece: StatementSplitter.Piece) throws {
+        let words = piece.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let command = words.first?.lowercased() else { return }
+        let argument = words.dropFirst().joined(separator: " ")
+        func onOff() throws -> Bool {
+            switch argument.lowercased() {
+            case "on", "yes", "1": return true
+            case "off", "no", "0": return false
+            default: throw ShellError("\(command) takes on or off", at: piece.start)
+            }
+        }
+        switch command {
+        case ".read":
+            guard !argument.isEmpty else { throw ShellError(".read needs a file name", at: piece.start) }
+            try read(file: Shell.unquote(argument), at: piece.start)
+        case ".format", ".mode":
+            guard let format = OutputFormat(rawValue: argument.lowercased()) else {
+                throw ShellError("\(command) takes one of \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))", at: piece.start)
+            }
+            session.format = format
+        case ".timer": session.timer = try onOff()
+        case ".echo": session.echo = try onOff()
+        case ".bail": keepGoing = !(try onOff())
+        case ".output":
+            session.output = argument.isEmpty ? .standardOutput : try .file(Shell.unquote(argument), append: false)
+        case ".once":
+            guard !argument.isEmpty else { throw ShellError(".once needs a file name", at: piece.start) }
+            session.onceTarget = Shell.unquote(argument)
+        case ".tables":
+            for word in ["collections", "vectors", "matrices"] {
+                try session.emit(try session.run(statement: "list \(word)"))
+            }
+        case ".help": try session.emit([.message(MetaCommands.help)])
+        case ".quit", ".exit": quitRequested = true
+        default:
+            let hint = NameSuggester.hint(for: command, among: MetaCommands.names)
+            throw ShellError("unknown command '\(command)'\(hint); type .help for the list", at: piece.start)
+        }
+    }
+
+    /// `.read FILE`: nested scripts, capped so a file that reads itself stops.
+    private func read(file path: String, at location: SourceLocation) throws {
+        guard readDepth < Shell.maxReadDepth else {
+            throw ShellError(".read is nested more than \(Shell.maxReadDepth) deep (does a script read itself?)", at: location)
+        }
+        let text = try Shell.readScript(path)
+        readDepth += 1
+        defer { readDepth -= 1 }
+        if !runScript(text, source: path) {
+            throw ShellError("stopped: '\(path)' failed", at: location)
+        }
+    }
+
+    /// A script file as UTF-8 text; a clear error for a missing or binary file.
+    public static func readScript(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ShellError("cannot read script '\(path)': no such file or not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ShellError("script '\(path)' is not UTF-8 text")
+        }
+        return text
+    }
+
+    static func unquote(_ text: String) -> String {
+        if text.count >= 2, let first = text.first, first == text.last, first == "'" || first == "\"" {
+            return String(text.dropFirst().dropLast())
+        }
+        return text
+    }
+}

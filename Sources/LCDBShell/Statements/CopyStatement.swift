@@ -1,0 +1,41 @@
+import LCDBStore
+
+/// `copy collection|vector|matrix NAME to NEW`
+struct CopyStatement: Statement {
+    let kind: String
+    let name: Located<String>
+    let newName: Located<String>
+
+    static let definition = StatementDefinition(
+        words: ["copy"],
+        syntax: ["copy collection NAME to NEW", "copy vector NAME to NEW", "copy matrix NAME to NEW"],
+        summary: "Copies a stored object under a new name (matrices tile by tile).",
+        example: "copy collection resnet18 to resnet18_cifar;"
+    ) { parser in
+        let kind = try parser.expectKeyword("collection", "vector", "matrix")
+        let name = try parser.name(kind)
+        _ = try parser.expectKeyword("to")
+        return CopyStatement(kind: kind, name: name, newName: try parser.name(kind))
+    }
+
+    func run(in session: Session) throws -> [ResultTable] {
+        let store = session.store
+        try ShellError.located(name.location) {
+            switch kind {
+            case "collection":
+                try store.createCollection(newName.value, try store.collection(named: name.value))
+            case "vector":
+                if try store.matrixSummaries().contains(where: { $0.name == newName.value }) {
+                    throw ShellError("'\(newName.value)' is already a matrix", at: newName.location)
+                }
+                try store.saveVector(newName.value, over: try store.collectionName(ofVector: name.value), try store.vector(named: name.value))
+            default:
+                if try store.vectorSummaries().contains(where: { $0.name == newName.value }) {
+                    throw ShellError("'\(newName.value)' is already a vector", at: newName.location)
+                }
+                try store.copyMatrix(name.value, to: newName.value)
+            }
+        }
+        return []
+    }
+}

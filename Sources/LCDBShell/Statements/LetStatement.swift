@@ -1,0 +1,88 @@
+import LCDBCore
+import LCDBStore
+
+/// `let NAME = EXPRESSION`: stores a vector or matrix result, replacing an
+/// object of the same kind and name. Matrices stream into the database one
+/// block at a time.
+struct LetStatement: Statement {
+    let name: Located<String>
+    let expression: Expression
+
+    static let definition = StatementDefinition(
+        words: ["let"],
+        syntax: ["let NAME = EXPRESSION"],
+        summary: "Computes a vector or matrix and stores it under NAME (replacing a vector or matrix of that name).",
+        example: "let step = solve(F, g, regul=1e-3);"
+    ) { parser in
+        let name = try parser.name("result")
+        try parser.expectSymbol("=")
+        return LetStatement(name: name, expression: try parser.expression())
+    }
+
+    func run(in session: Session) throws -> [ResultTable] {
+        let value = try Evaluator(session: session).evaluate(expression)
+        let store = session.store
+        do {
+            switch value {
+            case .vector(let vector, let collectionName):
+                try requireNotTaken(by: store.matrixSummaries().map(\.name), kind: "matrix")
+                let over = try collectionName ?? storedCollection(equalTo: vector.collection, store)
+                try store.saveVector(name.value, over: over, vector, replace: true)
+            case .matrix(let matrix):
+                try requireNotTaken(by: store.vectorSummaries().map(\.name), kind: "vector")
+                let over = try matrix.collectionName ?? storedCollection(equalTo: matrix.collection, store)
+                try storeMatrix(matrix, over: over, session)
+            case .number:
+                throw ShellError("only vectors and matrices are stored; a number prints without 'let'", at: expression.location)
+            case .collection:
+                throw ShellError("to copy a collection, use: create collection \(name.value) as copy(...)", at: expression.location)
+            case .word(let word):
+                throw ShellError("'\(word)' is not a value", at: expression.location)
+            }
+        } catch let error as StoreError {
+            throw ShellError(error.message, at: name.location)
+        }
+        return []
+    }
+
+    private func requireNotTaken(by names: [String], kind: String) throws {
+        if names.contains(name.value) {
+            throw ShellError("'\(name.value)' is already a \(kind); drop it or choose another name", at: name.location)
+        }
+    }
+
+    private func storedCollection(equalTo collection: LayerCollection, _ store: Store) throws -> String {
+        for candidate in try store.collectionNames() where try store.collection(named: candidate) == collection {
+            return candidate
+        }
+        throw ShellError("the result is over layers that no stored collection has (\(collection.names.joined(separator: ", "))); create that collection first, e.g. with 'create collection NAME as merge(A, B)'",
+                         at: expression.location)
+    }
+
+    /// Streams the matrix into the store block by block: `fill` is asked for
+    /// row panels in order, so one computed block is cached at a time.
+    private func storeMatrix(_ matrix: MatrixValue, over collectionName: String, _ session: Session) throws {
+        func write<Scalar: BLASScalar>(_: Scalar.Type) throws {
+            var cached: (position: Int, block: [Scalar])?
+            let progress = session.progressReporter("storing \(name.value)")
+            try session.store.createMatrix(name.value, over: collectionName, as: Scalar.self, symmetric: matrix.isSymmetric,
+                                           replace: true, progress: progress) { position, side, rows, target in
+                if case .source(let source) = matrix.origin {
+                    source.fill(block: position, side: side, rows: rows, into: target)
+                    return
+                }
+                if cached?.position != position {
+                    cached = nil
+                    cached = (position, try matrix.block(at: position, store: session.store, as: Scalar.self))
+                }
+                cached?.block.withUnsafeBufferPointer { block in
+                    target.update(from: block.baseAddress! + rows.lowerBound * side, count: rows.count * side)
+                }
+            }
+        }
+        switch matrix.dtype {
+        case .float32: try write(Float.self)
+        case .float64: try write(Double.self)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import LCDBCore
+
+extension Store {
+    /// Refuses to start writing `bytes` that cannot fit: a file database needs
+    /// about twice the bytes free while they are written (the WAL holds the
+    /// new pages until they are checkpointed into the file); an in-memory one
+    /// is held to half the machine's memory. Estimates use Double, so absurd
+    /// sizes cannot overflow.
+    func requireSpace(for bytes: Double, _ what: String) throws {
+        let margin = 64.0 * 1024 * 1024
+        if let path {
+            let folder = (path as NSString).deletingLastPathComponent
+            var info = statvfs()
+            guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return }
+            let free = Double(info.f_bavail) * Double(info.f_frsize)
+            if 2 * bytes + margin > free {
+                throw StoreError(.diskFull, "\(what) needs \(Store.formatBytes(bytes)); writing it takes about \(Store.formatBytes(2 * bytes)) of free disk, and the disk holding '\(path)' has \(Store.formatBytes(free)) free. Nothing was written")
+            }
+        } else {
+            let memory = Double(ProcessInfo.processInfo.physicalMemory)
+            if bytes + margin > memory / 2 {
+                throw StoreError(.diskFull, "\(what) needs \(Store.formatBytes(bytes)), more than half of this machine's \(Store.formatBytes(memory)) of memory for an in-memory database; open a database file instead. Nothing was written")
+            }
+        }
+    }
+
+    /// Bytes of a block-diagonal matrix over `collection`, as a Double.
+    static func matrixBytes(_ collection: LayerCollection, scalarSize: Int) -> Double {
+        collection.entries.reduce(0.0) { $0 + Double($1.layer.numel) * Double($1.layer.numel) } * Double(scalarSize)
+    }
+
+    /// `1.5 GB`, `320 MB`, `12 kB` (powers of 1000, as disks are sold).
+    public static func formatBytes(_ bytes: Double) -> String {
+        let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"]
+        var value = bytes
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(Int(value)) bytes" : String(format: "%.1f %@", value, units[unit])
+    }
+}
