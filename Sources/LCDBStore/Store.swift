@@ -43,6 +43,8 @@ public final class Store {
         configuration.busyMode = .timeout(Store.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "lcdb"
+        // `--single-transaction` keeps one transaction open across statements.
+        configuration.allowsUnsafeTransactions = true
         do {
             queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
                 ?? DatabaseQueue(configuration: configuration)
@@ -123,9 +125,15 @@ public final class Store {
                 defer { activeDatabase = nil }
                 if batchOpen { return try Store.inSavepoint(db, body) }
                 var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
+                do {
+                    try db.inTransaction(.immediate) {
+                        result = try body(db)
+                        return .commit
+                    }
+                } catch {
+                    // A COMMIT that fails (a full disk) can leave the transaction open.
+                    if db.isInsideTransaction { try? db.rollback() }
+                    throw error
                 }
                 guard let result else { preconditionFailure("transaction committed without a result") }
                 return result

@@ -95,10 +95,15 @@ public final class Evaluator {
         do {
             return try spec.body(bound, self)
         } catch let error as CoreError {
-            throw ShellError("\(spec.name): \(error.message)", at: location)
+            throw ShellError(Evaluator.prefixed(spec.name, error.message), at: location)
         } catch let error as StoreError {
-            throw ShellError("\(spec.name): \(error.message)", at: location)
+            throw ShellError(Evaluator.prefixed(spec.name, error.message), at: location)
         }
+    }
+
+    /// `name: message`, unless the message already starts with the operation's name.
+    static func prefixed(_ name: String, _ message: String) -> String {
+        message.hasPrefix("\(name):") ? message : "\(name): \(message)"
     }
 
     private func argumentValue(_ expression: Expression, as parameter: FunctionSpec.Parameter,

@@ -18,7 +18,8 @@ public enum OutputFormat: String, CaseIterable, Sendable {
             case .json: out = renderJSON(result)
             }
         }
-        if let note = result.note { out += note + "\n" }
+        // A note under a table is for people: csv and json stay machine-readable.
+        if let note = result.note, result.columns.isEmpty || self == .table { out += note + "\n" }
         return out
     }
 

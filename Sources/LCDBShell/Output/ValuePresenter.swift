@@ -21,6 +21,9 @@ enum ValuePresenter {
         }
     }
 
+    /// `1 layer`, `3 layers`.
+    static func plural(_ count: Int, _ word: String) -> String { "\(count) \(word)\(count == 1 ? "" : "s")" }
+
     static func shape(_ dims: [Int]?) -> ResultTable.Cell {
         guard let dims else { return .null }
         return .text("(" + dims.map(String.init).joined(separator: ", ") + (dims.count == 1 ? ",)" : ")"))
@@ -32,7 +35,7 @@ enum ValuePresenter {
              shape(entry.layer.biasShape), .integer(entry.layer.numel), .integer(collection.offsets[index])]
         }
         return ResultTable(columns: ["position", "layer", "definition", "weight", "bias", "numel", "offset"], rows: rows,
-                           note: "collection \(name): \(collection.count) layers, \(collection.numel) parameters")
+                           note: "collection \(name): \(plural(collection.count, "layer")), \(plural(collection.numel, "parameter"))")
     }
 
     static func vectorTable(_ vector: AnyParameterVector, collectionName: String?) -> ResultTable {
@@ -50,7 +53,7 @@ enum ValuePresenter {
         let over = collectionName.map { " over \($0)" } ?? ""
         let total = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return ResultTable(columns: ["layer", "numel", "norm", "min", "max", "values"], rows: rows,
-                           note: "\(vector.dtype) vector\(over): \(collection.numel) values, norm \(ResultTable.format(total))")
+                           note: "\(vector.dtype) vector\(over): \(plural(collection.numel, "value")), norm \(ResultTable.format(total))")
     }
 
     static func matrixTable(_ matrix: MatrixValue, session: Session) throws -> ResultTable {
@@ -65,6 +68,6 @@ enum ValuePresenter {
         let what = stored.map { "matrix \($0)" } ?? "matrix"
         let over = matrix.collectionName.map { " over \($0)" } ?? ""
         return ResultTable(columns: ["layer", "side", "trace", "frobenius"], rows: rows,
-                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(matrix.collection.count) blocks, \(matrix.byteCount) bytes")
+                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(plural(matrix.collection.count, "block")), \(plural(matrix.byteCount, "byte"))")
     }
 }

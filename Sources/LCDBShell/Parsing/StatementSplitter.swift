@@ -62,7 +62,10 @@ public struct StatementSplitter {
     public mutating func finish() -> Piece? {
         defer { pending = ""; pendingStart = nil }
         guard let start = pendingStart, !StatementSplitter.onlyComments(pending) else { return nil }
-        return Piece(text: pending, start: start, isMetaCommand: false)
+        // Trailing blank lines would put "the end of the statement" after them.
+        var text = pending
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return Piece(text: text, start: start, isMetaCommand: false)
     }
 
     public mutating func reset() {

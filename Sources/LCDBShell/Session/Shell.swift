@@ -13,6 +13,9 @@ public final class Shell {
     /// Set by `.quit`.
     public private(set) var quitRequested = false
     private var readDepth = 0
+    /// Folders of the script files being run, innermost last: `.read` resolves
+    /// a relative path against the folder of the script that contains it.
+    private var scriptFolders: [String] = []
     static let maxReadDepth = 25
 
     public init(session: Session) {
@@ -24,6 +27,9 @@ public final class Shell {
     @discardableResult
     public func runScript(_ text: String, source: String) -> Bool {
         var splitter = StatementSplitter()
+        let isFile = FileManager.default.fileExists(atPath: source)
+        if isFile { scriptFolders.append((source as NSString).deletingLastPathComponent) }
+        defer { if isFile { scriptFolders.removeLast() } }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let context = ErrorContext(source: source, lines: lines)
         for line in lines {
@@ -137,9 +143,16 @@ public final class Shell {
     }
 
     /// `.read FILE`: nested scripts, capped so a file that reads itself stops.
+    /// A relative FILE is looked up beside the script that reads it, then in
+    /// the current folder.
     private func read(file path: String, at location: SourceLocation) throws {
         guard readDepth < Shell.maxReadDepth else {
             throw ShellError(".read is nested more than \(Shell.maxReadDepth) deep (does a script read itself?)", at: location)
+        }
+        var path = path
+        if !path.hasPrefix("/"), let folder = scriptFolders.last, !folder.isEmpty {
+            let beside = (folder as NSString).appendingPathComponent(path)
+            if FileManager.default.fileExists(atPath: beside) { path = beside }
         }
         let text = try Shell.readScript(path)
         readDepth += 1

@@ -57,7 +57,7 @@ struct AlterCollectionStatement: Statement {
                 throw ShellError(error.message, at: old.location)
             }
         }
-        try session.store.replaceCollection(name.value, with: collection)
+        try ShellError.located(name.location) { try session.store.replaceCollection(name.value, with: collection) }
         return []
     }
 }

@@ -65,9 +65,9 @@ struct CreateCollectionStatement: Statement {
         case .merge(let a, let b):
             let (first, second) = (try load(a, store), try load(b, store))
             collection = first.commonLayers(with: second)
-            try store.createCollection(name.value, collection)
+            try ShellError.located(name.location) { try store.createCollection(name.value, collection) }
             let note = collection.isEmpty ? " (none: '\(a.value)' and '\(b.value)' have no identical layer)" : ""
-            return [.message("collection \(name.value): \(collection.count) common layers\(note)")]
+            return [.message("collection \(name.value): \(ValuePresenter.plural(collection.count, "common layer"))\(note)")]
         case .union(let a, let b):
             do { collection = try load(a, store).union(with: try load(b, store)) } catch let error as CoreError {
                 throw ShellError(error.message, at: b.location)
@@ -75,7 +75,7 @@ struct CreateCollectionStatement: Statement {
         case .copy(let a):
             collection = try load(a, store)
         }
-        try store.createCollection(name.value, collection)
+        try ShellError.located(name.location) { try store.createCollection(name.value, collection) }
         return []
     }
 

@@ -1,3 +1,5 @@
+import LCDBCore
+
 /// A statement that has been parsed and can run.
 protocol Statement {
     func run(in session: Session) throws -> [ResultTable]
@@ -44,12 +46,26 @@ public enum StatementRegistry {
             .max { $0.words.count < $1.words.count }
         guard let definition else {
             if parser.atEnd { throw parser.unexpected(expected: "a statement") }
+            try rejectPartialKeywords(parser)
             return try ExpressionStatement.definition.parse(&parser)
         }
         for _ in definition.words { parser.advance() }
         let statement = try definition.parse(&parser)
         try parser.expectEnd()
         return statement
+    }
+
+    /// `create colection`: the first word starts a statement but the next does not fit.
+    private static func rejectPartialKeywords(_ parser: Parser) throws {
+        let first = parser.current.text.lowercased()
+        let candidates = all.filter { $0.words.count > 1 && $0.words[0] == first }
+        guard parser.current.kind == .identifier, !candidates.isEmpty else { return }
+        var probe = parser
+        probe.advance()
+        let expected = candidates.map { $0.words[1] }
+        let hint = NameSuggester.hint(for: probe.current.text, among: expected)
+        throw ShellError("expected \(expected.map { "'\($0)'" }.joined(separator: " or ")) after '\(first)', found \(probe.current.quoted)\(hint)",
+                         at: probe.current.location)
     }
 
     private static func matches(_ words: [String], _ parser: Parser) -> Bool {

@@ -1,3 +1,4 @@
+import Foundation
 import LCDBCore
 
 enum VectorFunctions {
@@ -36,6 +37,15 @@ enum VectorFunctions {
             default:
                 throw args.error("x must be a vector or a matrix")
             }
+        },
+        FunctionSpec(name: "round", parameters: [.init("x", .number), .init("digits", .number, default: .number(0))],
+                     summary: "x rounded to a number of decimal digits (residuals print the same on every CPU).",
+                     example: "round(norm(mv(F, step) - g, inf), 9);") { args, _ in
+            let digits = try args.number("digits")
+            guard digits == digits.rounded(), (0 ... 15).contains(digits) else { throw args.error("digits must be an integer from 0 to 15") }
+            let scale = pow(10, digits)
+            let rounded = (try args.number("x") * scale).rounded() / scale
+            return .number(rounded == 0 ? 0 : rounded)
         },
         FunctionSpec(name: "numel", parameters: [.init("x", .anyName)],
                      summary: "The number of parameters of a collection, vector or matrix.", example: "numel(mlp);") { args, evaluator in

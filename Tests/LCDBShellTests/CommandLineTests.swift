@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+
+/// The invocation contract: databases, -c, scripts, standard input, exit
+/// statuses, --keep-going, --single-transaction, and what a failed statement leaves.
+struct CommandLineTests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+
+    @Test func versionAndHelp() throws {
+        let version = try LCDBProcess.run(["--version"])
+        #expect(version.stdout == "0.1.0\n" && version.status == 0)
+        let help = try LCDBProcess.run(["--help"])
+        #expect(help.stdout.contains("USAGE: lcdb [OPTIONS] [DATABASE] [SCRIPT ...]"))
+        #expect(help.stdout.contains("--single-transaction") && help.stdout.contains("--keep-going"))
+        let bad = try LCDBProcess.run(["--format", "xml"])
+        #expect(bad.status != 0 && bad.stderr.contains("--format takes table, csv or json, not 'xml'"))
+    }
+
+    @Test func pipedInputHasNoPromptOrBanner() throws {
+        let result = try LCDBProcess.run(["--no-init"], stdin: "create collection c (a Linear(2, 3));\nnumel(c);\n")
+        #expect(result == .init(stdout: "value\n-----\n    9\n", stderr: "", status: 0))
+        let failing = try LCDBProcess.run(["--no-init"], stdin: "numel(nothing);\nnumel(nothing2);\n")
+        #expect(failing.status == 1)
+        #expect(failing.stderr.hasPrefix("<stdin>:1:7: error: no vector, matrix or collection 'nothing'"))
+        #expect(!failing.stderr.contains("nothing2"), "stops at the first error")
+    }
+
+    @Test func commandsRunBeforeScriptsAndDataPersists() throws {
+        let db = path("work.lcdb")
+        let script = try write("s.lc", "show c;\n")
+        let first = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "create collection c (a Linear(1, 2));", script])
+        #expect(first.status == 0)
+        #expect(first.stdout.hasPrefix("position,layer,definition"))
+        let second = try LCDBProcess.run(["--no-init", db, "-c", "numel(c);"])
+        #expect(second.stdout == "value\n-----\n    4\n")
+    }
+
+    @Test func aFailedStatementLeavesTheDatabaseAsItWas() throws {
+        let db = path("atomic.lcdb")
+        let script = try write("s.lc", """
+            create collection kept (a Linear(2, 2));
+            create collection broken (a Linear(2, 2), b Linear(2, 0));
+            create collection never (a Linear(2, 2));
+            """)
+        let run = try LCDBProcess.run(["--no-init", db, script])
+        #expect(run.status == 1)
+        #expect(run.stderr.hasPrefix("\(script):2:45: error: Linear: out_features must be a positive integer, got 0"))
+        let list = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list collections;"])
+        #expect(list.stdout == "name,layer_count,numel\nkept,1,6\n")
+    }
+
+    @Test func keepGoingRunsEverythingButFails() throws {
+        let db = path("going.lcdb")
+        let script = try write("s.lc", "create collection a (x Linear(1, 1));\nshow zzz;\ncreate collection b (x Linear(1, 1));\n")
+        let run = try LCDBProcess.run(["--no-init", "--keep-going", db, script])
+        #expect(run.status == 1)
+        let list = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list collections;"])
+        #expect(list.stdout == "name,layer_count,numel\na,1,2\nb,1,2\n")
+    }
+
+    @Test func singleTransactionStoresAllOrNothing() throws {
+        let db = path("single.lcdb")
+        let failing = try write("f.lc", "create collection a (x Linear(1, 1));\nlet v = ones(a);\nshow zzz;\n")
+        let run = try LCDBProcess.run(["--no-init", "--single-transaction", db, failing])
+        #expect(run.status == 1 && run.stderr.contains("rolled back"))
+        let empty = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list collections;"])
+        #expect(empty.stdout == "name,layer_count,numel\n")
+        let passing = try write("p.lc", "create collection a (x Linear(1, 1));\nlet v = ones(a);\nlet F = identity(a);\n")
+        #expect(try LCDBProcess.run(["--no-init", "--single-transaction", db, passing]).status == 0)
+        let listed = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list vectors; list matrices;"])
+        #expect(listed.stdout == "name,collection,dtype,numel\nv,a,float64,2\nname,collection,representation,dtype,bytes,symmetric\nF,a,blockdiag,float64,32,1\n")
+    }
+
+    @Test func initFileRunsUnlessNoInit() throws {
+        let home = folder.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        try ".format csv\n".write(to: home.appendingPathComponent(".lcdbrc"), atomically: true, encoding: .utf8)
+        let with = try LCDBProcess.run(["-c", "numel(x);"], stdin: nil, environment: ["HOME": home.path])
+        #expect(with.stdout.isEmpty || with.stderr.contains("no collection 'x'"))
+        let csv = try LCDBProcess.run(["-c", "create collection x (a Linear(1, 1)); numel(x);"], environment: ["HOME": home.path])
+        #expect(csv.stdout == "value\n2\n")
+        let table = try LCDBProcess.run(["--no-init", "-c", "create collection x (a Linear(1, 1)); numel(x);"], environment: ["HOME": home.path])
+        #expect(table.stdout == "value\n-----\n    2\n")
+    }
+
+    @Test func badFilesAreClearErrors() throws {
+        let notes = try write("notes.txt", "not a database\n")
+        let result = try LCDBProcess.run(["--no-init", notes, "-c", "list collections;"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "lcdb: '\(notes)' is not an SQLite database (its first bytes are not SQLite's header); nothing was changed\n")
+        #expect(try String(contentsOfFile: notes, encoding: .utf8) == "not a database\n")
+        let missingScript = try LCDBProcess.run(["--no-init", ":memory:", path("missing.lc")])
+        #expect(missingScript.status == 1 && missingScript.stderr.contains("cannot read script"))
+        let looksLikeScript = try write("tour.lc", "list collections;\n")
+        let swapped = try LCDBProcess.run(["--no-init", looksLikeScript])
+        #expect(swapped.stderr.contains("to run a script in memory: lcdb :memory: \(looksLikeScript)"))
+    }
+
+    @Test func readNestsAndIsCapped() throws {
+        let inner = try write("inner.lc", "create collection n (a Linear(1, 1));\n")
+        _ = inner
+        let outer = try write("outer.lc", ".read inner.lc\nnumel(n);\n")
+        let run = try LCDBProcess.run(["--no-init", ":memory:", outer])
+        #expect(run.stdout == "value\n-----\n    2\n" && run.status == 0)
+        let loop = try write("loop.lc", ".read loop.lc\n")
+        let looped = try LCDBProcess.run(["--no-init", ":memory:", loop])
+        #expect(looped.status == 1 && looped.stderr.contains(".read is nested more than 25 deep"))
+    }
+
+    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient"])
+    func samplesRun(sample: String) throws {
+        let samples = LCDBProcess.packageRoot.appendingPathComponent("samples")
+        let run = try LCDBProcess.run(["--no-init", ":memory:", "\(sample).lc"], in: samples)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.isEmpty)
+        switch sample {
+        case "resnet18": #expect(run.stdout.contains("11689512"))
+        case "gpt2": #expect(run.stdout.contains("124439808"))
+        case "finetune_diff":
+            #expect(run.stdout.contains("changed  fc     out_features  1000  10"))
+            #expect(run.stdout.contains("collection backbone: 40 common layers"))
+            #expect(run.stdout.contains("11176512")) // 11,689,512 - (512 * 1000 + 1000)
+        case "natural_gradient", "quickstart":
+            #expect(run.stdout.contains("value\n-----\n    0\n"), "the residual rounds to 0")
+        default: break
+        }
+    }
+
+    @Test func resnet18IsQueryableFromOutside() throws {
+        let db = path("x.lcdb")
+        let samples = LCDBProcess.packageRoot.appendingPathComponent("samples")
+        #expect(try LCDBProcess.run(["--no-init", db, "resnet18.lc"], in: samples).status == 0)
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [db, "select layer_count, numel from collections where name='resnet18'"]
+        let pipe = Pipe()
+        sqlite.standardOutput = pipe
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "41|11689512\n")
+    }
+}
+
+/// Failures of the machine, not of the statement: a full disk, a killed process.
+struct HostileConditionsTests {
+    @Test func aFullDiskIsAClearErrorAndLosesNothing() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("full.lcdb").path
+        #expect(try LCDBProcess.run(["--no-init", db, "-c", "create collection c (p Parameter(2000000)); let small = ones(c, dtype=float32);"]).status == 0)
+        // Files may grow to 12 MiB: the 16 MB float64 vector cannot be written.
+        let lcdb = LCDBProcess.executable.path
+        let limited = try LCDBProcess.run(["-c", "trap '' XFSZ; ulimit -f 12288; exec '\(lcdb)' --no-init '\(db)' -c 'let big = ones(c);'"],
+                                          executableOverride: "/bin/bash")
+        #expect(limited.status == 1)
+        #expect(limited.stderr.contains("is full; nothing was changed") || limited.stderr.contains("cannot read or write"),
+                "got: \(limited.stderr)")
+        let after = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list vectors;"])
+        #expect(after.stdout == "name,collection,dtype,numel\nsmall,c,float32,2000000\n")
+        let check = try LCDBProcess.run(["--no-init", db, "-c", "norm(small, 1);"])
+        #expect(check.stdout.contains("2000000"))
+    }
+}
+
+extension HostileConditionsTests {
+    /// Runs `sqlite3 DB SQL` and returns its output.
+    static func sqlite(_ db: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [db, sql]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func killingAWriterAtRandomMomentsLosesNothing() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("kill.lcdb").path
+        let setup = try LCDBProcess.run(["--no-init", db, "-c",
+            "create collection c (p Parameter(3000)); let base = identity(c, scale=3); let v = ones(c);"])
+        #expect(setup.status == 0)
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0, finished = 0
+        for round in 0 ..< 20 {
+            // Storing 72 MB takes a few tenths of a second: kill somewhere inside (or after) it.
+            let process = Process()
+            process.executableURL = LCDBProcess.executable
+            process.arguments = ["--no-init", db, "-c", "let big = random_spd(c, seed=\(round)); let w = 2 * v;"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 20_000 ... 700_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed += 1 } else { finished += 1 }
+            #expect(try Self.sqlite(db, "PRAGMA integrity_check") == "ok\n", "round \(round)")
+            // The earlier content is intact, and whatever is stored is whole.
+            let check = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "trace(base); norm(v, 1); list matrices;"])
+            #expect(check.status == 0, "round \(round): \(check.stderr)")
+            #expect(check.stdout.hasPrefix("value\n9000\nvalue\n3000\nname,collection,representation,dtype,bytes,symmetric\n"))
+            let matrices = try Self.sqlite(db, "SELECT name || ':' || bytes FROM matrices ORDER BY name")
+            #expect(matrices == "base:72000000\n" || matrices == "base:72000000\nbig:72000000\n", "round \(round): \(matrices)")
+            #expect(try Self.sqlite(db, "SELECT count(*) FROM lcdb_matrix WHERE name LIKE '%replacing%'") == "0\n")
+        }
+        #expect(killed >= 10, "most rounds should be killed mid-write (killed \(killed), finished \(finished))")
+    }
+}

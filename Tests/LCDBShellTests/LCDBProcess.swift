@@ -1,0 +1,52 @@
+import Foundation
+
+/// Runs the built `lcdb` binary as a user would, with HOME in a temporary
+/// folder (no init file, no history) and a fixed locale.
+struct LCDBProcess {
+    struct Result: Equatable {
+        var stdout: String
+        var stderr: String
+        var status: Int32
+    }
+
+    /// The `lcdb` executable beside the test bundle in the build folder.
+    static var executable: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("lcdb")
+    }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func run(_ arguments: [String], stdin: String? = nil, in folder: URL? = nil,
+                    environment extra: [String: String] = [:], executableOverride: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = executableOverride.map { URL(fileURLWithPath: $0) } ?? executable
+        process.arguments = arguments
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = home.path
+        environment["LC_ALL"] = "C.UTF-8"
+        environment.merge(extra) { _, new in new }
+        process.environment = environment
+        if let folder { process.currentDirectoryURL = folder }
+        // Output goes to files in the temporary home, so no pipe can fill up and block.
+        let outPath = home.appendingPathComponent("stdout").path, errPath = home.appendingPathComponent("stderr").path
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let input = Pipe()
+        process.standardOutput = FileHandle(forWritingAtPath: outPath)
+        process.standardError = FileHandle(forWritingAtPath: errPath)
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let stdoutData = FileManager.default.contents(atPath: outPath) ?? Data()
+        let stderrData = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Result(stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData, as: UTF8.self), status: process.terminationStatus)
+    }
+}
