@@ -14,8 +14,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The tour into an on-disk database, then the shell on it (on a terminal).
 run: release
-	.build/release/lcdb
+	rm -f $(DB) $(DB)-wal $(DB)-shm
+	.build/release/lcdb --no-init $(DB) samples/quickstart.lc
+	@if [ -t 0 ]; then .build/release/lcdb $(DB); else echo "(no terminal: open the shell with .build/release/lcdb $(DB))"; fi
 
 test: deps
 	$(SWIFT) test
