@@ -14,7 +14,13 @@
 #include <wchar.h>
 #include <locale.h>
 #include <limits.h>
+#include <poll.h>
+#include <fcntl.h>
 
+// State shared by these inline functions. Every Swift source file that calls
+// them compiles its own copy of these static variables, so all calls must come
+// from one Swift file (LineEditor.swift), or the signal handler and the reader
+// would see different flags.
 // The prompt text, read by the prompt callback (libedit asks for it on every redraw).
 static char lcdb_prompt_text[256] = "lcdb> ";
 
@@ -30,24 +36,49 @@ static inline void lcdb_set_prompt(const char *text) {
 
 // Set from the SIGINT handler; read by the character reader below.
 static volatile sig_atomic_t lcdb_sigint_flag = 0;
+// Self-pipe: the handler writes a byte, the reader polls stdin and the pipe,
+// so a Ctrl-C wakes the reader whichever thread the signal was delivered to.
+static int lcdb_sigint_pipe[2] = {-1, -1};
 
 static inline int lcdb_take_sigint(void) {
     int value = lcdb_sigint_flag;
     lcdb_sigint_flag = 0;
+    if (lcdb_sigint_pipe[0] >= 0) {
+        char drain[64];
+        while (read(lcdb_sigint_pipe[0], drain, sizeof drain) > 0) {}
+    }
     return value;
 }
 
-static inline void lcdb_mark_sigint(void) { lcdb_sigint_flag = 1; }
+static inline void lcdb_mark_sigint(void) {
+    lcdb_sigint_flag = 1;
+    if (lcdb_sigint_pipe[1] >= 0) {
+        char byte = 1;
+        ssize_t ignored = write(lcdb_sigint_pipe[1], &byte, 1);
+        (void)ignored;
+    }
+}
 
 // Installs a SIGINT handler without SA_RESTART, so a blocked read returns EINTR.
 // The handler must call lcdb_mark_sigint().
 static inline void lcdb_install_sigint(void (*handler)(int)) {
+    if (lcdb_sigint_pipe[0] < 0 && pipe(lcdb_sigint_pipe) == 0) {
+        for (int i = 0; i < 2; i++) {
+            fcntl(lcdb_sigint_pipe[i], F_SETFL, fcntl(lcdb_sigint_pipe[i], F_GETFL) | O_NONBLOCK);
+            fcntl(lcdb_sigint_pipe[i], F_SETFD, FD_CLOEXEC);
+        }
+    }
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = handler;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;
     sigaction(SIGINT, &action, NULL);
+    // A parent may have left SIGINT blocked (the mask is inherited across exec).
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 // Reads one character for libedit, decoding UTF-8. A Ctrl-C while waiting
@@ -59,6 +90,11 @@ static inline int lcdb_getc(EditLine *el, wchar_t *out) {
     char bytes[MB_LEN_MAX];
     size_t count = 0;
     for (;;) {
+        struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {lcdb_sigint_pipe[0], POLLIN, 0}};
+        int ready = poll(fds, lcdb_sigint_pipe[0] >= 0 ? 2 : 1, -1);
+        if (ready < 0 && errno != EINTR) return -1;
+        if (lcdb_sigint_flag) { *out = 0; return -1; }
+        if (ready <= 0 || !(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         char byte;
         ssize_t n = read(STDIN_FILENO, &byte, 1);
         if (n == 1) {
@@ -72,12 +108,20 @@ static inline int lcdb_getc(EditLine *el, wchar_t *out) {
             return 1;
         }
         if (n == 0) return 0;
-        if (errno == EINTR) {
-            if (lcdb_sigint_flag) { *out = 0; return -1; }
-            continue;
-        }
+        if (errno == EINTR) continue;
         return -1;
     }
+}
+
+// Ctrl-C typed at the prompt (libedit turns ISIG off while editing, so it is
+// a key there, not a signal): empty the line, mark it abandoned, end el_gets.
+static inline unsigned char lcdb_abandon_line(EditLine *el, int ch) {
+    (void)ch;
+    const LineInfo *line = el_line(el);
+    el_cursor(el, (int)(line->lastchar - line->cursor));
+    el_deletestr(el, (int)(line->lastchar - line->buffer));
+    lcdb_sigint_flag = 1;
+    return CC_NEWLINE;
 }
 
 static inline EditLine *lcdb_el_init(const char *program) {
@@ -88,6 +132,8 @@ static inline EditLine *lcdb_el_init(const char *program) {
     el_set(el, EL_PROMPT, lcdb_prompt_callback);
     el_set(el, EL_GETCFN, lcdb_getc);
     el_set(el, EL_SIGNAL, 0);
+    el_set(el, EL_ADDFN, "lcdb-abandon-line", "Abandon the line (Ctrl-C)", lcdb_abandon_line);
+    el_set(el, EL_BIND, "^C", "lcdb-abandon-line", NULL);
     return el;
 }
 

@@ -19,10 +19,11 @@ struct LCDBProcess {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func run(_ arguments: [String], stdin: String? = nil, in folder: URL? = nil,
-                    environment extra: [String: String] = [:], executableOverride: String? = nil) throws -> Result {
+                    environment extra: [String: String] = [:], executableOverride: String? = nil,
+                    prefixArguments: [String] = []) throws -> Result {
         let process = Process()
         process.executableURL = executableOverride.map { URL(fileURLWithPath: $0) } ?? executable
-        process.arguments = arguments
+        process.arguments = prefixArguments + arguments
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-home-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }

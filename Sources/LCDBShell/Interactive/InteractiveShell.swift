@@ -1,4 +1,3 @@
-import CEditLine
 import Foundation
 import LCDBCore
 
@@ -19,7 +18,7 @@ final class InteractiveShell {
     }
 
     func run() {
-        lcdb_install_sigint(InteractiveShell.onSigint)
+        LineEditor.installInterruptHandler()
         var splitter = StatementSplitter()
         var lines: [String] = []
         LineEditor.completer = { [shell] before in
@@ -50,12 +49,6 @@ final class InteractiveShell {
                 }
             }
         }
-    }
-
-    /// SIGINT: abandon the line being typed, or interrupt the running statement.
-    private static let onSigint: @convention(c) (Int32) -> Void = { _ in
-        lcdb_mark_sigint()
-        Interruption.request()
     }
 
     static func names(in session: Session) -> Completer.Names {

@@ -1,7 +1,10 @@
 import CEditLine
 import Foundation
+import LCDBCore
 
 /// libedit's line editing and history, through the shim in CEditLine.
+/// Every call into the shim lives in this file: the shim's static state
+/// (prompt, Ctrl-C flag) exists once per Swift file that uses it.
 final class LineEditor {
     enum Input {
         case line(String)
@@ -29,6 +32,17 @@ final class LineEditor {
         if let historyPath { _ = lcdb_history_load(history, historyPath) }
     }
 
+    /// SIGINT (Ctrl-C while a statement runs): mark it for the line reader
+    /// and ask running loops to stop at their next block or tile.
+    static func installInterruptHandler() {
+        lcdb_install_sigint(onSigint)
+    }
+
+    private static let onSigint: @convention(c) (Int32) -> Void = { _ in
+        lcdb_mark_sigint()
+        Interruption.request()
+    }
+
     deinit {
         history_end(history)
         el_end(editor)
@@ -36,11 +50,13 @@ final class LineEditor {
 
     func readLine(prompt: String) -> Input {
         lcdb_set_prompt(prompt)
+        _ = lcdb_take_sigint() // a Ctrl-C that interrupted the last statement is spent
         var count: Int32 = 0
         guard let line = el_gets(editor, &count) else {
             if lcdb_take_sigint() != 0 { return .interrupted }
             return .end
         }
+        if lcdb_take_sigint() != 0 { return .interrupted }
         var text = String(cString: line)
         if text.hasSuffix("\n") { text.removeLast() }
         return .line(text)

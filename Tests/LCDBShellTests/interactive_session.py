@@ -1,0 +1,131 @@
+"""Drives the interactive lcdb shell under a pseudo-terminal (pexpect).
+
+Usage: interactive_session.py LCDB_BINARY WORK_FOLDER
+Checks, each with a timeout: banner and prompt, continuation prompt, line
+editing (backspace), tab completion of a collection name, Ctrl-C abandoning a
+line, Ctrl-D quitting, and history persisted across two runs (Up recalls a
+whole multi-line statement). Prints "N passed, 0 failed" or raises.
+"""
+import os
+import re
+import sys
+import time
+
+import pexpect
+
+binary, folder = sys.argv[1], sys.argv[2]
+env = dict(os.environ, HOME=folder, LC_ALL="C.UTF-8", TERM="xterm",
+           LCDB_HISTORY=os.path.join(folder, "history"))
+db = os.path.join(folder, "shell.lcdb")
+ansi = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]|\r")
+checks = 0
+
+
+def start():
+    child = pexpect.spawn(binary, ["--no-init", db], env=env, encoding="utf-8", timeout=10, dimensions=(40, 200))
+    child.expect("Database: " + re.escape(db))
+    child.expect_exact("lcdb> ")
+    return child
+
+
+def check(condition, what):
+    global checks
+    if not condition:
+        raise SystemExit(f"FAILED: {what}")
+    checks += 1
+
+
+def result_after(child, marker="lcdb> "):
+    child.expect_exact(marker)
+    return ansi.sub("", child.before)
+
+
+# First run: statements over several lines, editing, completion, Ctrl-C, Ctrl-D.
+child = start()
+child.send("create collection resnet_small (\r")
+child.expect_exact("  ...> ")
+check(True, "continuation prompt")
+child.send("conv Conv2d(3, 8, kernel_size=3),\r")
+child.expect_exact("  ...> ")
+child.send("fc Linear(8, 2));\r")
+child.expect_exact("lcdb> ")
+
+# Backspace: 'numel(resnet_smallX' with the X erased.
+child.send("numel(resnet_smallX\x7f);\r")
+out = result_after(child)
+check("242" in out, f"line editing with backspace gives numel 242: {out!r}")
+
+# Tab completes a collection name after 'show '.
+child.send("show resn\t")
+child.expect_exact("et_small ")  # libedit inserts the rest of the name
+child.send(";\r")
+out = result_after(child)
+check("collection resnet_small: 2 layers, 242 parameters" in out, f"tab completion of a collection name: {out!r}")
+
+# Tab completes a statement keyword at the start.
+child.send("para\t")
+child.expect_exact("meters ")
+child.send("resnet_small;\r")
+out = result_after(child)
+check("conv.weight" in out, f"tab completion of a keyword: {out!r}")
+
+# Ctrl-C abandons the line being typed; the shell keeps running.
+child.send("this is not finished")
+child.sendcontrol("c")
+child.expect_exact("^C")
+child.expect_exact("lcdb> ")
+child.send("numel(resnet_small);\r")
+out = result_after(child)
+check("242" in out, f"after Ctrl-C the shell still works: {out!r}")
+
+# Ctrl-C inside a multi-line statement discards it.
+child.send("create collection abandoned (\r")
+child.expect_exact("  ...> ")
+child.sendcontrol("c")
+child.expect_exact("lcdb> ")
+child.send("list collections;\r")
+out = result_after(child)
+check("abandoned" not in out and "resnet_small" in out, f"Ctrl-C discards a partial statement: {out!r}")
+
+# An error shows a caret and keeps the shell alive.
+child.send("show resnet_smal;\r")
+out = result_after(child)
+check("did you mean 'resnet_small'" in out, f"error with suggestion: {out!r}")
+
+# Ctrl-C during a long statement interrupts it; nothing is stored.
+child.send("create collection wide (p Parameter(6000));\r")
+child.expect_exact("lcdb> ")
+child.send("let big = random_spd(wide, seed=1);\r")
+time.sleep(0.4)
+child.sendcontrol("c")
+out = result_after(child)
+check("interrupted; nothing was changed" in out, f"Ctrl-C interrupts a long statement: {out!r}")
+child.send("list matrices;\r")
+out = result_after(child)
+check("representation" in out and "big" not in out, f"an interrupted statement stores nothing: {out!r}")
+
+# Ctrl-D on an empty line quits with status 0.
+child.sendcontrol("d")
+child.expect(pexpect.EOF)
+child.close()
+check(child.exitstatus == 0, f"Ctrl-D exits 0, got {child.exitstatus}")
+
+# Second run: history came back from the file; Up recalls the last statement.
+history = open(os.path.join(folder, "history"), encoding="utf-8", errors="replace").read()
+check("numel(resnet_small);" in history, "history file written")
+check("create\\040collection\\040resnet_small\\040(\\012conv" in history, "a multi-line statement is one history entry")
+child = start()
+child.send("\x1b[A")  # Up: the previous entry, 'list matrices;'
+child.expect_exact("list matrices;")
+child.send("\x15")  # Ctrl-U clears the line
+child.send("\x1b[A\x1b[A\x1b[A\x1b[A")  # further back: 'list collections;'
+child.expect_exact("list collections;")
+child.send("\r")
+out = result_after(child)
+check("resnet_small" in out, f"history recalled across runs: {out!r}")
+child.send(".quit\r")
+child.expect(pexpect.EOF)
+child.close()
+check(child.exitstatus == 0, ".quit exits 0")
+
+print(f"{checks} passed, 0 failed")
