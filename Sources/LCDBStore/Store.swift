@@ -14,7 +14,10 @@ import LCDBCore
 public final class Store {
     /// The file path, or nil for an in-memory database.
     public let path: String?
-    let queue: DatabaseQueue
+    /// The connection; for an in-memory database it is created on first use,
+    /// so a run that never touches the database (`lcdb -c help`) starts fast.
+    private var openedQueue: DatabaseQueue?
+    private let configuration: Configuration
     /// Target size of one tile (matrix row panel) or vector chunk, in bytes.
     public let tileBytes: Int
     /// The connection while a write (or a batch) is open, so that reads made
@@ -45,11 +48,20 @@ public final class Store {
         configuration.label = "lcdb"
         // `--single-transaction` keeps one transaction open across statements.
         configuration.allowsUnsafeTransactions = true
+        self.configuration = configuration
+        if path != nil { _ = try queue() }
+    }
+
+    /// The database connection, opened (and migrated) on first use.
+    func queue() throws -> DatabaseQueue {
+        if let openedQueue { return openedQueue }
         do {
-            queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
+            let queue = try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
                 ?? DatabaseQueue(configuration: configuration)
             try queue.writeWithoutTransaction { db in try Store.prepare(db, path: path) }
             try Store.migrator.migrate(queue)
+            openedQueue = queue
+            return queue
         } catch {
             throw StoreError.wrap(error, path: path)
         }
@@ -120,7 +132,7 @@ public final class Store {
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             if let db = activeDatabase { return try Store.inSavepoint(db, body) }
-            return try queue.writeWithoutTransaction { db in
+            return try queue().writeWithoutTransaction { db in
                 activeDatabase = db
                 defer { activeDatabase = nil }
                 if batchOpen { return try Store.inSavepoint(db, body) }
@@ -158,8 +170,8 @@ public final class Store {
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             if let db = activeDatabase { return try body(db) }
-            if batchOpen { return try queue.writeWithoutTransaction(body) }
-            return try queue.read(body)
+            if batchOpen { return try queue().writeWithoutTransaction(body) }
+            return try queue().read(body)
         } catch {
             throw StoreError.wrap(error, path: path)
         }
@@ -170,7 +182,7 @@ public final class Store {
     public func beginBatch() throws {
         guard !batchOpen else { return }
         do {
-            try queue.writeWithoutTransaction { db in try db.beginTransaction(.immediate) }
+            try queue().writeWithoutTransaction { db in try db.beginTransaction(.immediate) }
             batchOpen = true
         } catch {
             throw StoreError.wrap(error, path: path)
@@ -182,7 +194,7 @@ public final class Store {
         guard batchOpen else { return }
         batchOpen = false
         do {
-            try queue.writeWithoutTransaction { db in
+            try queue().writeWithoutTransaction { db in
                 guard db.isInsideTransaction else { return }
                 if commit { try db.commit() } else { try db.rollback() }
             }
@@ -192,7 +204,7 @@ public final class Store {
     }
 
     /// Asks a running statement to stop at its next step (Ctrl-C).
-    public func interrupt() { queue.interrupt() }
+    public func interrupt() { openedQueue?.interrupt() }
 
     /// `PRAGMA integrity_check`'s answer: "ok" for a healthy file.
     public func integrityCheck() throws -> String {
