@@ -45,3 +45,41 @@ final class BlobHandle {
         }
     }
 }
+
+/// An INSERT whose last parameter is a blob bound from lcdb's own buffer
+/// (SQLITE_STATIC: SQLite reads it during the step, without a copy).
+final class TileInsert {
+    private var statement: OpaquePointer?
+    private let connection: SQLiteConnection?
+
+    init(_ db: Database, sql: String) throws {
+        connection = db.sqliteConnection
+        let code = sqlite3_prepare_v2(connection, sql, -1, &statement, nil)
+        guard code == SQLITE_OK else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+        }
+    }
+
+    deinit { sqlite3_finalize(statement) }
+
+    /// Binds `integers` to the first parameters and the blob to the next, then steps.
+    func run(_ integers: [Int64], blob: UnsafeRawPointer, byteCount: Int) throws {
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (index, value) in integers.enumerated() {
+            try check(sqlite3_bind_int64(statement, Int32(index + 1), value))
+        }
+        // SQLITE_STATIC is ((sqlite3_destructor_type)0): the buffer outlives the step.
+        try check(sqlite3_bind_blob64(statement, Int32(integers.count + 1), blob, sqlite3_uint64(byteCount), nil))
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else { try check(code); return }
+    }
+
+    private func check(_ code: Int32) throws {
+        guard code == SQLITE_OK || code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+        }
+    }
+}

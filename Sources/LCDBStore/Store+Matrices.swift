@@ -88,15 +88,16 @@ extension Store {
 
     func writeTiles<Scalar: BLASScalar>(_ db: Database, matrixID: Int64, collection: LayerCollection,
                                         progress: ((Int, Int) -> Void)?, fill: TileFiller<Scalar>) throws {
-        let insert = try db.cachedStatement(sql: """
+        // The tile buffer is bound straight to the INSERT (no copy, and no
+        // zeroblob written first and overwritten after).
+        let insert = try TileInsert(db, sql: """
             INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data)
-            VALUES (?, 'block', ?, ?, ?, zeroblob(?))
+            VALUES (?, 'block', ?, ?, ?, ?)
             """)
         let sides = collection.entries.map(\.layer.numel)
         let totalRows = sides.reduce(0, +)
         let largestTile = sides.map { rowsPerTile(side: $0, scalarSize: MemoryLayout<Scalar>.size) * $0 }.max() ?? 0
         var buffer = [Scalar](repeating: 0, count: largestTile)
-        var blob: BlobHandle?
         var rowsDone = 0
         for (position, side) in sides.enumerated() {
             let step = rowsPerTile(side: side, scalarSize: MemoryLayout<Scalar>.size)
@@ -105,12 +106,10 @@ extension Store {
                 let rows = rowStart ..< min(side, rowStart + step)
                 let byteCount = rows.count * side * MemoryLayout<Scalar>.size
                 try buffer.withUnsafeMutableBufferPointer { try fill(position, side, rows, $0.baseAddress!) }
-                try insert.execute(arguments: [matrixID, position, rowStart, rows.count, byteCount])
-                let rowID = db.lastInsertedRowID
-                if let blob { try blob.move(to: rowID) } else {
-                    blob = try BlobHandle(db, table: "lcdb_matrix_tile", column: "data", rowID: rowID, writable: true)
+                try buffer.withUnsafeBytes { bytes in
+                    try insert.run([matrixID, Int64(position), Int64(rowStart), Int64(rows.count)],
+                                   blob: bytes.baseAddress!, byteCount: byteCount)
                 }
-                try buffer.withUnsafeBytes { try blob?.write(from: $0.baseAddress!, count: byteCount) }
                 rowsDone += rows.count
                 progress?(rowsDone, totalRows)
             }

@@ -43,23 +43,17 @@ extension Store {
 
     private func writeChunks<Scalar: BLASScalar>(_ db: Database, vectorID: Int64, _ vector: ParameterVector<Scalar>) throws {
         let chunkLength = max(1, tileBytes / MemoryLayout<Scalar>.size)
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO lcdb_vector_chunk (vector_id, position, chunk, start, count, data) VALUES (?, ?, ?, ?, ?, zeroblob(?))
+        let insert = try TileInsert(db, sql: """
+            INSERT INTO lcdb_vector_chunk (vector_id, position, chunk, start, count, data) VALUES (?, ?, ?, ?, ?, ?)
             """)
-        var blob: BlobHandle?
         try vector.values.withUnsafeBytes { bytes in
             for position in vector.collection.entries.indices {
                 let range = vector.collection.range(at: position)
                 for (chunk, start) in stride(from: 0, to: range.count, by: chunkLength).enumerated() {
                     let count = min(chunkLength, range.count - start)
-                    let byteCount = count * MemoryLayout<Scalar>.size
-                    try insert.execute(arguments: [vectorID, position, chunk, start, count, byteCount])
-                    let rowID = db.lastInsertedRowID
-                    if let blob { try blob.move(to: rowID) } else {
-                        blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: rowID, writable: true)
-                    }
                     let source = bytes.baseAddress! + (range.lowerBound + start) * MemoryLayout<Scalar>.size
-                    try blob?.write(from: source, count: byteCount)
+                    try insert.run([vectorID, Int64(position), Int64(chunk), Int64(start), Int64(count)],
+                                   blob: source, byteCount: count * MemoryLayout<Scalar>.size)
                 }
             }
         }
