@@ -223,3 +223,32 @@ extension HostileConditionsTests {
         #expect(killed >= 10, "most rounds should be killed mid-write (killed \(killed), finished \(finished))")
     }
 }
+
+extension HostileConditionsTests {
+    @Test func readersSeeTheLastCommittedStateWhileAWriterWorks() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-readers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("shared.lcdb").path
+        #expect(try LCDBProcess.run(["--no-init", db, "-c", "create collection c (p Parameter(3000)); let base = identity(c);"]).status == 0)
+        let writer = Process()
+        writer.executableURL = LCDBProcess.executable
+        writer.arguments = ["--no-init", db, "-c", "let a = random_spd(c, seed=1); let b = random_spd(c, seed=2);"]
+        writer.standardOutput = FileHandle.nullDevice
+        try writer.run()
+        var reads = 0
+        while writer.isRunning && reads < 200 {
+            // An lcdb reader and the sqlite3 shell, neither blocked nor seeing half a matrix.
+            let listed = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list matrices;"])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            let names = listed.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
+            #expect(names == ["base"] || names == ["a", "base"] || names == ["a", "b", "base"], "\(names)")
+            let bytes = try Self.sqlite(db, "SELECT group_concat(bytes) FROM matrices")
+            #expect(Set(bytes.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",")) == ["72000000"], "\(bytes)")
+            reads += 1
+        }
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
+        #expect(reads >= 1)
+    }
+}
