@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "LCDBCore", targets: ["LCDBCore"]),
         .library(name: "LCDBStore", targets: ["LCDBStore"]),
+        .library(name: "LCDBInterop", targets: ["LCDBInterop"]),
         .library(name: "LCDBShell", targets: ["LCDBShell"]),
         .executable(name: "lcdb", targets: ["lcdb"]),
     ],
@@ -32,7 +33,8 @@ let package = Package(
             ]
         ),
 
-        .target(name: "LCDBShell", dependencies: ["LCDBCore", "LCDBStore", "CEditLine"]),
+        .target(name: "LCDBInterop", dependencies: ["LCDBCore"]),
+        .target(name: "LCDBShell", dependencies: ["LCDBCore", "LCDBStore", "LCDBInterop", "CEditLine"]),
 
         // MARK: C system libraries
         .systemLibrary(
@@ -59,6 +61,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "LCDBCoreTests", dependencies: ["LCDBCore"]),
         .testTarget(name: "LCDBStoreTests", dependencies: ["LCDBStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "LCDBInteropTests", dependencies: ["LCDBInterop"]),
         .testTarget(name: "LCDBShellTests", dependencies: ["LCDBShell"]),
     ]
 )

@@ -119,7 +119,7 @@ struct CommandLineTests {
         #expect(looped.status == 1 && looped.stderr.contains(".read is nested more than 25 deep"))
     }
 
-    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient"])
+    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient", "import_checkpoint"])
     func samplesRun(sample: String) throws {
         let samples = LCDBProcess.packageRoot.appendingPathComponent("samples")
         let run = try LCDBProcess.run(["--no-init", ":memory:", "\(sample).lc"], in: samples)
@@ -132,6 +132,9 @@ struct CommandLineTests {
             #expect(run.stdout.contains("changed  fc     out_features  1000  10"))
             #expect(run.stdout.contains("collection backbone: 40 common layers"))
             #expect(run.stdout.contains("11176512")) // 11,689,512 - (512 * 1000 + 1000)
+        case "import_checkpoint":
+            #expect(run.stdout.contains("collection cnn: 4 layers, 1578 parameters"))
+            #expect(run.stdout.contains("6.277299")) // make_checkpoint.py prints the norm 6.277299091514542
         case "natural_gradient", "quickstart":
             #expect(run.stdout.contains("value\n-----\n    0\n"), "the residual rounds to 0")
         default: break

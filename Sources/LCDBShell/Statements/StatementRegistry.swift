@@ -30,6 +30,8 @@ public enum StatementRegistry {
         RenameStatement.definition,
         CopyStatement.definition,
         DropStatement.definition,
+        ImportStatement.definition,
+        ExportStatement.definition,
         HelpStatement.definition,
         ExpressionStatement.definition,
     ]

@@ -1,0 +1,163 @@
+import Foundation
+
+/// A safetensors file: an 8-byte little-endian header length, a JSON header
+/// `name -> {dtype, shape, data_offsets}` (offsets relative to the data
+/// section), then the data. Parsing checks every offset and size against the
+/// file before any value is read.
+public struct SafetensorsFile: Sendable {
+    public struct Tensor: Equatable, Sendable {
+        public let name: String
+        public let dtype: TensorDType
+        public let shape: [Int]
+        /// Byte range in the whole file.
+        public let range: Range<Int>
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let path: String
+    /// Tensors in the order of the header.
+    public let tensors: [Tensor]
+    public let metadata: [(key: String, value: String)]
+    private let bytes: [UInt8]
+
+    /// Largest header accepted (the format's reference implementation uses 100 MB).
+    static let maxHeaderLength = 100_000_000
+
+    public static func read(_ path: String) throws -> SafetensorsFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InteropError(path, "cannot read the file (missing or not readable)")
+        }
+        return try SafetensorsFile(bytes: [UInt8](data), path: path)
+    }
+
+    public init(bytes: [UInt8], path: String) throws {
+        self.path = path
+        self.bytes = bytes
+        func fail(_ message: String) -> InteropError { InteropError(path, message) }
+        guard bytes.count >= 8 else {
+            throw fail("truncated: \(bytes.count) bytes, shorter than the 8-byte header length")
+        }
+        let headerLength = bytes[0 ..< 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw fail("header length \(headerLength) is larger than the file (\(bytes.count) bytes): the file is truncated or not safetensors")
+        }
+        guard headerLength <= UInt64(SafetensorsFile.maxHeaderLength) else {
+            throw fail("header length \(headerLength) is over the limit of \(SafetensorsFile.maxHeaderLength) bytes")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let dataSize = bytes.count - dataStart
+        let header: JSONValue
+        do { header = try JSONReader.parse(Array(bytes[8 ..< dataStart])) } catch let error as JSONReader.Error {
+            throw fail("invalid JSON header: \(error.message) at byte \(8 + error.offset)")
+        }
+        guard case .object(let members) = header else { throw fail("the header is not a JSON object") }
+        var tensors: [Tensor] = []
+        var metadata: [(key: String, value: String)] = []
+        var names = Set<String>()
+        for (name, value) in members {
+            if name == "__metadata__" {
+                guard case .object(let pairs) = value else { throw fail("__metadata__ is not an object") }
+                for (key, text) in pairs {
+                    guard let text = text.string else { throw fail("__metadata__ value of '\(key)' is not a string") }
+                    metadata.append((key, text))
+                }
+                continue
+            }
+            guard names.insert(name).inserted else { throw fail("tensor '\(name)' appears twice in the header") }
+            guard let dtypeName = value["dtype"]?.string else { throw fail("tensor '\(name)' has no dtype") }
+            guard let dtype = TensorDType(rawValue: dtypeName) else {
+                throw fail("tensor '\(name)' has an unknown dtype '\(dtypeName)'")
+            }
+            guard case .array(let dims)? = value["shape"] else { throw fail("tensor '\(name)' has no shape") }
+            var shape: [Int] = []
+            var count = 1
+            for dim in dims {
+                guard let size = dim.integer, size >= 0 else { throw fail("tensor '\(name)' has an invalid shape \(value["shape"]?.text ?? "")") }
+                let (product, overflow) = count.multipliedReportingOverflow(by: size)
+                guard !overflow else { throw fail("tensor '\(name)': shape \(shape + [size]) overflows") }
+                shape.append(size)
+                count = product
+            }
+            guard case .array(let offsets)? = value["data_offsets"], offsets.count == 2,
+                  let begin = offsets[0].integer, let end = offsets[1].integer else {
+                throw fail("tensor '\(name)' has no valid data_offsets")
+            }
+            guard begin >= 0, begin <= end, end <= dataSize else {
+                throw fail("tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(dataSize) bytes of data")
+            }
+            let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+            guard !overflow, needed == end - begin else {
+                throw fail("tensor '\(name)': shape \(shape) of \(dtype.rawValue) needs \(overflow ? "too many" : String(needed)) bytes, but data_offsets give \(end - begin)")
+            }
+            tensors.append(Tensor(name: name, dtype: dtype, shape: shape, range: (dataStart + begin) ..< (dataStart + end)))
+        }
+        let sorted = tensors.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.overlaps(b.range) {
+            throw fail("tensors '\(a.name)' and '\(b.name)' overlap in the data")
+        }
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    public func tensor(named name: String) -> Tensor? { tensors.first { $0.name == name } }
+
+    /// A floating tensor's values as Doubles (exact).
+    public func values(of tensor: Tensor) throws -> [Double] {
+        guard tensor.dtype.isFloatingPoint else {
+            throw InteropError(path, "tensor '\(tensor.name)' is \(tensor.dtype.rawValue), not a floating-point tensor")
+        }
+        return bytes.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: tensor.range.lowerBound, count: tensor.count) }
+    }
+
+    /// Writes tensors (float32 or float64 values, in order) as a safetensors file.
+    public static func write(_ tensors: [(name: String, shape: [Int], values: TensorValues)], to path: String) throws {
+        var header: [(key: String, value: JSONValue)] = []
+        var offset = 0
+        for tensor in tensors {
+            let size = tensor.values.byteCount
+            header.append((tensor.name, .object([
+                ("dtype", .string(tensor.values.dtype.rawValue)),
+                ("shape", .array(tensor.shape.map { .number(Double($0), text: String($0)) })),
+                ("data_offsets", .array([.number(Double(offset), text: String(offset)), .number(Double(offset + size), text: String(offset + size))])),
+            ])))
+            offset += size
+        }
+        var json = Array(JSONValue.object(header).text.utf8)
+        while (8 + json.count) % 8 != 0 { json.append(0x20) } // align the data to 8 bytes
+        var out = Data()
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(contentsOf: json)
+        for tensor in tensors { tensor.values.append(to: &out) }
+        guard FileManager.default.createFile(atPath: path, contents: out) else {
+            throw InteropError(path, "cannot write the file")
+        }
+    }
+}
+
+/// Values to write: float32 or float64, little-endian.
+public enum TensorValues: Sendable {
+    case float32([Float])
+    case float64([Double])
+
+    var dtype: TensorDType {
+        switch self {
+        case .float32: .f32
+        case .float64: .f64
+        }
+    }
+
+    var byteCount: Int {
+        switch self {
+        case .float32(let values): values.count * 4
+        case .float64(let values): values.count * 8
+        }
+    }
+
+    func append(to data: inout Data) {
+        switch self {
+        case .float32(let values): values.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .float64(let values): values.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import LCDBCore
+
+/// Parameter vectors to and from files.
+///
+/// safetensors: one tensor per parameter, `<layer>.weight` and `<layer>.bias`
+/// with PyTorch shapes (a `Parameter` layer is the tensor `<layer>` itself),
+/// so `safetensors.numpy.load_file` and `load_state_dict` read it back.
+/// .npy: one flat array in the collection's flattening order.
+public enum VectorFiles {
+    /// Tensor names and shapes of a collection's parameters, in flattening order.
+    public static func tensorNames(_ collection: LayerCollection) -> [(name: String, shape: [Int], range: Range<Int>)] {
+        var result: [(name: String, shape: [Int], range: Range<Int>)] = []
+        for (index, entry) in collection.entries.enumerated() {
+            let start = collection.offsets[index]
+            let weightCount = entry.layer.weightShape.reduce(1, *)
+            let weightName = entry.layer.kind == .parameter ? entry.name : "\(entry.name).weight"
+            result.append((weightName, entry.layer.weightShape, start ..< start + weightCount))
+            if let bias = entry.layer.biasShape {
+                result.append(("\(entry.name).bias", bias, start + weightCount ..< start + entry.layer.numel))
+            }
+        }
+        return result
+    }
+
+    /// Reads a vector over `collection`; `nonFinite` counts NaN and infinite values per tensor.
+    public static func read(_ path: String, over collection: LayerCollection) throws
+        -> (values: [Double], nonFinite: [(tensor: String, count: Int)]) {
+        if path.lowercased().hasSuffix(".npy") {
+            let array = try NPYFile.read(path)
+            guard array.shape == [collection.numel] else {
+                throw InteropError(path, "a vector over this collection is one flat array of shape (\(collection.numel),); the file has \(array.shape)")
+            }
+            let bad = array.values.filter { !$0.isFinite }.count
+            return (array.values, bad > 0 ? [("(array)", bad)] : [])
+        }
+        let file = try SafetensorsFile.read(path)
+        var values = [Double](repeating: 0, count: collection.numel)
+        var nonFinite: [(tensor: String, count: Int)] = []
+        for (name, shape, range) in tensorNames(collection) {
+            // A Parameter layer exported by PyTorch may also be called `<layer>.weight`.
+            guard let tensor = file.tensor(named: name) ?? file.tensor(named: name + ".weight") else {
+                throw InteropError(path, "no tensor '\(name)' for layer '\(name.split(separator: ".").dropLast().joined(separator: "."))'; the file has \(file.tensors.prefix(5).map(\.name).joined(separator: ", "))\(file.tensors.count > 5 ? ", ..." : "")")
+            }
+            guard tensor.shape == shape else {
+                throw InteropError(path, "tensor '\(tensor.name)' has shape \(tensor.shape), the collection expects \(shape)")
+            }
+            let decoded = try file.values(of: tensor)
+            let bad = decoded.filter { !$0.isFinite }.count
+            if bad > 0 { nonFinite.append((tensor.name, bad)) }
+            values.replaceSubrange(range, with: decoded)
+        }
+        return (values, nonFinite)
+    }
+
+    public static func write(_ vector: AnyParameterVector, to path: String) throws {
+        let collection = vector.collection
+        if path.lowercased().hasSuffix(".npy") {
+            let values: TensorValues = switch vector {
+            case .float32(let v): .float32(v.values)
+            case .float64(let v): .float64(v.values)
+            }
+            try NPYFile.write(shape: [collection.numel], values: values, to: path)
+            return
+        }
+        guard path.lowercased().hasSuffix(".safetensors") else {
+            throw InteropError(path, "the file name must end in .safetensors or .npy")
+        }
+        let tensors = tensorNames(collection).map { name, shape, range -> (name: String, shape: [Int], values: TensorValues) in
+            switch vector {
+            case .float32(let v): (name, shape, .float32(Array(v.values[range])))
+            case .float64(let v): (name, shape, .float64(Array(v.values[range])))
+            }
+        }
+        try SafetensorsFile.write(tensors, to: path)
+    }
+}

@@ -1,0 +1,120 @@
+import LCDBCore
+import LCDBInterop
+import LCDBStore
+
+/// `import collection NAME from 'FILE' [with (PATTERN as KIND[(ARGS)], ...)]`
+/// `import vector NAME over COLLECTION from 'FILE' [dtype float32|float64]`
+struct ImportStatement: Statement {
+    enum Target {
+        case collection(overrides: [CheckpointInference.Override])
+        case vector(over: Located<String>, dtype: DType?)
+    }
+
+    let name: Located<String>
+    let file: Located<String>
+    let target: Target
+
+    static let definition = StatementDefinition(
+        words: ["import"],
+        syntax: ["import collection NAME from 'FILE.safetensors' [with (PATTERN as KIND[(ARGS)], ...)]",
+                 "import collection NAME from 'FILE.json'",
+                 "import vector NAME over COLLECTION from 'FILE.safetensors' | 'FILE.npy' [dtype float32|float64]"],
+        summary: "Builds a collection from a checkpoint's tensors (kinds inferred from shapes; overrides force a kind for matching module names) or from lcdb's JSON; imports a vector (tensors <layer>.weight/<layer>.bias, or one flat .npy array). Nothing is stored if any part fails.",
+        example: "import collection net from 'model.safetensors' with ('up*' as ConvTranspose2d, 'gn*' as GroupNorm(num_groups=32));"
+    ) { parser in
+        let what = try parser.expectKeyword("collection", "vector")
+        let name = try parser.name(what)
+        if what == "vector" {
+            _ = try parser.expectKeyword("over")
+            let over = try parser.name("collection")
+            _ = try parser.expectKeyword("from")
+            let file = try parser.string("a file name in quotes")
+            var dtype: DType?
+            if parser.acceptKeyword("dtype") {
+                let word = try parser.expectKeyword("float32", "float64")
+                dtype = DType(name: word)
+            }
+            return ImportStatement(name: name, file: file, target: .vector(over: over, dtype: dtype))
+        }
+        _ = try parser.expectKeyword("from")
+        let file = try parser.string("a file name in quotes")
+        var overrides: [CheckpointInference.Override] = []
+        if parser.acceptKeyword("with") {
+            try parser.expectSymbol("(")
+            repeat {
+                let pattern = try parser.string("a module name pattern in quotes")
+                _ = try parser.expectKeyword("as")
+                let kindToken = parser.current
+                guard kindToken.kind == .identifier, let kind = LayerKind(named: kindToken.text) else {
+                    throw ShellError("unknown layer kind '\(kindToken.text)'\(NameSuggester.hint(for: kindToken.text, among: LayerKind.allCases.map(\.rawValue)))", at: kindToken.location)
+                }
+                parser.advance()
+                var arguments: [String: HyperparameterValue] = [:]
+                if parser.current.isSymbol("(") {
+                    for argument in try parser.arguments() {
+                        guard let label = argument.label else {
+                            throw ShellError("override arguments are named, e.g. num_groups=32 (the shapes give the rest)", at: argument.location)
+                        }
+                        arguments[label] = try Parser.hyperparameter(argument.value)
+                    }
+                }
+                overrides.append(.init(pattern: pattern.value, kind: kind, arguments: arguments))
+            } while parser.acceptSymbol(",")
+            try parser.expectSymbol(")")
+        }
+        return ImportStatement(name: name, file: file, target: .collection(overrides: overrides))
+    }
+
+    func run(in session: Session) throws -> [ResultTable] {
+        try ShellError.located(file.location) {
+            switch target {
+            case .collection(let overrides):
+                return try importCollection(overrides, session)
+            case .vector(let over, let dtype):
+                return try importVector(over: over.value, dtype: dtype, session)
+            }
+        }
+    }
+
+    private func importCollection(_ overrides: [CheckpointInference.Override], _ session: Session) throws -> [ResultTable] {
+        if file.value.lowercased().hasSuffix(".json") {
+            let collection = try CollectionJSON.read(file.value)
+            try session.store.createCollection(name.value, collection)
+            return [.message("collection \(name.value): \(ValuePresenter.plural(collection.count, "layer")), \(ValuePresenter.plural(collection.numel, "parameter")) from \(file.value)")]
+        }
+        let checkpoint = try SafetensorsFile.read(file.value)
+        let inference = try CheckpointInference(checkpoint, overrides: overrides)
+        try session.store.createCollection(name.value, inference.collection)
+        var rows: [[ResultTable.Cell]] = inference.layers.map {
+            [.text($0.name), .text($0.layer.description + ($0.overridden ? " (override)" : "")),
+             ValuePresenter.shape($0.layer.weightShape), ValuePresenter.shape($0.layer.biasShape), .integer($0.layer.numel)]
+        }
+        rows += inference.skipped.map { [.text($0.tensor), .text("skipped: \($0.reason)"), .null, .null, .integer(0)] }
+        let parameterTensors = checkpoint.tensors.filter { $0.dtype.isFloatingPoint && !$0.name.hasSuffix("running_mean") && !$0.name.hasSuffix("running_var") }
+        let tensorElements = parameterTensors.reduce(0) { $0 + $1.count }
+        return [ResultTable(columns: ["module", "kind", "weight", "bias", "numel"], rows: rows,
+                            note: "collection \(name.value): \(ValuePresenter.plural(inference.collection.count, "layer")), \(ValuePresenter.plural(inference.collection.numel, "parameter")) (the file's parameter tensors hold \(tensorElements)); \(ValuePresenter.plural(inference.skipped.count, "tensor")) skipped")]
+    }
+
+    private func importVector(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
+        let collection = try session.store.collection(named: collectionName)
+        let (values, nonFinite) = try VectorFiles.read(file.value, over: collection)
+        let chosen = dtype ?? defaultDType()
+        let vector = AnyParameterVector(try ParameterVector<Double>(collection: collection, values: values)).converted(to: chosen)
+        try session.store.saveVector(name.value, over: collectionName, vector, replace: true)
+        var note = "vector \(name.value): \(ValuePresenter.plural(collection.numel, "value")) over \(collectionName) as \(chosen)"
+        if !nonFinite.isEmpty {
+            note += "; non-finite values (imported as they are): " + nonFinite.map { "\($0.tensor) \($0.count)" }.joined(separator: ", ")
+        }
+        return [.message(note)]
+    }
+
+    /// float64 when the file holds float64 data, float32 otherwise.
+    private func defaultDType() -> DType {
+        if file.value.lowercased().hasSuffix(".npy") {
+            return (try? NPYFile.read(file.value).dtype) == .f64 ? .float64 : .float32
+        }
+        let tensors = (try? SafetensorsFile.read(file.value).tensors) ?? []
+        return tensors.contains { $0.dtype == .f64 } ? .float64 : .float32
+    }
+}

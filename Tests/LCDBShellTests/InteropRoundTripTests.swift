@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// lcdb -> file -> NumPy / safetensors (Python) -> file -> lcdb, compared exactly.
+struct InteropRoundTripTests {
+    @Test func vectorsAndCollectionsTravelExactly() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-trip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("trip.lcdb").path
+        let out = try LCDBProcess.run(["--no-init", db, "-c", """
+            create collection net (conv Conv2d(3, 4, kernel_size=3), ln LayerNorm(4), head Linear(4, 2, bias=false), t Parameter(2, 2));
+            let g = randn(net, seed=5, dtype=float32);
+            let h = randn(net, seed=6);
+            export vector g to 'g.safetensors';
+            export vector g to 'g.npy';
+            export vector h to 'h.safetensors';
+            export collection net to 'net.json';
+            """], in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        // Python reads lcdb's files with the safetensors package and NumPy, checks they agree, and writes them back.
+        let python = """
+            import json, numpy as np
+            from safetensors.numpy import load_file, save_file
+            g = load_file("g.safetensors"); h = load_file("h.safetensors"); flat = np.load("g.npy")
+            assert list(g) == ["conv.weight", "conv.bias", "ln.weight", "ln.bias", "head.weight", "t"], list(g)
+            assert g["conv.weight"].shape == (4, 3, 3, 3) and g["head.weight"].shape == (2, 4) and g["t"].shape == (2, 2)
+            assert g["conv.weight"].dtype == np.float32 and h["conv.weight"].dtype == np.float64
+            assert np.array_equal(np.concatenate([g[k].ravel() for k in g]), flat)
+            save_file({k: v.copy() for k, v in g.items()}, "g_back.safetensors")
+            save_file({k: v.copy() for k, v in h.items()}, "h_back.safetensors")
+            np.save("g_back.npy", flat)
+            layers = json.load(open("net.json"))["layers"]
+            assert [l["kind"] for l in layers] == ["Conv2d", "LayerNorm", "Linear", "Parameter"], layers
+            print("python ok")
+            """
+        let py = try LCDBProcess.run(["-c", python], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.stdout == "python ok\n", "\(py.stderr)")
+        let back = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            import vector g2 over net from 'g_back.safetensors';
+            import vector g3 over net from 'g_back.npy';
+            import vector h2 over net from 'h_back.safetensors';
+            import collection net2 from 'net.json';
+            norm(g2 - g, inf); norm(g3 - g, inf); norm(h2 - h, inf);
+            diff net net2;
+            list vectors;
+            """], in: folder)
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(back.stdout.contains("value\n0\nvalue\n0\nvalue\n0\n"), "\(back.stdout)")
+        #expect(back.stdout.contains("g2,net,float32,") && back.stdout.contains("h2,net,float64,"))
+        #expect(back.stdout.contains("change,layer,field,old,new\n"), "the JSON round trip is exact: an empty diff")
+    }
+
+    @Test func badImportsStoreNothing() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-badimport-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("not a checkpoint".utf8).write(to: folder.appendingPathComponent("junk.safetensors"))
+        let db = folder.appendingPathComponent("bad.lcdb").path
+        let run = try LCDBProcess.run(["--no-init", "--keep-going", db, "-c", """
+            import collection x from 'junk.safetensors';
+            create collection net (fc Linear(2, 2));
+            export vector nothing to 'n.safetensors';
+            import vector v over net from 'missing.npy';
+            """], in: folder)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("junk.safetensors: header length"))
+        #expect(run.stderr.contains("no vector 'nothing'"))
+        #expect(run.stderr.contains("missing.npy: cannot read the file"))
+        let list = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "list collections; list vectors;"])
+        #expect(list.stdout == "name,layer_count,numel\nnet,1,6\nname,collection,dtype,numel\n")
+    }
+}
