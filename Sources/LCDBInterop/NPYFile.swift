@@ -19,10 +19,57 @@ public struct NPYFile: Sendable {
     }
 
     public init(bytes: [UInt8], path: String) throws {
+        let layout = try NPYFile.layout(bytes: bytes, fileSize: bytes.count, path: path)
+        dtype = layout.dtype
+        shape = layout.shape
+        var values = bytes.withUnsafeBytes {
+            TensorDType.decode(layout.dtype, $0, offset: layout.dataOffset, count: layout.count, bigEndian: layout.bigEndian)
+        }
+        if layout.fortranOrder && shape.count > 1 { values = NPYFile.fortranToC(values, shape: shape) }
+        self.values = values
+    }
+
+    /// Where an array's values are in its file, and how they are encoded.
+    public struct Layout: Sendable {
+        public let shape: [Int]
+        public let dtype: TensorDType
+        public let bigEndian: Bool
+        public let fortranOrder: Bool
+        public let dataOffset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    /// Reads only the header of an .npy file (for streamed imports).
+    public static func layout(of path: String) throws -> Layout {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InteropError(path, "cannot read the file (missing or not readable)")
+        }
+        defer { try? handle.close() }
+        let fileSize = Int((try? handle.seekToEnd()) ?? 0)
+        try? handle.seek(toOffset: 0)
+        // Version 1.0 headers are under 64 KiB; 2.0 and 3.0 say their length in the first 12 bytes.
+        var prefix = [UInt8]((try? handle.read(upToCount: 12)) ?? Data())
+        if prefix.count == 12 {
+            let length = prefix[6] == 1 ? Int(prefix[8]) | Int(prefix[9]) << 8 : (8 ..< 12).reduce(0) { $0 | Int(prefix[$1]) << (8 * ($1 - 8)) }
+            prefix += [UInt8]((try? handle.read(upToCount: min(length, max(0, fileSize - 12)))) ?? Data())
+        }
+        return try layout(bytes: prefix, fileSize: fileSize, path: path)
+    }
+
+    /// Values `elements` (file order) of an array, read from its file.
+    public static func values(_ layout: Layout, elements: Range<Int>, path: String) throws -> [Double] {
+        let raw = try FileRegion.read(path, offset: layout.dataOffset + elements.lowerBound * layout.dtype.size,
+                                      count: elements.count * layout.dtype.size)
+        return raw.withUnsafeBytes { TensorDType.decode(layout.dtype, $0, offset: 0, count: elements.count, bigEndian: layout.bigEndian) }
+    }
+
+    /// Parses and checks the header found at the start of `bytes` (which need
+    /// hold only the header) against a file of `fileSize` bytes.
+    static func layout(bytes: [UInt8], fileSize: Int, path: String) throws -> Layout {
         func fail(_ message: String) -> InteropError { InteropError(path, message) }
         let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
         guard bytes.count >= 10, Array(bytes[0 ..< 6]) == magic else {
-            throw fail(bytes.count < 10 ? "truncated: \(bytes.count) bytes, too short for an .npy header" : "not an .npy file (no \\x93NUMPY magic)")
+            throw fail(fileSize < 10 ? "truncated: \(fileSize) bytes, too short for an .npy header" : "not an .npy file (no \\x93NUMPY magic)")
         }
         let major = bytes[6]
         let headerStart: Int
@@ -38,7 +85,7 @@ public struct NPYFile: Sendable {
         default:
             throw fail("unsupported .npy version \(major).\(bytes[7]) (lcdb reads 1.0 to 3.0)")
         }
-        guard headerLength <= bytes.count - headerStart else {
+        guard headerLength <= bytes.count - headerStart, headerLength <= fileSize - headerStart else {
             throw fail("header length \(headerLength) is larger than the rest of the file")
         }
         let headerBytes = Array(bytes[headerStart ..< headerStart + headerLength])
@@ -47,24 +94,19 @@ public struct NPYFile: Sendable {
             throw fail("the header is not valid UTF-8")
         }
         let header = try NPYHeader(headerText, path: path)
-        dtype = header.dtype
-        shape = header.shape
         var count = 1
-        for dim in shape {
+        for dim in header.shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw fail("shape \(shape) overflows") }
+            guard !overflow else { throw fail("shape \(header.shape) overflows") }
             count = product
         }
         let dataStart = headerStart + headerLength
-        let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.size)
-        guard !overflow, needed == bytes.count - dataStart else {
-            throw fail("shape \(shape) of \(header.descr) needs \(needed) bytes of data, the file has \(bytes.count - dataStart)")
+        let (needed, overflow) = count.multipliedReportingOverflow(by: header.dtype.size)
+        guard !overflow, needed == fileSize - dataStart else {
+            throw fail("shape \(header.shape) of \(header.descr) needs \(needed) bytes of data, the file has \(fileSize - dataStart)")
         }
-        var values = bytes.withUnsafeBytes {
-            TensorDType.decode(header.dtype, $0, offset: dataStart, count: count, bigEndian: header.bigEndian)
-        }
-        if header.fortranOrder && shape.count > 1 { values = NPYFile.fortranToC(values, shape: shape) }
-        self.values = values
+        return Layout(shape: header.shape, dtype: header.dtype, bigEndian: header.bigEndian,
+                      fortranOrder: header.fortranOrder, dataOffset: dataStart)
     }
 
     /// Reorders column-major values into row-major ones.
@@ -86,10 +128,10 @@ public struct NPYFile: Sendable {
         return result
     }
 
-    /// Writes a C-ordered little-endian float32 or float64 array, version 1.0
-    /// (2.0 when the header needs it), header padded to 64 bytes.
-    public static func write(shape: [Int], values: TensorValues, to path: String) throws {
-        let descr = values.dtype == .f32 ? "<f4" : "<f8"
+    /// The header of a C-ordered little-endian float32 or float64 array,
+    /// version 1.0 (2.0 when the header needs it), padded to 64 bytes.
+    public static func header(shape: [Int], dtype: TensorDType) -> Data {
+        let descr = dtype == .f32 ? "<f4" : "<f8"
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(dims), }"
         let version: UInt8 = header.utf8.count + 11 > 65535 ? 2 : 1
@@ -104,6 +146,12 @@ public struct NPYFile: Sendable {
             out.append(contentsOf: (0 ..< 4).map { UInt8((length >> (8 * $0)) & 0xFF) })
         }
         out.append(contentsOf: Array(header.utf8))
+        return out
+    }
+
+    /// Writes a whole array (see `header`).
+    public static func write(shape: [Int], values: TensorValues, to path: String) throws {
+        var out = header(shape: shape, dtype: values.dtype)
         values.append(to: &out)
         guard FileManager.default.createFile(atPath: path, contents: out) else {
             throw InteropError(path, "cannot write the file")

@@ -18,7 +18,10 @@ public struct SafetensorsFile: Sendable {
     /// Tensors in the order of the header.
     public let tensors: [Tensor]
     public let metadata: [(key: String, value: String)]
+    /// The whole file, or empty when opened with `open`, which reads values
+    /// from the file on demand (for data larger than memory).
     private let bytes: [UInt8]
+    private let streamed: Bool
 
     /// Largest header accepted (the format's reference implementation uses 100 MB).
     static let maxHeaderLength = 100_000_000
@@ -30,24 +33,61 @@ public struct SafetensorsFile: Sendable {
         return try SafetensorsFile(bytes: [UInt8](data), path: path)
     }
 
+    /// Reads only the header; values are read from the file when asked for.
+    public static func open(_ path: String) throws -> SafetensorsFile {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InteropError(path, "cannot read the file (missing or not readable)")
+        }
+        defer { try? handle.close() }
+        let fileSize = Int((try? handle.seekToEnd()) ?? 0)
+        try? handle.seek(toOffset: 0)
+        let prefix = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
+        var header: [UInt8] = []
+        if prefix.count == 8 {
+            let length = SafetensorsFile.headerLength(prefix)
+            if length <= UInt64(max(0, fileSize - 8)) && length <= UInt64(maxHeaderLength) {
+                header = [UInt8]((try? handle.read(upToCount: Int(length))) ?? Data())
+            }
+        }
+        return try SafetensorsFile(prefix: prefix, header: header, fileSize: fileSize, bytes: [], streamed: true, path: path)
+    }
+
     public init(bytes: [UInt8], path: String) throws {
+        let prefix = Array(bytes.prefix(8))
+        var header: [UInt8] = []
+        if prefix.count == 8 {
+            let length = SafetensorsFile.headerLength(prefix)
+            if length <= UInt64(bytes.count - 8) && length <= UInt64(SafetensorsFile.maxHeaderLength) {
+                header = Array(bytes[8 ..< 8 + Int(length)])
+            }
+        }
+        try self.init(prefix: prefix, header: header, fileSize: bytes.count, bytes: bytes, streamed: false, path: path)
+    }
+
+    static func headerLength(_ prefix: [UInt8]) -> UInt64 {
+        prefix.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    }
+
+    private init(prefix: [UInt8], header headerBytes: [UInt8], fileSize: Int, bytes: [UInt8], streamed: Bool, path: String) throws {
         self.path = path
         self.bytes = bytes
+        self.streamed = streamed
         func fail(_ message: String) -> InteropError { InteropError(path, message) }
-        guard bytes.count >= 8 else {
-            throw fail("truncated: \(bytes.count) bytes, shorter than the 8-byte header length")
+        guard fileSize >= 8, prefix.count == 8 else {
+            throw fail("truncated: \(fileSize) bytes, shorter than the 8-byte header length")
         }
-        let headerLength = bytes[0 ..< 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(bytes.count - 8) else {
-            throw fail("header length \(headerLength) is larger than the file (\(bytes.count) bytes): the file is truncated or not safetensors")
+        let headerLength = SafetensorsFile.headerLength(prefix)
+        guard headerLength <= UInt64(fileSize - 8) else {
+            throw fail("header length \(headerLength) is larger than the file (\(fileSize) bytes): the file is truncated or not safetensors")
         }
         guard headerLength <= UInt64(SafetensorsFile.maxHeaderLength) else {
             throw fail("header length \(headerLength) is over the limit of \(SafetensorsFile.maxHeaderLength) bytes")
         }
+        guard headerBytes.count == Int(headerLength) else { throw fail("cannot read the header") }
         let dataStart = 8 + Int(headerLength)
-        let dataSize = bytes.count - dataStart
+        let dataSize = fileSize - dataStart
         let header: JSONValue
-        do { header = try JSONReader.parse(Array(bytes[8 ..< dataStart])) } catch let error as JSONReader.Error {
+        do { header = try JSONReader.parse(headerBytes) } catch let error as JSONReader.Error {
             throw fail("invalid JSON header: \(error.message) at byte \(8 + error.offset)")
         }
         guard case .object(let members) = header else { throw fail("the header is not a JSON object") }
@@ -103,10 +143,45 @@ public struct SafetensorsFile: Sendable {
 
     /// A floating tensor's values as Doubles (exact).
     public func values(of tensor: Tensor) throws -> [Double] {
+        try values(of: tensor, elements: 0 ..< tensor.count)
+    }
+
+    /// Some of a floating tensor's values (row-major element indices), read
+    /// from the file itself when the file was opened with `open`.
+    public func values(of tensor: Tensor, elements: Range<Int>) throws -> [Double] {
         guard tensor.dtype.isFloatingPoint else {
             throw InteropError(path, "tensor '\(tensor.name)' is \(tensor.dtype.rawValue), not a floating-point tensor")
         }
-        return bytes.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: tensor.range.lowerBound, count: tensor.count) }
+        precondition(elements.lowerBound >= 0 && elements.upperBound <= tensor.count, "element range outside the tensor")
+        let start = tensor.range.lowerBound + elements.lowerBound * tensor.dtype.size
+        if !streamed {
+            return bytes.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: start, count: elements.count) }
+        }
+        let raw = try FileRegion.read(path, offset: start, count: elements.count * tensor.dtype.size)
+        return raw.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: 0, count: elements.count) }
+    }
+
+    /// The header of a file whose tensors are written afterwards in order
+    /// (streamed exports): 8-byte length, JSON padded to 8 bytes.
+    public static func header(for tensors: [(name: String, dtype: TensorDType, shape: [Int])]) -> Data {
+        var members: [(key: String, value: JSONValue)] = []
+        var offset = 0
+        for tensor in tensors {
+            let size = tensor.shape.reduce(1, *) * tensor.dtype.size
+            members.append((tensor.name, .object([
+                ("dtype", .string(tensor.dtype.rawValue)),
+                ("shape", .array(tensor.shape.map { .number(Double($0), text: String($0)) })),
+                ("data_offsets", .array([.number(Double(offset), text: String(offset)), .number(Double(offset + size), text: String(offset + size))])),
+            ])))
+            offset += size
+        }
+        var json = Array(JSONValue.object(members).text.utf8)
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var out = Data()
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(contentsOf: json)
+        return out
     }
 
     /// Writes tensors (float32 or float64 values, in order) as a safetensors file.

@@ -47,8 +47,10 @@ extension Store {
     /// Writes a new block-diagonal matrix tile by tile: `fill` produces each
     /// row panel into a reused buffer, so memory stays at one tile whatever
     /// the matrix size. One transaction: on any error nothing is stored.
+    /// `symmetric` is evaluated after the tiles are written, so a filler can
+    /// decide it while it streams.
     public func createMatrix<Scalar: BLASScalar>(_ name: String, over collectionName: String, as _: Scalar.Type,
-                                                 symmetric: Bool, replace: Bool = false,
+                                                 symmetric: @autoclosure () -> Bool, replace: Bool = false,
                                                  progress: ((Int, Int) -> Void)? = nil,
                                                  fill: TileFiller<Scalar>) throws {
         try write { db in
@@ -63,9 +65,10 @@ extension Store {
             // Written under a temporary name first: `fill` may read the matrix it replaces.
             try db.execute(sql: """
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric) VALUES (?, ?, 'blockdiag', ?, ?)
-                """, arguments: [Store.temporaryName(name), collectionID, Scalar.dtype.rawValue, symmetric])
+                """, arguments: [Store.temporaryName(name), collectionID, Scalar.dtype.rawValue, false])
             let matrixID = db.lastInsertedRowID
             try writeTiles(db, matrixID: matrixID, collection: collection, progress: progress, fill: fill)
+            if symmetric() { try db.execute(sql: "UPDATE lcdb_matrix SET symmetric = 1 WHERE id = ?", arguments: [matrixID]) }
             try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
             try db.execute(sql: "UPDATE lcdb_matrix SET name = ? WHERE id = ?", arguments: [name, matrixID])
         }
@@ -254,6 +257,29 @@ extension Store {
                 INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data)
                 SELECT ?, part, position, row_start, row_count, data FROM lcdb_matrix_tile WHERE matrix_id = ?
                 """, arguments: [db.lastInsertedRowID, matrix.id])
+        }
+    }
+}
+
+extension Store {
+    /// Hands every tile of a stored matrix, block by block in row order, to
+    /// `body` (position, side, rows, raw little-endian values) in one read
+    /// transaction; memory holds one tile.
+    public func streamTiles(of matrixName: String,
+                            _ body: (_ position: Int, _ side: Int, _ rows: Range<Int>, _ bytes: UnsafeRawBufferPointer) throws -> Void) throws {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: matrixName)
+            func stream<Scalar: BLASScalar>(_: Scalar.Type) throws {
+                var buffer: [Scalar] = []
+                for (position, entry) in matrix.collection.entries.enumerated() {
+                    try Interruption.check()
+                    let side = entry.layer.numel
+                    try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, values in
+                        try body(position, side, rows, UnsafeRawBufferPointer(start: values, count: rows.count * side * MemoryLayout<Scalar>.size))
+                    }
+                }
+            }
+            matrix.dtype == .float32 ? try stream(Float.self) : try stream(Double.self)
         }
     }
 }

@@ -71,3 +71,52 @@ struct InteropRoundTripTests {
         #expect(list.stdout == "name,layer_count,numel\nnet,1,6\nname,collection,dtype,numel\n")
     }
 }
+
+extension InteropRoundTripTests {
+    @Test func matricesTravelExactlyBothWays() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-mtrip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("m.lcdb").path
+        let out = try LCDBProcess.run(["--no-init", db, "-c", """
+            create collection net (a Linear(3, 2), b Parameter(5), "c.d" LayerNorm(2));
+            let F = random_spd(net, seed=3);
+            let G = mm(F, F + identity(net));
+            export matrix F to 'F.safetensors';
+            export matrix G to 'Gdir';
+            """], in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        let python = """
+            import numpy as np
+            from safetensors.numpy import load_file, save_file
+            F = load_file("F.safetensors")
+            assert list(F) == ["a", "b", "c.d"] and F["a"].shape == (8, 8) and F["b"].shape == (5, 5)
+            assert all(np.array_equal(m, m.T) for m in F.values())
+            G = {name: np.load(f"Gdir/{name}.npy") for name in ["a", "b", "c.d"]}
+            assert not np.array_equal(G["a"], G["a"].T)
+            save_file({k: 2 * v for k, v in F.items()}, "F2.safetensors")
+            import os; os.makedirs("G2", exist_ok=True)
+            for name, block in G.items():
+                np.save(f"G2/{name}.npy", np.asfortranarray(block) if name == "a" else block)
+            print("python ok")
+            """
+        let py = try LCDBProcess.run(["-c", python], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.stdout == "python ok\n", "\(py.stderr)")
+        let back = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            import matrix F2 over net from 'F2.safetensors';
+            import matrix G2 over net from 'G2';
+            frobenius(F2 - 2 * F);
+            frobenius(G2 - G);
+            list matrices;
+            """], in: folder)
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(back.stdout.contains("value\n0\nvalue\n0\n"), "\(back.stdout)")
+        #expect(back.stdout.contains("F2,net,blockdiag,float64,") && back.stdout.contains(",1\n"))
+        let wrong = try LCDBProcess.run(["--no-init", db, "-c", """
+            create collection other (a Linear(3, 3));
+            import matrix X over other from 'F.safetensors';
+            """], in: folder)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("F.safetensors: tensor 'a' has shape [8, 8], the block of layer 'a' is [12, 12]"), "\(wrong.stderr)")
+    }
+}

@@ -11,11 +11,12 @@ struct ExportStatement: Statement {
     static let definition = StatementDefinition(
         words: ["export"],
         syntax: ["export collection NAME to 'FILE.json'",
-                 "export vector NAME to 'FILE.safetensors' | 'FILE.npy'"],
-        summary: "Writes a collection as JSON (name, layers with kind and hyperparameters, in order), or a vector as safetensors (tensors <layer>.weight and <layer>.bias with PyTorch shapes) or as one flat .npy array in flattening order.",
+                 "export vector NAME to 'FILE.safetensors' | 'FILE.npy'",
+                 "export matrix NAME to 'FILE.safetensors' | 'DIRECTORY'"],
+        summary: "Writes a collection as JSON (name, layers with kind and hyperparameters, in order); a vector as safetensors (tensors <layer>.weight and <layer>.bias with PyTorch shapes) or as one flat .npy array in flattening order; a block-diagonal matrix as safetensors or a directory of <layer>.npy files, one side x side block per layer, tile by tile.",
         example: "export vector g to 'gradient.safetensors';"
     ) { parser in
-        let kind = try parser.expectKeyword("collection", "vector")
+        let kind = try parser.expectKeyword("collection", "vector", "matrix")
         let name = try parser.name(kind)
         _ = try parser.expectKeyword("to")
         return ExportStatement(kind: kind, name: name, file: try parser.string("a file name in quotes"))
@@ -26,6 +27,12 @@ struct ExportStatement: Statement {
             switch kind {
             case "collection":
                 try CollectionJSON.write(try session.store.collection(named: name.value), name: name.value, to: file.value)
+            case "matrix":
+                let store = session.store
+                let matrix = try store.matrix(named: name.value)
+                try MatrixFiles.export(matrix.collection, dtype: matrix.dtype, to: file.value) { body in
+                    try store.streamTiles(of: name.value, body)
+                }
             default:
                 try VectorFiles.write(try session.store.vector(named: name.value), to: file.value)
             }

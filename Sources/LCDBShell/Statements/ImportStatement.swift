@@ -8,6 +8,7 @@ struct ImportStatement: Statement {
     enum Target {
         case collection(overrides: [CheckpointInference.Override])
         case vector(over: Located<String>, dtype: DType?)
+        case matrix(over: Located<String>, dtype: DType?)
     }
 
     let name: Located<String>
@@ -18,13 +19,14 @@ struct ImportStatement: Statement {
         words: ["import"],
         syntax: ["import collection NAME from 'FILE.safetensors' [with (PATTERN as KIND[(ARGS)], ...)]",
                  "import collection NAME from 'FILE.json'",
-                 "import vector NAME over COLLECTION from 'FILE.safetensors' | 'FILE.npy' [dtype float32|float64]"],
+                 "import vector NAME over COLLECTION from 'FILE.safetensors' | 'FILE.npy' [dtype float32|float64]",
+                 "import matrix NAME over COLLECTION from 'FILE.safetensors' | 'DIRECTORY' [dtype float32|float64]"],
         summary: "Builds a collection from a checkpoint's tensors (kinds inferred from shapes; overrides force a kind for matching module names) or from lcdb's JSON; imports a vector (tensors <layer>.weight/<layer>.bias, or one flat .npy array). Nothing is stored if any part fails.",
         example: "import collection net from 'model.safetensors' with ('up*' as ConvTranspose2d, 'gn*' as GroupNorm(num_groups=32));"
     ) { parser in
-        let what = try parser.expectKeyword("collection", "vector")
+        let what = try parser.expectKeyword("collection", "vector", "matrix")
         let name = try parser.name(what)
-        if what == "vector" {
+        if what != "collection" {
             _ = try parser.expectKeyword("over")
             let over = try parser.name("collection")
             _ = try parser.expectKeyword("from")
@@ -34,7 +36,8 @@ struct ImportStatement: Statement {
                 let word = try parser.expectKeyword("float32", "float64")
                 dtype = DType(name: word)
             }
-            return ImportStatement(name: name, file: file, target: .vector(over: over, dtype: dtype))
+            return ImportStatement(name: name, file: file,
+                                   target: what == "vector" ? .vector(over: over, dtype: dtype) : .matrix(over: over, dtype: dtype))
         }
         _ = try parser.expectKeyword("from")
         let file = try parser.string("a file name in quotes")
@@ -72,6 +75,8 @@ struct ImportStatement: Statement {
                 return try importCollection(overrides, session)
             case .vector(let over, let dtype):
                 return try importVector(over: over.value, dtype: dtype, session)
+            case .matrix(let over, let dtype):
+                return try importMatrix(over: over.value, dtype: dtype, session)
             }
         }
     }
@@ -109,6 +114,29 @@ struct ImportStatement: Statement {
         return [.message(note)]
     }
 
+    /// Streams the blocks in row panel by row panel, in one transaction.
+    private func importMatrix(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
+        let store = session.store
+        let collection = try store.collection(named: collectionName)
+        let reader = try MatrixFiles.Reader(file.value, over: collection)
+        let chosen = dtype ?? .float64
+        var nonFinite = 0
+        let symmetry = SymmetryCheck()
+        func load<Scalar: BLASScalar>(_: Scalar.Type) throws {
+            try store.createMatrix(name.value, over: collectionName, as: Scalar.self, symmetric: symmetry.holds, replace: true,
+                                   progress: session.progressReporter("importing \(name.value)")) { position, side, rows, target in
+                let values = try reader.rows(position, rows)
+                nonFinite += values.filter { !$0.isFinite }.count
+                for (offset, value) in values.enumerated() { target[offset] = Scalar(value) }
+                symmetry.add(values, rows: rows, side: side, position: position)
+            }
+        }
+        chosen == .float32 ? try load(Float.self) : try load(Double.self)
+        var note = "matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen)\(symmetry.holds ? ", symmetric" : "")"
+        if nonFinite > 0 { note += "; \(nonFinite) non-finite values (imported as they are)" }
+        return [.message(note)]
+    }
+
     /// float64 when the file holds float64 data, float32 otherwise.
     private func defaultDType() -> DType {
         if file.value.lowercased().hasSuffix(".npy") {
@@ -116,5 +144,33 @@ struct ImportStatement: Statement {
         }
         let tensors = (try? SafetensorsFile.read(file.value).tensors) ?? []
         return tensors.contains { $0.dtype == .f64 } ? .float64 : .float32
+    }
+}
+
+/// Checks, as row panels arrive, that every block is exactly symmetric
+/// (entry (i, j) equals (j, i)). It keeps the current block's rows, so blocks
+/// over `limit` entries are not checked and count as not symmetric (products
+/// then use gemv instead of symv: slower, never wrong).
+final class SymmetryCheck {
+    static let limit = 1 << 24
+    private(set) var holds = true
+    private var position = -1
+    private var rowsSoFar: [Double] = []
+
+    func add(_ values: [Double], rows: Range<Int>, side: Int, position: Int) {
+        guard holds else { return }
+        guard side * side <= SymmetryCheck.limit else { holds = false; return }
+        if position != self.position {
+            self.position = position
+            rowsSoFar.removeAll(keepingCapacity: true)
+            rowsSoFar.reserveCapacity(side * side)
+        }
+        rowsSoFar.append(contentsOf: values)
+        for row in rows {
+            for column in 0 ..< row where rowsSoFar[column * side + row] != rowsSoFar[row * side + column] {
+                holds = false
+                return
+            }
+        }
     }
 }
