@@ -20,17 +20,18 @@ public struct SafetensorsFile: Sendable {
     public let metadata: [(key: String, value: String)]
     /// The whole file, or empty when opened with `open`, which reads values
     /// from the file on demand (for data larger than memory).
-    private let bytes: [UInt8]
+    private let bytes: Data
     private let streamed: Bool
 
     /// Largest header accepted (the format's reference implementation uses 100 MB).
     static let maxHeaderLength = 100_000_000
 
+    /// Maps the whole file (no copy) and checks its header.
     public static func read(_ path: String) throws -> SafetensorsFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
             throw InteropError(path, "cannot read the file (missing or not readable)")
         }
-        return try SafetensorsFile(bytes: [UInt8](data), path: path)
+        return try SafetensorsFile(data: data, path: path)
     }
 
     /// Reads only the header; values are read from the file when asked for.
@@ -49,26 +50,30 @@ public struct SafetensorsFile: Sendable {
                 header = [UInt8]((try? handle.read(upToCount: Int(length))) ?? Data())
             }
         }
-        return try SafetensorsFile(prefix: prefix, header: header, fileSize: fileSize, bytes: [], streamed: true, path: path)
+        return try SafetensorsFile(prefix: prefix, header: header, fileSize: fileSize, bytes: Data(), streamed: true, path: path)
     }
 
     public init(bytes: [UInt8], path: String) throws {
-        let prefix = Array(bytes.prefix(8))
+        try self.init(data: Data(bytes), path: path)
+    }
+
+    public init(data: Data, path: String) throws {
+        let prefix = [UInt8](data.prefix(8))
         var header: [UInt8] = []
         if prefix.count == 8 {
             let length = SafetensorsFile.headerLength(prefix)
-            if length <= UInt64(bytes.count - 8) && length <= UInt64(SafetensorsFile.maxHeaderLength) {
-                header = Array(bytes[8 ..< 8 + Int(length)])
+            if length <= UInt64(data.count - 8) && length <= UInt64(SafetensorsFile.maxHeaderLength) {
+                header = [UInt8](data[data.startIndex + 8 ..< data.startIndex + 8 + Int(length)])
             }
         }
-        try self.init(prefix: prefix, header: header, fileSize: bytes.count, bytes: bytes, streamed: false, path: path)
+        try self.init(prefix: prefix, header: header, fileSize: data.count, bytes: data, streamed: false, path: path)
     }
 
     static func headerLength(_ prefix: [UInt8]) -> UInt64 {
         prefix.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     }
 
-    private init(prefix: [UInt8], header headerBytes: [UInt8], fileSize: Int, bytes: [UInt8], streamed: Bool, path: String) throws {
+    private init(prefix: [UInt8], header headerBytes: [UInt8], fileSize: Int, bytes: Data, streamed: Bool, path: String) throws {
         self.path = path
         self.bytes = bytes
         self.streamed = streamed
@@ -144,6 +149,20 @@ public struct SafetensorsFile: Sendable {
     /// A floating tensor's values as Doubles (exact).
     public func values(of tensor: Tensor) throws -> [Double] {
         try values(of: tensor, elements: 0 ..< tensor.count)
+    }
+
+    /// A floating tensor's values decoded straight into `target` (tensor.count values).
+    public func decode<Scalar: BinaryFloatingPoint>(_ tensor: Tensor, into target: UnsafeMutablePointer<Scalar>) throws {
+        guard tensor.dtype.isFloatingPoint else {
+            throw InteropError(path, "tensor '\(tensor.name)' is \(tensor.dtype.rawValue), not a floating-point tensor")
+        }
+        guard tensor.count > 0 else { return }
+        if streamed {
+            let raw = try FileRegion.read(path, offset: tensor.range.lowerBound, count: tensor.count * tensor.dtype.size)
+            raw.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: 0, count: tensor.count, into: target) }
+        } else {
+            bytes.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: tensor.range.lowerBound, count: tensor.count, into: target) }
+        }
     }
 
     /// Some of a floating tensor's values (row-major element indices), read

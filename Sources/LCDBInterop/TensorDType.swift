@@ -16,20 +16,35 @@ public enum TensorDType: String, CaseIterable, Sendable {
 
     public var isFloatingPoint: Bool { [.f64, .f32, .f16, .bf16].contains(self) }
 
-    /// Decodes `count` little-endian values starting at `offset` as Doubles (floating types only).
-    static func decode(_ dtype: TensorDType, _ bytes: UnsafeRawBufferPointer, offset: Int, count: Int,
-                       bigEndian: Bool = false) -> [Double] {
-        var values = [Double](repeating: 0, count: count)
+    /// Decodes `count` values starting at `offset` into `target` as `Scalar`
+    /// (exact for every floating type into Double, and for F32/F16/BF16 into
+    /// Float); a plain copy when the file's type is `Scalar` in host order.
+    static func decode<Scalar: BinaryFloatingPoint>(_ dtype: TensorDType, _ bytes: UnsafeRawBufferPointer, offset: Int,
+                                                    count: Int, bigEndian: Bool = false,
+                                                    into target: UnsafeMutablePointer<Scalar>) {
+        if !bigEndian && ((dtype == .f32 && Scalar.self == Float.self) || (dtype == .f64 && Scalar.self == Double.self)) {
+            UnsafeMutableRawPointer(target).copyMemory(from: bytes.baseAddress! + offset, byteCount: count * dtype.size)
+            return
+        }
         func word<T: FixedWidthInteger>(_ type: T.Type, _ i: Int) -> T {
             let raw = bytes.loadUnaligned(fromByteOffset: offset + i * MemoryLayout<T>.size, as: T.self)
             return bigEndian ? T(bigEndian: raw) : T(littleEndian: raw)
         }
         switch dtype {
-        case .f64: for i in 0 ..< count { values[i] = Double(bitPattern: word(UInt64.self, i)) }
-        case .f32: for i in 0 ..< count { values[i] = Double(Float(bitPattern: word(UInt32.self, i))) }
-        case .f16: for i in 0 ..< count { values[i] = Double(halfToFloat(word(UInt16.self, i))) }
-        case .bf16: for i in 0 ..< count { values[i] = Double(Float(bitPattern: UInt32(word(UInt16.self, i)) << 16)) }
+        case .f64: for i in 0 ..< count { target[i] = Scalar(Double(bitPattern: word(UInt64.self, i))) }
+        case .f32: for i in 0 ..< count { target[i] = Scalar(Float(bitPattern: word(UInt32.self, i))) }
+        case .f16: for i in 0 ..< count { target[i] = Scalar(halfToFloat(word(UInt16.self, i))) }
+        case .bf16: for i in 0 ..< count { target[i] = Scalar(Float(bitPattern: UInt32(word(UInt16.self, i)) << 16)) }
         default: preconditionFailure("decode of a non-floating type")
+        }
+    }
+
+    /// Decodes `count` little-endian values starting at `offset` as Doubles (floating types only).
+    static func decode(_ dtype: TensorDType, _ bytes: UnsafeRawBufferPointer, offset: Int, count: Int,
+                       bigEndian: Bool = false) -> [Double] {
+        var values = [Double](repeating: 0, count: count)
+        if count > 0 {
+            values.withUnsafeMutableBufferPointer { decode(dtype, bytes, offset: offset, count: count, bigEndian: bigEndian, into: $0.baseAddress!) }
         }
         return values
     }

@@ -22,20 +22,23 @@ public enum VectorFiles {
         return result
     }
 
-    /// Reads a vector over `collection`; `nonFinite` counts NaN and infinite values per tensor.
-    public static func read(_ path: String, over collection: LayerCollection) throws
-        -> (values: [Double], nonFinite: [(tensor: String, count: Int)]) {
+    /// Reads a vector over `collection` as `Scalar`, decoding each tensor
+    /// straight into place; `nonFinite` counts NaN and infinite values per tensor.
+    public static func read<Scalar: BLASScalar>(_ path: String, over collection: LayerCollection, as _: Scalar.Type)
+        throws -> (vector: ParameterVector<Scalar>, nonFinite: [(tensor: String, count: Int)]) {
+        var values = [Scalar](repeating: 0, count: collection.numel)
+        var nonFinite: [(tensor: String, count: Int)] = []
         if path.lowercased().hasSuffix(".npy") {
             let array = try NPYFile.read(path)
             guard array.shape == [collection.numel] else {
                 throw InteropError(path, "a vector over this collection is one flat array of shape (\(collection.numel),); the file has \(array.shape)")
             }
+            values = array.values.map { Scalar($0) }
             let bad = array.values.filter { !$0.isFinite }.count
-            return (array.values, bad > 0 ? [("(array)", bad)] : [])
+            if bad > 0 { nonFinite.append(("(array)", bad)) }
+            return (try ParameterVector(collection: collection, values: values), nonFinite)
         }
         let file = try SafetensorsFile.read(path)
-        var values = [Double](repeating: 0, count: collection.numel)
-        var nonFinite: [(tensor: String, count: Int)] = []
         for (name, shape, range) in tensorNames(collection) {
             // A Parameter layer exported by PyTorch may also be called `<layer>.weight`.
             guard let tensor = file.tensor(named: name) ?? file.tensor(named: name + ".weight") else {
@@ -44,12 +47,22 @@ public enum VectorFiles {
             guard tensor.shape == shape else {
                 throw InteropError(path, "tensor '\(tensor.name)' has shape \(tensor.shape), the collection expects \(shape)")
             }
-            let decoded = try file.values(of: tensor)
-            let bad = decoded.filter { !$0.isFinite }.count
-            if bad > 0 { nonFinite.append((tensor.name, bad)) }
-            values.replaceSubrange(range, with: decoded)
+            try values.withUnsafeMutableBufferPointer { buffer in
+                let target = buffer.baseAddress! + range.lowerBound
+                try file.decode(tensor, into: target)
+                var bad = 0
+                for i in 0 ..< range.count where !target[i].isFinite { bad += 1 }
+                if bad > 0 { nonFinite.append((tensor.name, bad)) }
+            }
         }
-        return (values, nonFinite)
+        return (try ParameterVector(collection: collection, values: values), nonFinite)
+    }
+
+    /// The same, as Doubles (exact).
+    public static func read(_ path: String, over collection: LayerCollection) throws
+        -> (values: [Double], nonFinite: [(tensor: String, count: Int)]) {
+        let (vector, nonFinite) = try read(path, over: collection, as: Double.self)
+        return (vector.values, nonFinite)
     }
 
     public static func write(_ vector: AnyParameterVector, to path: String) throws {

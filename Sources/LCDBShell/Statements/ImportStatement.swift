@@ -87,7 +87,7 @@ struct ImportStatement: Statement {
             try session.store.createCollection(name.value, collection)
             return [.message("collection \(name.value): \(ValuePresenter.plural(collection.count, "layer")), \(ValuePresenter.plural(collection.numel, "parameter")) from \(file.value)")]
         }
-        let checkpoint = try SafetensorsFile.read(file.value)
+        let checkpoint = try SafetensorsFile.open(file.value) // the header is all it needs
         let inference = try CheckpointInference(checkpoint, overrides: overrides)
         try session.store.createCollection(name.value, inference.collection)
         var rows: [[ResultTable.Cell]] = inference.layers.map {
@@ -103,9 +103,17 @@ struct ImportStatement: Statement {
 
     private func importVector(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
         let collection = try session.store.collection(named: collectionName)
-        let (values, nonFinite) = try VectorFiles.read(file.value, over: collection)
         let chosen = dtype ?? defaultDType()
-        let vector = AnyParameterVector(try ParameterVector<Double>(collection: collection, values: values)).converted(to: chosen)
+        let vector: AnyParameterVector
+        let nonFinite: [(tensor: String, count: Int)]
+        switch chosen {
+        case .float32:
+            let read = try VectorFiles.read(file.value, over: collection, as: Float.self)
+            (vector, nonFinite) = (.float32(read.vector), read.nonFinite)
+        case .float64:
+            let read = try VectorFiles.read(file.value, over: collection, as: Double.self)
+            (vector, nonFinite) = (.float64(read.vector), read.nonFinite)
+        }
         try session.store.saveVector(name.value, over: collectionName, vector, replace: true)
         var note = "vector \(name.value): \(ValuePresenter.plural(collection.numel, "value")) over \(collectionName) as \(chosen)"
         if !nonFinite.isEmpty {
@@ -140,9 +148,9 @@ struct ImportStatement: Statement {
     /// float64 when the file holds float64 data, float32 otherwise.
     private func defaultDType() -> DType {
         if file.value.lowercased().hasSuffix(".npy") {
-            return (try? NPYFile.read(file.value).dtype) == .f64 ? .float64 : .float32
+            return (try? NPYFile.layout(of: file.value).dtype) == .f64 ? .float64 : .float32
         }
-        let tensors = (try? SafetensorsFile.read(file.value).tensors) ?? []
+        let tensors = (try? SafetensorsFile.open(file.value).tensors) ?? []
         return tensors.contains { $0.dtype == .f64 } ? .float64 : .float32
     }
 }
