@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 path, matrix, vector = sys.argv[1:4]
-db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
 # Best pragmas for a sequential read: memory-mapped I/O and a large page cache.
 db.execute("PRAGMA mmap_size = 4294967296")
 db.execute("PRAGMA cache_size = -262144")

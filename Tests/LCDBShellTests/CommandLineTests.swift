@@ -179,11 +179,13 @@ struct HostileConditionsTests {
 }
 
 extension HostileConditionsTests {
-    /// Runs `sqlite3 DB SQL` and returns its output.
+    /// Runs `sqlite3 DB SQL` and returns its output. Like any reader of a WAL
+    /// database it sets a busy timeout: SQLite can refuse a reader for a moment
+    /// while the last connection closes and cleans up the WAL.
     static func sqlite(_ db: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [db, sql]
+        process.arguments = ["-cmd", ".timeout 5000", db, sql]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -1,4 +1,5 @@
 import Foundation
+import LCDBInterop
 
 /// How results are printed: output modes as data (separators, quoting, null text).
 public enum OutputFormat: String, CaseIterable, Sendable {
@@ -68,19 +69,5 @@ public enum OutputFormat: String, CaseIterable, Sendable {
         }
     }
 
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ text: String) -> String { JSONValue.quote(text) }
 }
