@@ -37,6 +37,9 @@ extension Store {
         var y = ParameterVector<Scalar>.zeros(over: collection)
         var buffer: [Scalar] = []
         var output = y.values
+        let report = progressFactory?("\(what) with \(matrix.name)")
+        let totalRows = collection.numel
+        var rowsDone = 0
         try x.values.withUnsafeBufferPointer { input in
             try output.withUnsafeMutableBufferPointer { result in
                 for (index, position) in positions.enumerated() {
@@ -46,6 +49,8 @@ extension Store {
                     try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
                         Scalar.gemv(transposed: false, rows: Int32(rows.count), columns: side, alpha: 1, tile,
                                     input.baseAddress! + offset, beta: 0, result.baseAddress! + offset + rows.lowerBound)
+                        rowsDone += rows.count
+                        report?(rowsDone, totalRows)
                     }
                 }
             }

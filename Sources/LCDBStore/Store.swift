@@ -26,6 +26,9 @@ public final class Store {
     private var activeDatabase: Database?
     /// True between `beginBatch` and `endBatch`.
     private var batchOpen = false
+    /// Makes a progress reporter (rows done, rows in all) for a long streamed
+    /// operation, named by its argument; the shell sets it on a terminal.
+    public var progressFactory: ((String) -> ((Int, Int) -> Void)?)?
 
     /// 'LCDB' in PRAGMA application_id (set by migrations/0001).
     public static let applicationID: Int32 = 0x4C43_4442

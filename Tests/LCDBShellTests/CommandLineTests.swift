@@ -257,3 +257,16 @@ extension HostileConditionsTests {
         #expect(reads >= 1)
     }
 }
+
+extension CommandLineTests {
+    @Test func helpListsEveryStatementWithSyntaxAndExample() throws {
+        let help = try LCDBProcess.run(["--no-init", "-c", "help"])
+        #expect(help.status == 0)
+        for line in ["create collection NAME [( LAYER KIND(ARGS), ... )]", "let NAME = EXPRESSION", "diff A B",
+                     "import vector NAME over COLLECTION from 'FILE.safetensors' | 'FILE.npy' [dtype float32|float64]",
+                     "e.g. let step = solve(F, g, regul=1e-3);", "e.g. show mlp;", "solve(M, v, regul=0, layers=identical)"] {
+            #expect(help.stdout.contains(line), "help lacks: \(line)")
+        }
+        #expect(help.stdout.components(separatedBy: "      e.g. ").count - 1 >= 14, "one example per statement")
+    }
+}

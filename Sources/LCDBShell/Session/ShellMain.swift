@@ -42,6 +42,9 @@ public enum ShellMain {
         let session = Session(store: store, format: format)
         session.echo = options.echo
         session.showsProgress = interactive && isatty(STDERR_FILENO) == 1
+        if session.showsProgress {
+            store.progressFactory = { [weak session] what in session?.progressReporter(what) }
+        }
         let shell = Shell(session: session)
         shell.keepGoing = options.keepGoing
 

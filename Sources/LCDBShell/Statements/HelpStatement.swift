@@ -49,6 +49,7 @@ struct HelpStatement: Statement {
         var lines = ["Statements end with ';' and may span lines. Names may be quoted: \"my layer\". Comments start with --.", ""]
         for definition in StatementRegistry.all {
             lines += definition.syntax.map { "  " + $0 }
+            lines.append("      e.g. " + definition.example)
         }
         lines += ["", "Expressions: numbers, names, + - *, and functions:",
                   "  " + FunctionRegistry.all.map(\.usage).joined(separator: "\n  "),
