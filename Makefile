@@ -3,8 +3,9 @@
 SWIFT ?= swift
 DB ?= quickstart.lcdb
 # Release builds link the Swift runtime and Foundation statically: the binary
-# runs when copied anywhere, and starts in a third of the time.
-RELEASE = -c release --static-swift-stdlib
+# runs when copied anywhere, and starts in a third of the time; linked without
+# PIE, so the loader has almost no relocations to apply at start-up.
+RELEASE = -c release --static-swift-stdlib -Xlinker -no-pie
 
 .PHONY: run test deps build release bench clean migrations
 
