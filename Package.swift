@@ -61,7 +61,8 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "LCDBCoreTests", dependencies: ["LCDBCore"]),
         .testTarget(name: "LCDBStoreTests", dependencies: ["LCDBStore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "LCDBInteropTests", dependencies: ["LCDBInterop"]),
-        .testTarget(name: "LCDBShellTests", dependencies: ["LCDBShell"]),
+        // Test data is read by path (#filePath), not bundled as resources.
+        .testTarget(name: "LCDBInteropTests", dependencies: ["LCDBInterop"], exclude: ["Fixtures"]),
+        .testTarget(name: "LCDBShellTests", dependencies: ["LCDBShell"], exclude: ["Transcripts", "interactive_session.py"]),
     ]
 )
