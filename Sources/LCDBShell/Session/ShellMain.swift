@@ -29,7 +29,9 @@ public enum ShellMain {
 
         let store: Store
         do {
-            store = try Store(path: options.database)
+            // LCDB_TILE_BYTES: tile size of matrices written in this run (a tuning knob for benchmarks).
+            let tileBytes = ProcessInfo.processInfo.environment["LCDB_TILE_BYTES"].flatMap(Int.init) ?? Store.defaultTileBytes
+            store = try Store(path: options.database, tileBytes: tileBytes)
         } catch {
             var message = "\(error)"
             if let path = options.database, path.hasSuffix(".lc") {
