@@ -71,13 +71,7 @@ extension Store {
         }
     }
 
-    public func renameCollection(_ name: String, to newName: String) throws {
-        try write { db in
-            let id = try Store.collectionID(db, name: name)
-            try Store.requireFreeName(db, table: "lcdb_collection", what: "collection", newName)
-            try db.execute(sql: "UPDATE lcdb_collection SET name = ? WHERE id = ?", arguments: [newName, id])
-        }
-    }
+    public func renameCollection(_ name: String, to newName: String) throws { try renameObject(.collection, name, to: newName) }
 
     /// The vectors and matrices over a collection.
     public func dependents(of name: String) throws -> Dependents {
@@ -90,8 +84,7 @@ extension Store {
         if let id = try Int64.fetchOne(db, sql: "SELECT id FROM lcdb_collection WHERE name = ?", arguments: [name]) {
             return id
         }
-        let names = try String.fetchAll(db, sql: "SELECT name FROM lcdb_collection")
-        throw StoreError(.unknownName, "no collection '\(name)'" + NameSuggester.hint(for: name, among: names))
+        throw try unknown(.collection, name, db)
     }
 
     static func requireFreeName(_ db: Database, table: String, what: String, _ name: String) throws {

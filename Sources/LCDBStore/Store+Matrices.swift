@@ -186,20 +186,9 @@ extension Store {
         return try BlockDiagonalMatrix(collection: matrix.collection, blocks: blocks)
     }
 
-    public func dropMatrix(_ name: String) throws {
-        try write { db in
-            _ = try Store.matrixRow(db, name: name)
-            try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
-        }
-    }
+    public func dropMatrix(_ name: String) throws { try dropObject(.matrix, name) }
 
-    public func renameMatrix(_ name: String, to newName: String) throws {
-        try write { db in
-            _ = try Store.matrixRow(db, name: name)
-            try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", newName)
-            try db.execute(sql: "UPDATE lcdb_matrix SET name = ? WHERE name = ?", arguments: [newName, name])
-        }
-    }
+    public func renameMatrix(_ name: String, to newName: String) throws { try renameObject(.matrix, name, to: newName) }
 
     /// A name no user object has (it holds a control character), for an object being replaced.
     static func temporaryName(_ name: String) -> String { "\u{1}replacing \(name)" }
@@ -209,8 +198,7 @@ extension Store {
             SELECT m.id, c.name AS collection, m.representation, m.dtype, m.symmetric
             FROM lcdb_matrix m JOIN lcdb_collection c ON c.id = m.collection_id WHERE m.name = ?
             """, arguments: [name]) else {
-            let names = try String.fetchAll(db, sql: "SELECT name FROM lcdb_matrix")
-            throw StoreError(.unknownName, "no matrix '\(name)'" + NameSuggester.hint(for: name, among: names))
+            throw try unknown(.matrix, name, db)
         }
         let representation: String = row["representation"]
         guard representation == "blockdiag" else {

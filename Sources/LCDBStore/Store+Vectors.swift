@@ -110,28 +110,16 @@ extension Store {
         return try ParameterVector(collection: collection, values: values)
     }
 
-    public func dropVector(_ name: String) throws {
-        try write { db in
-            _ = try Store.vectorRow(db, name: name)
-            try db.execute(sql: "DELETE FROM lcdb_vector WHERE name = ?", arguments: [name])
-        }
-    }
+    public func dropVector(_ name: String) throws { try dropObject(.vector, name) }
 
-    public func renameVector(_ name: String, to newName: String) throws {
-        try write { db in
-            _ = try Store.vectorRow(db, name: name)
-            try Store.requireFreeName(db, table: "lcdb_vector", what: "vector", newName)
-            try db.execute(sql: "UPDATE lcdb_vector SET name = ? WHERE name = ?", arguments: [newName, name])
-        }
-    }
+    public func renameVector(_ name: String, to newName: String) throws { try renameObject(.vector, name, to: newName) }
 
     static func vectorRow(_ db: Database, name: String) throws -> (id: Int64, collection: String, dtype: DType) {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT v.id, c.name AS collection, v.dtype FROM lcdb_vector v JOIN lcdb_collection c ON c.id = v.collection_id
             WHERE v.name = ?
             """, arguments: [name]) else {
-            let names = try String.fetchAll(db, sql: "SELECT name FROM lcdb_vector")
-            throw StoreError(.unknownName, "no vector '\(name)'" + NameSuggester.hint(for: name, among: names))
+            throw try unknown(.vector, name, db)
         }
         guard let dtype = DType(rawValue: row["dtype"]) else {
             throw StoreError(.corrupt, "vector '\(name)' has an unknown dtype")
