@@ -1,0 +1,68 @@
+import Testing
+@testable import LCDBShell
+
+/// The parts of the shell that are pure logic: splitting input into
+/// statements, and completion.
+struct StatementSplitterTests {
+    @Test func aSemicolonInsideQuotesOrCommentsDoesNotEndAStatement() {
+        var splitter = StatementSplitter()
+        #expect(splitter.feed("create collection \"a;b\" (x Linear(1, 1)) -- done; not yet").isEmpty)
+        #expect(splitter.isInsideStatement)
+        let pieces = splitter.feed(");")
+        #expect(pieces.map(\.text) == ["create collection \"a;b\" (x Linear(1, 1)) -- done; not yet\n)"])
+        #expect(!splitter.isInsideStatement)
+    }
+
+    @Test func severalStatementsOnOneLineKeepTheirColumns() {
+        var splitter = StatementSplitter()
+        let pieces = splitter.feed("list vectors; list matrices;")
+        #expect(pieces.map(\.text) == ["list vectors", " list matrices"])
+        #expect(pieces.map(\.start) == [SourceLocation(line: 1, column: 1), SourceLocation(line: 1, column: 14)])
+    }
+
+    @Test func metaCommandsOnlyAtTheStartOfAStatement() {
+        var splitter = StatementSplitter()
+        #expect(splitter.feed("  .format csv").map(\.isMetaCommand) == [true])
+        #expect(splitter.feed("show").isEmpty)
+        #expect(splitter.feed(".5 * x;").map(\.isMetaCommand) == [false], "a line starting with '.' inside a statement continues it")
+    }
+
+    @Test func commentOnlyInputIsNoStatement() {
+        var splitter = StatementSplitter()
+        #expect(splitter.feed("-- nothing here; really").isEmpty)
+        #expect(!splitter.isInsideStatement)
+        #expect(splitter.finish() == nil)
+        #expect(splitter.feed("numel(c)").isEmpty)
+        #expect(splitter.finish()?.text == "numel(c)", "a last statement without ';' still runs")
+    }
+}
+
+struct CompleterTests {
+    let completer = Completer(names: .init(collections: ["mlp", "resnet18"], vectors: ["grad"], matrices: ["fisher"],
+                                           layers: ["mlp": ["fc1", "fc2"]]))
+
+    @Test func statementKeywordsAtTheStart() {
+        #expect(completer.complete(pending: "", line: "cr").candidates == ["create"])
+        #expect(completer.complete(pending: "", line: "").candidates.contains("let"))
+        #expect(completer.complete(pending: "", line: ".fo").candidates == [".format"])
+    }
+
+    @Test func namesWhereANameGoes() {
+        #expect(completer.complete(pending: "", line: "show ").candidates == ["fisher", "grad", "mlp", "resnet18"])
+        #expect(completer.complete(pending: "", line: "parameters re").candidates == ["resnet18"])
+        #expect(completer.complete(pending: "", line: "drop matrix f").candidates == ["fisher"])
+        #expect(completer.complete(pending: "", line: "alter collection mlp drop f").candidates == ["fc1", "fc2"])
+    }
+
+    @Test func layerKindsAndHyperparameters() {
+        #expect(completer.complete(pending: "create collection n (", line: "fc1 Li").candidates == ["Linear("])
+        #expect(completer.complete(pending: "", line: "alter collection mlp add fc3 Linear(10, 10, bi").candidates == ["bias="])
+        #expect(completer.complete(pending: "", line: "create collection n (c Conv2d(3, 8, ker").candidates == ["kernel_size="])
+    }
+
+    @Test func functionsAndObjectsInExpressions() {
+        let candidates = completer.complete(pending: "", line: "let x = so").candidates
+        #expect(candidates == ["solve("])
+        #expect(completer.complete(pending: "", line: "trace(fi").candidates == ["fisher"])
+    }
+}
