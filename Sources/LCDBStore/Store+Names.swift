@@ -37,3 +37,24 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// What `name` is, looked up as a vector, then a matrix, then a collection
+    /// (one indexed lookup each); nil when nothing is called so.
+    public func kind(of name: String) throws -> String? {
+        try read { db in
+            for kind in [StoredKind.vector, .matrix, .collection]
+            where try Bool.fetchOne(db, sql: "SELECT 1 FROM \(kind.table) WHERE name = ?", arguments: [name]) == true {
+                return kind.rawValue
+            }
+            return nil
+        }
+    }
+
+    /// Names of every stored vector, matrix and collection (for suggestions).
+    public func allNames() throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM lcdb_vector UNION ALL SELECT name FROM lcdb_matrix UNION ALL SELECT name FROM lcdb_collection")
+        }
+    }
+}

@@ -43,16 +43,17 @@ public final class Evaluator {
 
     /// A stored vector, matrix or collection called `name`.
     func resolve(_ name: String, at location: SourceLocation) throws -> Value {
-        if try store.vectorSummaries().contains(where: { $0.name == name }) {
-            let vector = try store.vector(named: name)
-            return .vector(vector, collectionName: try store.collectionName(ofVector: name))
-        }
-        if try store.matrixSummaries().contains(where: { $0.name == name }) {
+        switch try store.kind(of: name) {
+        case "vector":
+            return .vector(try store.vector(named: name), collectionName: try store.collectionName(ofVector: name))
+        case "matrix":
             return .matrix(try storedMatrix(name))
+        case "collection":
+            return .collection(name)
+        default:
+            let hint = NameSuggester.hint(for: name, among: try store.allNames())
+            throw ShellError("no vector, matrix or collection '\(name)'" + hint, at: location)
         }
-        if try store.collectionNames().contains(name) { return .collection(name) }
-        let known = try store.vectorSummaries().map(\.name) + store.matrixSummaries().map(\.name) + store.collectionNames()
-        throw ShellError("no vector, matrix or collection '\(name)'" + NameSuggester.hint(for: name, among: known), at: location)
     }
 
     func storedMatrix(_ name: String) throws -> MatrixValue {

@@ -101,7 +101,7 @@ public enum ShellMain {
                 return 2
             }
             repl.run()
-            return shell.hadError && !interactive ? 1 : 0
+            return 0 // like the sqlite3 shell: errors at the prompt do not set the exit status
         }
 
         // Standard input is not a terminal: read it all as a script, without prompt or banner.
