@@ -9,6 +9,7 @@ public struct MatrixSummary: Equatable, Sendable {
     public let dtype: DType
     public let bytes: Int
     public let symmetric: Bool
+    public let layout: MatrixLayout
 }
 
 /// What is known of a stored matrix without reading its tiles.
@@ -19,18 +20,21 @@ public struct StoredMatrix: Sendable {
     public let collection: LayerCollection
     public let dtype: DType
     public let symmetric: Bool
+    public let layout: MatrixLayout
 }
 
-/// Produces rows `rows` of block `block` (side `side`) into `target`, row-major.
-public typealias TileFiller<Scalar> = (_ block: Int, _ side: Int, _ rows: Range<Int>,
+/// Produces columns `columns` of rows `rows` of block `block` (side `side`)
+/// into `target`, row-major: `rows.count` rows of `columns.count` values.
+public typealias TileFiller<Scalar> = (_ block: Int, _ side: Int, _ rows: Range<Int>, _ columns: Range<Int>,
                                        _ target: UnsafeMutablePointer<Scalar>) throws -> Void
 
 extension Store {
     public func matrixSummaries() throws -> [MatrixSummary] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, collection, representation, dtype, bytes, symmetric FROM matrices ORDER BY name").map {
+            try Row.fetchAll(db, sql: "SELECT name, collection, representation, dtype, bytes, symmetric, layout FROM matrices ORDER BY name").map {
                 MatrixSummary(name: $0["name"], collection: $0["collection"], representation: $0["representation"],
-                              dtype: DType(rawValue: $0["dtype"]) ?? .float64, bytes: $0["bytes"], symmetric: $0["symmetric"])
+                              dtype: DType(rawValue: $0["dtype"]) ?? .float64, bytes: $0["bytes"], symmetric: $0["symmetric"],
+                              layout: MatrixLayout(rawValue: $0["layout"]) ?? .full)
             }
         }
     }
@@ -39,17 +43,19 @@ extension Store {
         try read { db in try Store.matrixRow(db, name: name) }
     }
 
-    /// Rows per tile for a block of this side: about `tileBytes`, at least one row.
-    func rowsPerTile(side: Int, scalarSize: Int) -> Int {
-        max(1, tileBytes / max(1, side * scalarSize))
+    /// Rows per tile for rows of `width` values: about `tileBytes`, at least one row.
+    func rowsPerTile(width: Int, scalarSize: Int) -> Int {
+        max(1, tileBytes / max(1, width * scalarSize))
     }
 
     /// Writes a new block-diagonal matrix tile by tile: `fill` produces each
     /// row panel into a reused buffer, so memory stays at one tile whatever
     /// the matrix size. One transaction: on any error nothing is stored.
-    /// `symmetric` is evaluated after the tiles are written, so a filler can
-    /// decide it while it streams.
+    /// Layout `upper` (symmetric matrices) asks `fill` only for the columns
+    /// from the diagonal on, half the bytes. `symmetric` is evaluated after
+    /// the tiles are written, so a filler can decide it while it streams.
     public func createMatrix<Scalar: BLASScalar>(_ name: String, over collectionName: String, as _: Scalar.Type,
+                                                 layout: MatrixLayout = .full,
                                                  symmetric: @autoclosure () -> Bool, replace: Bool = false,
                                                  progress: ((Int, Int) -> Void)? = nil,
                                                  fill: TileFiller<Scalar>) throws {
@@ -61,16 +67,25 @@ extension Store {
             }
             let largest = collection.entries.max { $0.layer.numel < $1.layer.numel }
             let detail = largest.map { " (block '\($0.name)' alone is \($0.layer.numel) x \($0.layer.numel) \(Scalar.dtype))" } ?? ""
-            try requireSpace(for: Store.matrixBytes(collection, scalarSize: MemoryLayout<Scalar>.size), "matrix '\(name)'\(detail)")
-            // Written under a temporary name first: `fill` may read the matrix it replaces.
-            try db.execute(sql: """
-                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric) VALUES (?, ?, 'blockdiag', ?, ?)
-                """, arguments: [Store.temporaryName(name), collectionID, Scalar.dtype.rawValue, false])
-            let matrixID = db.lastInsertedRowID
-            try writeTiles(db, matrixID: matrixID, collection: collection, progress: progress, fill: fill)
-            if symmetric() { try db.execute(sql: "UPDATE lcdb_matrix SET symmetric = 1 WHERE id = ?", arguments: [matrixID]) }
+            try requireSpace(for: Store.matrixBytes(collection, scalarSize: MemoryLayout<Scalar>.size, layout: layout),
+                             "matrix '\(name)'\(detail)")
+            // The matrix row is written after its tiles (the foreign key is
+            // checked at commit): a page written early in a WAL transaction and
+            // changed again at its end makes SQLite re-read every frame after
+            // it to recompute checksums. `fill` may read the matrix it replaces,
+            // which stays until the end.
+            let matrixID = try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) + 1 FROM lcdb_matrix") ?? 1
+            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+            try writeTiles(db, matrixID: matrixID, collection: collection, layout: layout, progress: progress, fill: fill)
+            let isSymmetric = symmetric()
+            guard layout == .full || isSymmetric else {
+                throw StoreError(.mismatch, "matrix '\(name)' is not symmetric, so it cannot be stored as one triangle")
+            }
             try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
-            try db.execute(sql: "UPDATE lcdb_matrix SET name = ? WHERE id = ?", arguments: [name, matrixID])
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix (id, name, collection_id, representation, dtype, symmetric, layout)
+                VALUES (?, ?, ?, 'blockdiag', ?, ?, ?)
+                """, arguments: [matrixID, name, collectionID, Scalar.dtype.rawValue, isSymmetric, layout.rawValue])
         }
     }
 
@@ -81,64 +96,82 @@ extension Store {
         if let difference = stored.firstDifference(from: matrix.collection) {
             throw StoreError(.mismatch, "the matrix is not over collection '\(collectionName)': \(difference)")
         }
-        try createMatrix(name, over: collectionName, as: Scalar.self, symmetric: matrix.isSymmetric, replace: replace) {
-            block, side, rows, target in
+        try createMatrix(name, over: collectionName, as: Scalar.self, layout: matrix.isSymmetric ? .upper : .full,
+                         symmetric: matrix.isSymmetric, replace: replace) { block, side, rows, columns, target in
             matrix.blocks[block].withUnsafeBufferPointer { source in
-                target.update(from: source.baseAddress! + rows.lowerBound * side, count: rows.count * side)
+                Store.copyPanel(from: source.baseAddress!, side: side, rows: rows, columns: columns, to: target)
             }
         }
     }
 
-    func writeTiles<Scalar: BLASScalar>(_ db: Database, matrixID: Int64, collection: LayerCollection,
+    /// Copies columns `columns` of rows `rows` of a row-major `side x side` block to a packed panel.
+    public static func copyPanel<Scalar>(from block: UnsafePointer<Scalar>, side: Int, rows: Range<Int>,
+                                         columns: Range<Int>, to target: UnsafeMutablePointer<Scalar>) {
+        if columns.count == side {
+            target.update(from: block + rows.lowerBound * side, count: rows.count * side)
+            return
+        }
+        for (index, row) in rows.enumerated() {
+            (target + index * columns.count).update(from: block + row * side + columns.lowerBound, count: columns.count)
+        }
+    }
+
+    func writeTiles<Scalar: BLASScalar>(_ db: Database, matrixID: Int64, collection: LayerCollection, layout: MatrixLayout,
                                         progress: ((Int, Int) -> Void)?, fill: TileFiller<Scalar>) throws {
         // The tile buffer is bound straight to the INSERT (no copy, and no
         // zeroblob written first and overwritten after).
         let insert = try TileInsert(db, sql: """
-            INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data)
-            VALUES (?, 'block', ?, ?, ?, ?)
+            INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, col_start, data)
+            VALUES (?, 'block', ?, ?, ?, ?, ?)
             """)
         let sides = collection.entries.map(\.layer.numel)
         let totalRows = sides.reduce(0, +)
-        let largestTile = sides.map { rowsPerTile(side: $0, scalarSize: MemoryLayout<Scalar>.size) * $0 }.max() ?? 0
-        var buffer = [Scalar](repeating: 0, count: largestTile)
+        let scalarSize = MemoryLayout<Scalar>.size
+        var buffer: [Scalar] = []
         var rowsDone = 0
         for (position, side) in sides.enumerated() {
-            let step = rowsPerTile(side: side, scalarSize: MemoryLayout<Scalar>.size)
-            for rowStart in stride(from: 0, to: side, by: step) {
+            var rowStart = 0
+            while rowStart < side {
                 try Interruption.check()
-                let rows = rowStart ..< min(side, rowStart + step)
-                let byteCount = rows.count * side * MemoryLayout<Scalar>.size
-                try buffer.withUnsafeMutableBufferPointer { try fill(position, side, rows, $0.baseAddress!) }
+                let columns = layout == .upper ? rowStart ..< side : 0 ..< side
+                let rows = rowStart ..< min(side, rowStart + rowsPerTile(width: columns.count, scalarSize: scalarSize))
+                let count = rows.count * columns.count
+                if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
+                try buffer.withUnsafeMutableBufferPointer { try fill(position, side, rows, columns, $0.baseAddress!) }
                 try buffer.withUnsafeBytes { bytes in
-                    try insert.run([matrixID, Int64(position), Int64(rowStart), Int64(rows.count)],
-                                   blob: bytes.baseAddress!, byteCount: byteCount)
+                    try insert.run([matrixID, Int64(position), Int64(rowStart), Int64(rows.count), Int64(columns.lowerBound)],
+                                   blob: bytes.baseAddress!, byteCount: count * scalarSize)
                 }
                 rowsDone += rows.count
                 progress?(rowsDone, totalRows)
+                rowStart = rows.upperBound
             }
         }
     }
 
     /// Reads the tiles of one block in row order into a reused buffer and
-    /// hands each to `body` (rows, values). Checks that the tiles cover the
-    /// block exactly.
+    /// hands each to `body`. Checks that the tiles cover the block exactly, in
+    /// the matrix's layout.
     func forEachTile<Scalar: BLASScalar>(_ db: Database, _ matrix: StoredMatrix, position: Int,
-                                         buffer: inout [Scalar],
-                                         _ body: (Range<Int>, UnsafePointer<Scalar>) throws -> Void) throws {
+                                         buffer: inout [Scalar], _ body: (StoredTile<Scalar>) throws -> Void) throws {
         let side = matrix.collection.entries[position].layer.numel
+        let layer = matrix.collection.entries[position].name
         let tiles = try Row.fetchAll(db, sql: """
-            SELECT rowid, row_start, row_count FROM lcdb_matrix_tile
+            SELECT rowid, row_start, row_count, col_start FROM lcdb_matrix_tile
             WHERE matrix_id = ? AND part = 'block' AND position = ? ORDER BY row_start
             """, arguments: [matrix.id, position])
         var nextRow = 0
         var blob: BlobHandle?
         for tile in tiles {
-            let rowStart: Int = tile["row_start"], rowCount: Int = tile["row_count"]
-            let layer = matrix.collection.entries[position].name
+            let rowStart: Int = tile["row_start"], rowCount: Int = tile["row_count"], columnStart: Int = tile["col_start"]
             guard rowStart == nextRow, rowCount > 0, rowStart + rowCount <= side else {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of block '\(layer)' do not cover it row by row")
             }
-            let count = rowCount * side
+            guard columnStart == (matrix.layout == .upper ? rowStart : 0) else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' starts at column \(columnStart), which its \(matrix.layout.rawValue) layout does not allow")
+            }
+            let columns = columnStart ..< side
+            let count = rowCount * columns.count
             if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
             let rowID: Int64 = tile["rowid"]
             if let blob { try blob.move(to: rowID) } else {
@@ -149,25 +182,48 @@ extension Store {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' has the wrong size")
             }
             try buffer.withUnsafeMutableBytes { try blob?.read(into: $0.baseAddress!, count: byteCount) }
-            try buffer.withUnsafeBufferPointer { try body(rowStart ..< rowStart + rowCount, $0.baseAddress!) }
+            try buffer.withUnsafeBufferPointer {
+                try body(StoredTile(rows: rowStart ..< rowStart + rowCount, columns: columns, values: $0.baseAddress!, layout: matrix.layout))
+            }
             nextRow = rowStart + rowCount
         }
         guard nextRow == side else {
-            throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(matrix.collection.entries[position].name)' is missing rows")
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer)' is missing rows")
         }
     }
 
-    /// One whole block, read from its tiles.
+    /// One whole block, read from its tiles (the lower triangle of an `upper`
+    /// layout mirrored from the upper one).
     func readBlock<Scalar: BLASScalar>(_ db: Database, _ matrix: StoredMatrix, position: Int) throws -> [Scalar] {
         let side = matrix.collection.entries[position].layer.numel
         var block = [Scalar](repeating: 0, count: side * side)
         var buffer: [Scalar] = []
-        try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, values in
-            block.withUnsafeMutableBufferPointer { target in
-                (target.baseAddress! + rows.lowerBound * side).update(from: values, count: rows.count * side)
+        try block.withUnsafeMutableBufferPointer { target in
+            let base = target.baseAddress!
+            try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                for row in tile.rows {
+                    (base + row * side + tile.columns.lowerBound)
+                        .update(from: tile.values + (row - tile.rows.lowerBound) * tile.width, count: tile.width)
+                }
             }
+            if matrix.layout == .upper { Store.mirrorUpperToLower(base, side: side) }
         }
         return block
+    }
+
+    /// Sets entry (j, i) to entry (i, j) for every i < j, in 64 x 64 squares
+    /// so that both the rows read and the columns written stay in cache.
+    static func mirrorUpperToLower<Scalar>(_ block: UnsafeMutablePointer<Scalar>, side: Int) {
+        let square = 64
+        for rowStart in stride(from: 0, to: side, by: square) {
+            for columnStart in stride(from: rowStart, to: side, by: square) {
+                for i in rowStart ..< min(side, rowStart + square) {
+                    for j in max(i + 1, columnStart) ..< max(i + 1, min(side, columnStart + square)) {
+                        block[j * side + i] = block[i * side + j]
+                    }
+                }
+            }
+        }
     }
 
     /// Loads a whole stored matrix into memory (for small matrices).
@@ -195,7 +251,7 @@ extension Store {
 
     static func matrixRow(_ db: Database, name: String) throws -> StoredMatrix {
         guard let row = try Row.fetchOne(db, sql: """
-            SELECT m.id, c.name AS collection, m.representation, m.dtype, m.symmetric
+            SELECT m.id, c.name AS collection, m.representation, m.dtype, m.symmetric, m.layout
             FROM lcdb_matrix m JOIN lcdb_collection c ON c.id = m.collection_id WHERE m.name = ?
             """, arguments: [name]) else {
             throw try unknown(.matrix, name, db)
@@ -207,10 +263,13 @@ extension Store {
         guard let dtype = DType(rawValue: row["dtype"]) else {
             throw StoreError(.corrupt, "matrix '\(name)' has an unknown dtype")
         }
+        guard let layout = MatrixLayout(rawValue: row["layout"]) else {
+            throw StoreError(.corrupt, "matrix '\(name)' has an unknown tile layout")
+        }
         let collectionName: String = row["collection"]
         return StoredMatrix(id: row["id"], name: name, collectionName: collectionName,
                             collection: try loadCollection(db, name: collectionName).collection,
-                            dtype: dtype, symmetric: row["symmetric"])
+                            dtype: dtype, symmetric: row["symmetric"], layout: layout)
     }
 }
 
@@ -238,32 +297,46 @@ extension Store {
             let matrix = try Store.matrixRow(db, name: name)
             try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", newName)
             try db.execute(sql: """
-                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric)
-                SELECT ?, collection_id, representation, dtype, symmetric FROM lcdb_matrix WHERE id = ?
+                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout)
+                SELECT ?, collection_id, representation, dtype, symmetric, layout FROM lcdb_matrix WHERE id = ?
                 """, arguments: [newName, matrix.id])
             try db.execute(sql: """
-                INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data)
-                SELECT ?, part, position, row_start, row_count, data FROM lcdb_matrix_tile WHERE matrix_id = ?
+                INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, col_start, data)
+                SELECT ?, part, position, row_start, row_count, col_start, data FROM lcdb_matrix_tile WHERE matrix_id = ?
                 """, arguments: [db.lastInsertedRowID, matrix.id])
         }
     }
 }
 
 extension Store {
-    /// Hands every tile of a stored matrix, block by block in row order, to
-    /// `body` (position, side, rows, raw little-endian values) in one read
-    /// transaction; memory holds one tile.
+    /// Hands every block of a stored matrix, in row panels of whole rows in
+    /// order, to `body` (position, side, rows, raw little-endian values) in
+    /// one read transaction. Memory holds one tile for a `full` layout; an
+    /// `upper` one is read a block at a time, to rebuild the rows' left parts.
     public func streamTiles(of matrixName: String,
                             _ body: (_ position: Int, _ side: Int, _ rows: Range<Int>, _ bytes: UnsafeRawBufferPointer) throws -> Void) throws {
         try read { db in
             let matrix = try Store.matrixRow(db, name: matrixName)
             func stream<Scalar: BLASScalar>(_: Scalar.Type) throws {
                 var buffer: [Scalar] = []
+                let size = MemoryLayout<Scalar>.size
                 for (position, entry) in matrix.collection.entries.enumerated() {
                     try Interruption.check()
                     let side = entry.layer.numel
-                    try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, values in
-                        try body(position, side, rows, UnsafeRawBufferPointer(start: values, count: rows.count * side * MemoryLayout<Scalar>.size))
+                    if matrix.layout == .full {
+                        try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                            try body(position, side, tile.rows, UnsafeRawBufferPointer(start: tile.values, count: tile.rows.count * side * size))
+                        }
+                        continue
+                    }
+                    try requireMemory(for: Double(side) * Double(side) * Double(size), "block '\(entry.name)' of matrix '\(matrix.name)'")
+                    let block: [Scalar] = try readBlock(db, matrix, position: position)
+                    let step = rowsPerTile(width: side, scalarSize: size)
+                    try block.withUnsafeBytes { bytes in
+                        for rowStart in stride(from: 0, to: side, by: step) {
+                            let rows = rowStart ..< min(side, rowStart + step)
+                            try body(position, side, rows, UnsafeRawBufferPointer(rebasing: bytes[rowStart * side * size ..< rows.upperBound * side * size]))
+                        }
                     }
                 }
             }

@@ -44,12 +44,11 @@ extension Store {
             try output.withUnsafeMutableBufferPointer { result in
                 for (index, position) in positions.enumerated() {
                     try Interruption.check()
-                    let side = Int32(collection.entries[index].layer.numel)
+                    let side = collection.entries[index].layer.numel
                     let offset = collection.offsets[index]
-                    try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
-                        Scalar.gemv(transposed: false, rows: Int32(rows.count), columns: side, alpha: 1, tile,
-                                    input.baseAddress! + offset, beta: 0, result.baseAddress! + offset + rows.lowerBound)
-                        rowsDone += rows.count
+                    try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                        Store.accumulateProduct(tile, side: side, input.baseAddress! + offset, into: result.baseAddress! + offset)
+                        rowsDone += tile.rows.count
                         report?(rowsDone, totalRows)
                     }
                 }
@@ -57,6 +56,21 @@ extension Store {
         }
         y = try ParameterVector(collection: collection, values: output)
         return y
+    }
+
+    /// y += (the tile's part of the block) x, for one block's x and y. A full
+    /// tile gives its rows; an upper one (rows r0 ..< r1, columns r0 ..< side)
+    /// gives its rows and, through its part right of the diagonal square
+    /// read transposed, the entries of rows r1 ..< side left of the diagonal.
+    static func accumulateProduct<Scalar: BLASScalar>(_ tile: StoredTile<Scalar>, side: Int,
+                                                      _ x: UnsafePointer<Scalar>, into y: UnsafeMutablePointer<Scalar>) {
+        let rows = tile.rows, width = Int32(tile.width)
+        Scalar.gemv(transposed: false, rows: Int32(rows.count), columns: width, leadingDimension: width, alpha: 1,
+                    tile.values, x + tile.columns.lowerBound, beta: 1, y + rows.lowerBound)
+        let right = side - rows.upperBound
+        guard tile.layout == .upper, right > 0 else { return }
+        Scalar.gemv(transposed: true, rows: Int32(rows.count), columns: Int32(right), leadingDimension: width, alpha: 1,
+                    tile.values + rows.count, x + rows.lowerBound, beta: 1, y + rows.upperBound)
     }
 
     /// The stored matrix's collection, or the common layers with `other`,
@@ -94,40 +108,49 @@ extension Store {
         values.reserveCapacity(matrix.collection.numel)
         for position in matrix.collection.entries.indices {
             try Interruption.check()
-            let side = matrix.collection.entries[position].layer.numel
             switch matrix.dtype {
             case .float32:
                 var buffer: [Float] = []
-                try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
-                    for row in rows { values.append(Double(tile[(row - rows.lowerBound) * side + row])) }
+                try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                    for row in tile.rows { values.append(Double(tile[row, row])) }
                 }
             case .float64:
                 var buffer: [Double] = []
-                try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
-                    for row in rows { values.append(tile[(row - rows.lowerBound) * side + row]) }
+                try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                    for row in tile.rows { values.append(tile[row, row]) }
                 }
             }
         }
         return values
     }
 
-    /// sqrt of the sum of squares of all entries, streamed (`nrm2` per tile).
+    /// sqrt of the sum of squares of all entries, streamed (`nrm2` per tile,
+    /// or per row segment of an upper tile, whose part right of the diagonal
+    /// square stands for two entries each).
     public func frobeniusNorm(_ matrixName: String) throws -> Double {
         try withStoredMatrix(matrixName) { db, matrix in
-            var norms: [Double] = []
+            var norms: [(norm: Double, weight: Double)] = []
             func collect<Scalar: BLASScalar>(_: Scalar.Type) throws {
                 var buffer: [Scalar] = []
                 for position in matrix.collection.entries.indices {
                     try Interruption.check()
-                    let side = matrix.collection.entries[position].layer.numel
-                    try forEachTile(db, matrix, position: position, buffer: &buffer) { rows, tile in
-                        norms.append(Scalar.nrm2(count: rows.count * side, tile))
+                    try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                        guard tile.layout == .upper else {
+                            norms.append((Double(Scalar.nrm2(count: tile.rows.count * tile.width, tile.values)), 1))
+                            return
+                        }
+                        let square = tile.rows.count
+                        for index in 0 ..< square {
+                            let row = tile.values + index * tile.width
+                            norms.append((Double(Scalar.nrm2(count: square, row)), 1))
+                            norms.append((Double(Scalar.nrm2(count: tile.width - square, row + square)), 2))
+                        }
                     }
                 }
             }
             matrix.dtype == .float32 ? try collect(Float.self) : try collect(Double.self)
-            guard let largest = norms.max(), largest > 0 else { return 0 }
-            return largest * norms.reduce(0) { $0 + ($1 / largest) * ($1 / largest) }.squareRoot()
+            guard let largest = norms.map(\.norm).max(), largest > 0 else { return 0 }
+            return largest * norms.reduce(0) { $0 + $1.weight * ($1.norm / largest) * ($1.norm / largest) }.squareRoot()
         }
     }
 

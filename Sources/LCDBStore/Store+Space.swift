@@ -18,16 +18,26 @@ extension Store {
                 throw StoreError(.diskFull, "\(what) needs \(Store.formatBytes(bytes)); writing it takes about \(Store.formatBytes(2 * bytes)) of free disk, and the disk holding '\(path)' has \(Store.formatBytes(free)) free. Nothing was written")
             }
         } else {
-            let memory = Double(ProcessInfo.processInfo.physicalMemory)
-            if bytes + margin > memory / 2 {
-                throw StoreError(.diskFull, "\(what) needs \(Store.formatBytes(bytes)), more than half of this machine's \(Store.formatBytes(memory)) of memory for an in-memory database; open a database file instead. Nothing was written")
-            }
+            try requireMemory(for: bytes, what, advice: " for an in-memory database; open a database file instead. Nothing was written")
         }
     }
 
-    /// Bytes of a block-diagonal matrix over `collection`, as a Double.
-    static func matrixBytes(_ collection: LayerCollection, scalarSize: Int) -> Double {
-        collection.entries.reduce(0.0) { $0 + Double($1.layer.numel) * Double($1.layer.numel) } * Double(scalarSize)
+    /// Refuses to hold `bytes` in memory when they exceed half of the machine's memory.
+    func requireMemory(for bytes: Double, _ what: String, advice: String = "") throws {
+        let margin = 64.0 * 1024 * 1024
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        if bytes + margin > memory / 2 {
+            throw StoreError(.diskFull, "\(what) needs \(Store.formatBytes(bytes)), more than half of this machine's \(Store.formatBytes(memory)) of memory\(advice)")
+        }
+    }
+
+    /// Bytes of a block-diagonal matrix over `collection`, as a Double: about
+    /// half for the `upper` layout.
+    static func matrixBytes(_ collection: LayerCollection, scalarSize: Int, layout: MatrixLayout = .full) -> Double {
+        collection.entries.reduce(0.0) {
+            let side = Double($1.layer.numel)
+            return $0 + (layout == .full ? side * side : side * (side + 1) / 2)
+        } * Double(scalarSize)
     }
 
     /// `1.5 GB`, `320 MB`, `12 kB` (powers of 1000, as disks are sold).

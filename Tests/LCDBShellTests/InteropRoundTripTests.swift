@@ -86,6 +86,11 @@ extension InteropRoundTripTests {
             export matrix G to 'Gdir';
             """], in: folder)
         #expect(out.status == 0, "\(out.stderr)")
+        // README's `block` function, as printed there.
+        let readme = try String(contentsOf: LCDBProcess.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let reader = try #require(readme.components(separatedBy: "```python\n").dropFirst()
+            .map { $0.components(separatedBy: "```")[0] }.first { $0.contains("def block(") })
+        try reader.write(to: folder.appendingPathComponent("readme_block.py"), atomically: true, encoding: .utf8)
         let python = """
             import numpy as np
             from safetensors.numpy import load_file, save_file
@@ -94,6 +99,14 @@ extension InteropRoundTripTests {
             assert all(np.array_equal(m, m.T) for m in F.values())
             G = {name: np.load(f"Gdir/{name}.npy") for name in ["a", "b", "c.d"]}
             assert not np.array_equal(G["a"], G["a"].T)
+            # README's reader, straight from the database: F keeps its upper triangle, G whole rows.
+            import sqlite3
+            exec(open("readme_block.py").read())
+            db = sqlite3.connect("m.lcdb")
+            assert db.execute("select group_concat(layout) from (select layout from matrices order by name)").fetchone()[0] == "upper,full"
+            for name in ["a", "b", "c.d"]:
+                assert np.array_equal(block(db, "F", name), F[name]), name
+                assert np.array_equal(block(db, "G", name), G[name]), name
             save_file({k: 2 * v for k, v in F.items()}, "F2.safetensors")
             import os; os.makedirs("G2", exist_ok=True)
             for name, block in G.items():

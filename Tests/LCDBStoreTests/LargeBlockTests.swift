@@ -16,7 +16,7 @@ struct LargeBlockTests {
         try store.createCollection("net", collection)
         // Entry (i, j) = 2 on the diagonal, and i - j just above it: cheap to
         // fill and to check, and every tile holds different values.
-        try store.createMatrix("M", over: "net", as: Double.self, symmetric: false) { _, side, rows, target in
+        try store.createMatrix("M", over: "net", as: Double.self, symmetric: false) { _, side, rows, _, target in
             target.initialize(repeating: 0, count: rows.count * side)
             for row in rows {
                 target[(row - rows.lowerBound) * side + row] = 2

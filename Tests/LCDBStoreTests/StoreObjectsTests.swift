@@ -83,21 +83,51 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreLocation.allCases)
-    func storedProductsMatchInMemory(location: StoreLocation) throws {
+    /// How the matrix under test is stored: a general matrix (whole rows), a
+    /// symmetric one in whole rows (as every matrix before migration 0002),
+    /// and a symmetric one as its upper triangle.
+    enum Storage: String, CaseIterable, Sendable, CustomStringConvertible {
+        case fullGeneral, fullSymmetric, upper
+        var description: String { rawValue }
+    }
+
+    @Test(arguments: StoreLocation.allCases, Storage.allCases)
+    func storedProductsMatchInMemory(location: StoreLocation, storage: Storage) throws {
         let folder = try TemporaryFolder()
-        // 3 rows of 27 doubles per tile: several tiles per block, a ragged last one.
+        // 3 rows of 27 doubles per full tile: several tiles per block, a ragged
+        // last one; upper tiles grow from 3 rows to whole remaining squares.
         let store = try location.open(in: folder, tileBytes: 27 * 8 * 3)
         let collection = try sampleCollection()
         try store.createCollection("net", collection)
         for dtype in DType.allCases {
             let name = "F_\(dtype)"
-            let memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 8)
+            var memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 8)
+            if storage == .fullGeneral {
+                // Strictly above the diagonal only, small enough to keep the
+                // blocks diagonally dominant (so solvable): not symmetric.
+                var generator = SeededGenerator(seed: 11)
+                let blocks = memory.blocks.enumerated().map { index, block in
+                    let side = collection.entries[index].layer.numel
+                    return block.enumerated().map { entry, value in
+                        entry % side > entry / side ? value + 0.5 * Double.random(in: -1 ... 1, using: &generator) : value
+                    }
+                }
+                memory = try BlockDiagonalMatrix(collection: collection, blocks: blocks)
+                #expect(!memory.isSymmetric)
+            }
             let x = ParameterVector<Double>.random(over: collection, seed: 9)
             let tolerance = dtype == .float32 ? 1e-5 : 1e-12
+            func save<Scalar: BLASScalar>(_ matrix: BlockDiagonalMatrix<Scalar>) throws {
+                guard storage == .fullSymmetric else { return try store.saveMatrix(name, over: "net", matrix) }
+                try store.createMatrix(name, over: "net", as: Scalar.self, layout: .full, symmetric: true) { block, side, rows, columns, target in
+                    matrix.blocks[block].withUnsafeBufferPointer {
+                        Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
+                    }
+                }
+            }
             switch dtype {
-            case .float32: try store.saveMatrix(name, over: "net", memory.converted(to: Float.self))
-            case .float64: try store.saveMatrix(name, over: "net", memory)
+            case .float32: try save(memory.converted(to: Float.self))
+            case .float64: try save(memory)
             }
             let loaded = try store.loadMatrix(named: name)
             #expect(loaded.typed(Double.self).blocks == memory.converted(to: Float.self).converted(to: Double.self).blocks
@@ -112,9 +142,27 @@ import Testing
             #expect(maxRelativeError(try store.solve(name, .float64(mx)).doubles, x.values) < tolerance * 10)
             #expect(maxRelativeError(try store.solve(name, .float64(mx.adding(x, scaledBy: 0.5)), regularization: 0.5).doubles,
                                      x.values) < tolerance * 10)
-            let summary = try store.matrixSummaries().first { $0.name == name }
-            #expect(summary?.bytes == collection.entries.reduce(0) { $0 + $1.layer.numel * $1.layer.numel } * dtype.size)
-            #expect(summary?.representation == "blockdiag" && summary?.symmetric == true)
+            let summary = try #require(try store.matrixSummaries().first { $0.name == name })
+            #expect(summary.representation == "blockdiag" && summary.symmetric == (storage != .fullGeneral))
+            #expect(summary.layout == (storage == .upper ? .upper : .full))
+            let full = collection.entries.reduce(0) { $0 + $1.layer.numel * $1.layer.numel } * dtype.size
+            let triangle = collection.entries.reduce(0) { $0 + $1.layer.numel * ($1.layer.numel + 1) / 2 } * dtype.size
+            if storage == .upper {
+                #expect(summary.bytes >= triangle && summary.bytes < full)
+            } else {
+                #expect(summary.bytes == full)
+            }
+            // The public view describes each tile's rectangle exactly.
+            let tiles = try store.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM matrix_tiles WHERE matrix = ? ORDER BY position, row_start", arguments: [name])
+            }
+            for tile in tiles {
+                let rowStart: Int = tile["row_start"], rowCount: Int = tile["row_count"], side: Int = tile["side"]
+                let columnStart: Int = tile["col_start"], columnCount: Int = tile["col_count"], data: Data = tile["data"]
+                #expect(columnStart == (storage == .upper ? rowStart : 0) && columnCount == side - columnStart)
+                #expect(data.count == rowCount * columnCount * dtype.size)
+                #expect(tile["layout"] == summary.layout.rawValue)
+            }
         }
     }
 
@@ -125,10 +173,21 @@ import Testing
         let collection = try sampleCollection()
         try store.createCollection("net", collection)
         let source = BlockSource.randomSPD(seed: 5)
-        try store.createMatrix("gen", over: "net", as: Double.self, symmetric: true) { block, side, rows, target in
-            source.fill(block: block, side: side, rows: rows, into: target)
+        for layout in [MatrixLayout.full, .upper] {
+            try store.createMatrix("gen", over: "net", as: Double.self, layout: layout, symmetric: true, replace: true) {
+                block, side, rows, columns, target in
+                source.fill(block: block, side: side, rows: rows, columns: columns, into: target)
+            }
+            #expect(try store.loadMatrix(named: "gen") == .float64(try .randomSPD(over: collection, seed: 5)))
+            #expect(try store.matrix(named: "gen").layout == layout)
         }
-        #expect(try store.loadMatrix(named: "gen") == .float64(try .randomSPD(over: collection, seed: 5)))
+        // A filler that turns out not symmetric cannot keep one triangle.
+        #expect(throws: StoreError(.mismatch, "matrix 'bad' is not symmetric, so it cannot be stored as one triangle")) {
+            try store.createMatrix("bad", over: "net", as: Double.self, layout: .upper, symmetric: false) { _, _, rows, columns, target in
+                target.initialize(repeating: 1, count: rows.count * columns.count)
+            }
+        }
+        #expect(try store.matrixSummaries().map(\.name) == ["gen"])
     }
 
     @Test(arguments: StoreLocation.allCases)
@@ -180,7 +239,7 @@ import Testing
         struct Boom: Error {}
         var calls = 0
         #expect(throws: Boom.self) {
-            try store.createMatrix("half", over: "net", as: Double.self, symmetric: false) { _, _, _, target in
+            try store.createMatrix("half", over: "net", as: Double.self, symmetric: false) { _, _, _, _, target in
                 calls += 1
                 if calls == 5 { throw Boom() }
                 target.update(repeating: 1, count: 1)

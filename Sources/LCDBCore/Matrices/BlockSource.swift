@@ -18,15 +18,29 @@ public enum BlockSource: Sendable, Equatable {
     /// Writes rows `rows` of block `block` (side `side`), row-major, to `target`.
     public func fill<Scalar: BLASScalar>(block: Int, side: Int, rows: Range<Int>,
                                          into target: UnsafeMutablePointer<Scalar>) {
+        fill(block: block, side: side, rows: rows, columns: 0 ..< side, into: target)
+    }
+
+    /// Writes columns `columns` of rows `rows` of block `block` (side `side`)
+    /// to `target`, row-major with `columns.count` values per row.
+    @_specialize(where Scalar == Double)
+    @_specialize(where Scalar == Float)
+    public func fill<Scalar: BLASScalar>(block: Int, side: Int, rows: Range<Int>, columns: Range<Int>,
+                                         into target: UnsafeMutablePointer<Scalar>) {
+        let width = columns.count
         switch self {
         case .identity(let scale):
-            target.initialize(repeating: 0, count: rows.count * side)
-            for row in rows { target[(row - rows.lowerBound) * side + row] = Scalar(scale) }
+            // memset: a generic initialize(repeating:) runs element by element.
+            UnsafeMutableRawPointer(target).initializeMemory(as: UInt8.self, repeating: 0,
+                                                             count: rows.count * width * MemoryLayout<Scalar>.size)
+            for row in rows where columns.contains(row) {
+                target[(row - rows.lowerBound) * width + row - columns.lowerBound] = Scalar(scale)
+            }
         case .randomSPD(let seed):
             let stream = UInt64(block)
             for row in rows {
-                let base = target + (row - rows.lowerBound) * side
-                for column in 0 ..< side {
+                let base = target + (row - rows.lowerBound) * width - columns.lowerBound
+                for column in columns {
                     let (i, j) = row <= column ? (row, column) : (column, row)
                     let u = SeededGenerator.uniform(seed: seed, stream: stream, index: UInt64(i * side + j))
                     base[column] = Scalar(i == j ? Double(side) + u : 2 * u - 1)

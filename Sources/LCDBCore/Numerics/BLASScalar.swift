@@ -11,7 +11,9 @@ import COpenBLAS
 public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     static var dtype: DType { get }
 
-    static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Self,
+    /// y = alpha op(A) x + beta y for a row-major `rows x columns` A whose
+    /// rows start `leadingDimension` values apart (a panel of a wider matrix).
+    static func gemv(transposed: Bool, rows: Int32, columns: Int32, leadingDimension: Int32, alpha: Self,
                      _ a: UnsafePointer<Self>, _ x: UnsafePointer<Self>,
                      beta: Self, _ y: UnsafeMutablePointer<Self>)
     /// y = alpha A x + beta y for a symmetric row-major A, reading its lower triangle only.
@@ -39,6 +41,16 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     static func getri(_ n: Int32, _ a: UnsafeMutablePointer<Self>, _ pivots: UnsafePointer<Int32>) -> Int32
 }
 
+extension BLASScalar {
+    /// gemv on a whole row-major matrix (rows start `columns` apart).
+    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Self,
+                            _ a: UnsafePointer<Self>, _ x: UnsafePointer<Self>,
+                            beta: Self, _ y: UnsafeMutablePointer<Self>) {
+        gemv(transposed: transposed, rows: rows, columns: columns, leadingDimension: columns,
+             alpha: alpha, a, x, beta: beta, y)
+    }
+}
+
 // The single-character LAPACK arguments, kept alive for the whole process.
 private let upper: [CChar] = [CChar(UInt8(ascii: "U")), 0]
 private let transpose: [CChar] = [CChar(UInt8(ascii: "T")), 0]
@@ -46,11 +58,11 @@ private let transpose: [CChar] = [CChar(UInt8(ascii: "T")), 0]
 extension Double: BLASScalar {
     public static var dtype: DType { .float64 }
 
-    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Double,
+    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, leadingDimension: Int32, alpha: Double,
                             _ a: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
                             beta: Double, _ y: UnsafeMutablePointer<Double>) {
         cblas_dgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, columns,
-                    alpha, a, columns, x, 1, beta, y, 1)
+                    alpha, a, leadingDimension, x, 1, beta, y, 1)
     }
     public static func symv(side: Int32, alpha: Double, _ a: UnsafePointer<Double>, _ x: UnsafePointer<Double>,
                             beta: Double, _ y: UnsafeMutablePointer<Double>) {
@@ -114,11 +126,11 @@ extension Double: BLASScalar {
 extension Float: BLASScalar {
     public static var dtype: DType { .float32 }
 
-    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, alpha: Float,
+    public static func gemv(transposed: Bool, rows: Int32, columns: Int32, leadingDimension: Int32, alpha: Float,
                             _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                             beta: Float, _ y: UnsafeMutablePointer<Float>) {
         cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, columns,
-                    alpha, a, columns, x, 1, beta, y, 1)
+                    alpha, a, leadingDimension, x, 1, beta, y, 1)
     }
     public static func symv(side: Int32, alpha: Float, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                             beta: Float, _ y: UnsafeMutablePointer<Float>) {

@@ -132,7 +132,7 @@ struct ImportStatement: Statement {
         let symmetry = SymmetryCheck()
         func load<Scalar: BLASScalar>(_: Scalar.Type) throws {
             try store.createMatrix(name.value, over: collectionName, as: Scalar.self, symmetric: symmetry.holds, replace: true,
-                                   progress: session.progressReporter("importing \(name.value)")) { position, side, rows, target in
+                                   progress: session.progressReporter("importing \(name.value)")) { position, side, rows, _, target in
                 let values = try reader.rows(position, rows)
                 nonFinite += values.filter { !$0.isFinite }.count
                 for (offset, value) in values.enumerated() { target[offset] = Scalar(value) }

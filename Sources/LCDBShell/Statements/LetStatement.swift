@@ -65,10 +65,12 @@ struct LetStatement: Statement {
         func write<Scalar: BLASScalar>(_: Scalar.Type) throws {
             var cached: (position: Int, block: [Scalar])?
             let progress = session.progressReporter("storing \(name.value)")
-            try session.store.createMatrix(name.value, over: collectionName, as: Scalar.self, symmetric: matrix.isSymmetric,
-                                           replace: true, progress: progress) { position, side, rows, target in
+            // A symmetric result keeps one triangle: half the bytes to write and read.
+            let symmetric = matrix.isSymmetric
+            try session.store.createMatrix(name.value, over: collectionName, as: Scalar.self, layout: symmetric ? .upper : .full,
+                                           symmetric: symmetric, replace: true, progress: progress) { position, side, rows, columns, target in
                 if case .source(let source) = matrix.origin {
-                    source.fill(block: position, side: side, rows: rows, into: target)
+                    source.fill(block: position, side: side, rows: rows, columns: columns, into: target)
                     return
                 }
                 if cached?.position != position {
@@ -76,7 +78,7 @@ struct LetStatement: Statement {
                     cached = (position, try matrix.block(at: position, store: session.store, as: Scalar.self))
                 }
                 cached?.block.withUnsafeBufferPointer { block in
-                    target.update(from: block.baseAddress! + rows.lowerBound * side, count: rows.count * side)
+                    Store.copyPanel(from: block.baseAddress!, side: side, rows: rows, columns: columns, to: target)
                 }
             }
         }
