@@ -56,7 +56,7 @@ let package = Package(
         ),
 
         // MARK: Benchmarks (run by Benchmarks/run, release builds only)
-        .executableTarget(name: "lcdb-bench", dependencies: ["LCDBCore"], path: "Benchmarks/Sources/lcdb-bench"),
+        .executableTarget(name: "lcdb-bench", dependencies: ["LCDBCore", "LCDBStore"], path: "Benchmarks/Sources/lcdb-bench"),
 
         // MARK: Tests
         .testTarget(name: "LCDBCoreTests", dependencies: ["LCDBCore"]),

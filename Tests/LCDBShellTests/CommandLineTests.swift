@@ -80,7 +80,7 @@ struct CommandLineTests {
         let passing = try write("p.lc", "create collection a (x Linear(1, 1));\nlet v = ones(a);\nlet F = identity(a);\n")
         #expect(try LCDBProcess.run(["--no-init", "--single-transaction", db, passing]).status == 0)
         let listed = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list vectors; list matrices;"])
-        #expect(listed.stdout == "name,collection,dtype,numel\nv,a,float64,2\nname,collection,representation,dtype,bytes,symmetric\nF,a,blockdiag,float64,32,1\n")
+        #expect(listed.stdout == "name,collection,dtype,numel\nv,a,float64,2\nname,collection,representation,dtype,bytes,symmetric,layout\nF,a,blockdiag,float64,32,1,upper\n")
     }
 
     @Test func initFileRunsUnlessNoInit() throws {
@@ -234,7 +234,7 @@ extension HostileConditionsTests {
             // The earlier content is intact, and whatever is stored is whole.
             let check = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "trace(base); norm(v, 1); list matrices;"])
             #expect(check.status == 0, "round \(round): \(check.stderr)")
-            #expect(check.stdout.hasPrefix("value\n9000\nvalue\n3000\nname,collection,representation,dtype,bytes,symmetric\n"))
+            #expect(check.stdout.hasPrefix("value\n9000\nvalue\n3000\nname,collection,representation,dtype,bytes,symmetric,layout\n"))
             // Both are symmetric, so stored as upper triangles (a little over 36 MB of the full 72 MB).
             let whole = Self.upperBlockBytes(side: 3000)
             #expect(whole > 3000 * 3001 / 2 * 8 && whole < 3000 * 3000 * 8)

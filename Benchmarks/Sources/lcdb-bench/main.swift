@@ -3,6 +3,7 @@
 // runs it beside the baselines and reports ratios.
 import Foundation
 import LCDBCore
+import LCDBStore
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -60,9 +61,30 @@ func benchStreamRead(repetitions: Int) throws {
     report("stream-read", Array(times.dropFirst()), bytes: collection.numel * 8)
 }
 
-let arguments = CommandLine.arguments.dropFirst()
+/// `store-general DB`: stores, into the existing lcdb database DB over its
+/// collection `w`, a matrix `G` that is
+/// not symmetric (2 on the diagonal, 1 just right of it), so it is written in
+/// the full layout, whole rows; the shell has no statement that makes such a
+/// matrix without reading or computing one. The caller times the process.
+func storeGeneral(_ path: String) throws {
+    let store = try Store(path: path)
+    try store.createMatrix("G", over: "w", as: Double.self, layout: .full, symmetric: false, replace: true) {
+        _, side, rows, columns, target in
+        UnsafeMutableRawPointer(target).initializeMemory(as: UInt8.self, repeating: 0, count: rows.count * columns.count * 8)
+        for row in rows {
+            target[(row - rows.lowerBound) * columns.count + row] = 2
+            if row + 1 < side { target[(row - rows.lowerBound) * columns.count + row + 1] = 1 }
+        }
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "store-general", arguments.count == 2 {
+    try storeGeneral(arguments[1])
+    exit(0)
+}
 let repetitions = 10
-for argument in arguments.isEmpty ? ["mv-large", "mv-small", "memcpy", "stream-read"] : Array(arguments) {
+for argument in arguments.isEmpty ? ["mv-large", "mv-small", "memcpy", "stream-read"] : arguments {
     switch argument {
     case "mv-large": try benchMv(name: "mv-large", layers: 8, side: 4096, repetitions: repetitions)
     case "mv-small": try benchMv(name: "mv-small", layers: 2000, side: 64, repetitions: repetitions * 10)

@@ -122,25 +122,31 @@ struct ImportStatement: Statement {
         return [.message(note)]
     }
 
-    /// Streams the blocks in row panel by row panel, in one transaction.
+    /// Streams the blocks in row panel by row panel, in one transaction. A
+    /// file whose blocks are all exactly symmetric (checked first, a block at
+    /// a time) is stored as upper triangles: half the bytes.
     private func importMatrix(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
         let store = session.store
         let collection = try store.collection(named: collectionName)
         let reader = try MatrixFiles.Reader(file.value, over: collection)
         let chosen = dtype ?? .float64
         var nonFinite = 0
-        let symmetry = SymmetryCheck()
+        let symmetric = try SymmetryCheck.holds(for: reader, over: collection)
         func load<Scalar: BLASScalar>(_: Scalar.Type) throws {
-            try store.createMatrix(name.value, over: collectionName, as: Scalar.self, symmetric: symmetry.holds, replace: true,
-                                   progress: session.progressReporter("importing \(name.value)")) { position, side, rows, _, target in
+            try store.createMatrix(name.value, over: collectionName, as: Scalar.self, layout: symmetric ? .upper : .full,
+                                   symmetric: symmetric, replace: true,
+                                   progress: session.progressReporter("importing \(name.value)")) { position, side, rows, columns, target in
                 let values = try reader.rows(position, rows)
                 nonFinite += values.filter { !$0.isFinite }.count
-                for (offset, value) in values.enumerated() { target[offset] = Scalar(value) }
-                symmetry.add(values, rows: rows, side: side, position: position)
+                for (index, row) in rows.enumerated() {
+                    let source = (row - rows.lowerBound) * side + columns.lowerBound
+                    let panelRow = target + index * columns.count
+                    for column in 0 ..< columns.count { panelRow[column] = Scalar(values[source + column]) }
+                }
             }
         }
         chosen == .float32 ? try load(Float.self) : try load(Double.self)
-        var note = "matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen)\(symmetry.holds ? ", symmetric" : "")"
+        var note = "matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen)\(symmetric ? ", symmetric" : "")"
         if nonFinite > 0 { note += "; \(nonFinite) non-finite values (imported as they are)" }
         return [.message(note)]
     }
@@ -155,30 +161,24 @@ struct ImportStatement: Statement {
     }
 }
 
-/// Checks, as row panels arrive, that every block is exactly symmetric
-/// (entry (i, j) equals (j, i)). It keeps the current block's rows, so blocks
-/// over `limit` entries are not checked and count as not symmetric (products
-/// then use gemv instead of symv: slower, never wrong).
-final class SymmetryCheck {
+/// Checks, before anything is stored, that every block of a matrix file is
+/// exactly symmetric (entry (i, j) equals (j, i)), reading one block at a
+/// time and stopping at the first difference. Blocks over `limit` entries are
+/// not checked and count as not symmetric: they are stored whole and products
+/// use gemv instead of symv (slower, never wrong).
+enum SymmetryCheck {
     static let limit = 1 << 24
-    private(set) var holds = true
-    private var position = -1
-    private var rowsSoFar: [Double] = []
 
-    func add(_ values: [Double], rows: Range<Int>, side: Int, position: Int) {
-        guard holds else { return }
-        guard side * side <= SymmetryCheck.limit else { holds = false; return }
-        if position != self.position {
-            self.position = position
-            rowsSoFar.removeAll(keepingCapacity: true)
-            rowsSoFar.reserveCapacity(side * side)
-        }
-        rowsSoFar.append(contentsOf: values)
-        for row in rows {
-            for column in 0 ..< row where rowsSoFar[column * side + row] != rowsSoFar[row * side + column] {
-                holds = false
-                return
+    static func holds(for reader: MatrixFiles.Reader, over collection: LayerCollection) throws -> Bool {
+        for (position, entry) in collection.entries.enumerated() {
+            try Interruption.check()
+            let side = entry.layer.numel
+            guard side * side <= limit else { return false }
+            let block = try reader.rows(position, 0 ..< side)
+            for row in 0 ..< side {
+                for column in 0 ..< row where block[column * side + row] != block[row * side + column] { return false }
             }
         }
+        return true
     }
 }

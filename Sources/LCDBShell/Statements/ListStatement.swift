@@ -23,10 +23,10 @@ struct ListStatement: Statement {
                 [.text($0.name), .text($0.collection), .text($0.dtype.rawValue), .integer($0.numel)]
             })]
         default:
-            return [ResultTable(columns: ["name", "collection", "representation", "dtype", "bytes", "symmetric"],
+            return [ResultTable(columns: ["name", "collection", "representation", "dtype", "bytes", "symmetric", "layout"],
                                 rows: try store.matrixSummaries().map {
                 [.text($0.name), .text($0.collection), .text($0.representation), .text($0.dtype.rawValue),
-                 .integer($0.bytes), .integer($0.symmetric ? 1 : 0)]
+                 .integer($0.bytes), .integer($0.symmetric ? 1 : 0), .text($0.layout.rawValue)]
             })]
         }
     }
