@@ -154,41 +154,14 @@ extension Store {
     /// the matrix's layout.
     func forEachTile<Scalar: BLASScalar>(_ db: Database, _ matrix: StoredMatrix, position: Int,
                                          buffer: inout [Scalar], _ body: (StoredTile<Scalar>) throws -> Void) throws {
-        let side = matrix.collection.entries[position].layer.numel
-        let layer = matrix.collection.entries[position].name
-        let tiles = try Row.fetchAll(db, sql: """
-            SELECT rowid, row_start, row_count, col_start FROM lcdb_matrix_tile
-            WHERE matrix_id = ? AND part = 'block' AND position = ? ORDER BY row_start
-            """, arguments: [matrix.id, position])
-        var nextRow = 0
-        var blob: BlobHandle?
-        for tile in tiles {
-            let rowStart: Int = tile["row_start"], rowCount: Int = tile["row_count"], columnStart: Int = tile["col_start"]
-            guard rowStart == nextRow, rowCount > 0, rowStart + rowCount <= side else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of block '\(layer)' do not cover it row by row")
-            }
-            guard columnStart == (matrix.layout == .upper ? rowStart : 0) else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' starts at column \(columnStart), which its \(matrix.layout.rawValue) layout does not allow")
-            }
-            let columns = columnStart ..< side
-            let count = rowCount * columns.count
+        let reader = try TileReader(db, matrix, position: position)
+        for tile in reader.tiles {
+            let count = tile.rows.count * tile.columns.count
             if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
-            let rowID: Int64 = tile["rowid"]
-            if let blob { try blob.move(to: rowID) } else {
-                blob = try BlobHandle(db, table: "lcdb_matrix_tile", column: "data", rowID: rowID, writable: false)
+            try buffer.withUnsafeMutableBufferPointer { target in
+                try reader.read(tile, into: target.baseAddress!)
+                try body(StoredTile(rows: tile.rows, columns: tile.columns, values: target.baseAddress!, layout: matrix.layout))
             }
-            let byteCount = count * MemoryLayout<Scalar>.size
-            guard blob?.byteCount == byteCount else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' has the wrong size")
-            }
-            try buffer.withUnsafeMutableBytes { try blob?.read(into: $0.baseAddress!, count: byteCount) }
-            try buffer.withUnsafeBufferPointer {
-                try body(StoredTile(rows: rowStart ..< rowStart + rowCount, columns: columns, values: $0.baseAddress!, layout: matrix.layout))
-            }
-            nextRow = rowStart + rowCount
-        }
-        guard nextRow == side else {
-            throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer)' is missing rows")
         }
     }
 

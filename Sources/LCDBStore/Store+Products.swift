@@ -30,32 +30,41 @@ extension Store {
         }
     }
 
+    /// Reads the tiles on this thread while a second one multiplies the tile
+    /// read before (`TileReadAhead`).
     private func streamedProduct<Scalar: BLASScalar>(_ db: Database, _ matrix: StoredMatrix, _ x: ParameterVector<Scalar>,
                                                      _ matching: LayerMatching, _ what: String) throws -> ParameterVector<Scalar> {
         let (collection, positions) = try Store.align(matrix, with: x.collection, matching, what)
         let x = try x.restricted(to: collection)
-        var y = ParameterVector<Scalar>.zeros(over: collection)
-        var buffer: [Scalar] = []
-        var output = y.values
+        let readers = try positions.map { try TileReader(db, matrix, position: $0) }
+        // One job per tile: which reader (block), which tile, where its x and y start.
+        let jobs = readers.enumerated().flatMap { index, reader in
+            reader.tiles.map { (block: index, tile: $0, offset: collection.offsets[index],
+                                side: collection.entries[index].layer.numel) }
+        }
+        let capacity = jobs.map { $0.tile.rows.count * $0.tile.columns.count }.max() ?? 0
         let report = progressFactory?("\(what) with \(matrix.name)")
         let totalRows = collection.numel
         var rowsDone = 0
+        let layout = matrix.layout
+        let output = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, collection.numel))
+        defer { output.deallocate() }
+        UnsafeMutableRawPointer(output).initializeMemory(as: UInt8.self, repeating: 0, count: collection.numel * MemoryLayout<Scalar>.size)
         try x.values.withUnsafeBufferPointer { input in
-            try output.withUnsafeMutableBufferPointer { result in
-                for (index, position) in positions.enumerated() {
-                    try Interruption.check()
-                    let side = collection.entries[index].layer.numel
-                    let offset = collection.offsets[index]
-                    try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
-                        Store.accumulateProduct(tile, side: side, input.baseAddress! + offset, into: result.baseAddress! + offset)
-                        rowsDone += tile.rows.count
-                        report?(rowsDone, totalRows)
-                    }
-                }
-            }
+            let (xs, ys) = (SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!)), SendablePointer(pointer: output))
+            let placements = jobs.map { (tile: $0.tile, offset: $0.offset, side: $0.side) }
+            try TileReadAhead.run(count: jobs.count, capacity: capacity, read: { (index: Int, buffer: UnsafeMutablePointer<Scalar>) in
+                try Interruption.check()
+                try readers[jobs[index].block].read(jobs[index].tile, into: buffer)
+                rowsDone += jobs[index].tile.rows.count
+                report?(rowsDone, totalRows)
+            }, work: { index, values in
+                let job = placements[index]
+                let tile = StoredTile(rows: job.tile.rows, columns: job.tile.columns, values: values, layout: layout)
+                Store.accumulateProduct(tile, side: job.side, xs.pointer + job.offset, into: ys.pointer + job.offset)
+            })
         }
-        y = try ParameterVector(collection: collection, values: output)
-        return y
+        return try ParameterVector(collection: collection, values: Array(UnsafeBufferPointer(start: output, count: collection.numel)))
     }
 
     /// y += (the tile's part of the block) x, for one block's x and y. A full

@@ -252,4 +252,36 @@ import Testing
         #expect(throws: StoreError(.unknownName, "no collection 'nte'; did you mean 'net'?")) { _ = try store.collection(named: "nte") }
         #expect(try store.integrityCheck() == "ok")
     }
+
+    /// A tile damaged by an outside writer is a clear error from every reader
+    /// (products read ahead on a second thread), never a crash or a wrong answer.
+    @Test(arguments: [MatrixLayout.full, .upper])
+    func damagedTilesAreCorruptErrors(layout: MatrixLayout) throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 27 * 8 * 3)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        let source = BlockSource.randomSPD(seed: 2)
+        try store.createMatrix("F", over: "net", as: Double.self, layout: layout, symmetric: true) { block, side, rows, columns, target in
+            source.fill(block: block, side: side, rows: rows, columns: columns, into: target)
+        }
+        let x = AnyParameterVector.float64(.random(over: collection, seed: 1))
+        // A later tile of the first block loses a value; then one goes missing.
+        try store.write { db in
+            try db.execute(sql: """
+                UPDATE lcdb_matrix_tile SET data = substr(data, 1, length(data) - 8)
+                WHERE rowid = (SELECT rowid FROM lcdb_matrix_tile WHERE position = 0 ORDER BY row_start LIMIT 1 OFFSET 2)
+                """)
+        }
+        let wrongSize = StoreError(.corrupt, "matrix 'F': a tile of block 'conv' has the wrong size")
+        #expect(throws: wrongSize) { _ = try store.product("F", x) }
+        #expect(throws: wrongSize) { _ = try store.quadraticForm("F", x) }
+        #expect(throws: wrongSize) { _ = try store.frobeniusNorm("F") }
+        #expect(throws: wrongSize) { _ = try store.loadMatrix(named: "F") }
+        #expect(throws: wrongSize) { try store.streamTiles(of: "F") { _, _, _, _ in } }
+        try store.write { db in
+            try db.execute(sql: "DELETE FROM lcdb_matrix_tile WHERE position = 1 AND row_start > 0")
+        }
+        #expect(throws: StoreError.self) { _ = try store.trace("F") }
+    }
 }

@@ -31,10 +31,16 @@ public enum BlockScheduler {
             work(small[0])
             return
         }
+        let order = small
+        withSingleThreadedBLAS { DispatchQueue.concurrentPerform(iterations: order.count) { work(order[$0]) } }
+    }
+
+    /// Runs `body` with OpenBLAS on one thread (lcdb's own threads use the
+    /// cores meanwhile), restoring its thread count afterwards.
+    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(Int32(cores)) }
-        let order = small
-        DispatchQueue.concurrentPerform(iterations: order.count) { work(order[$0]) }
+        return try body()
     }
 }
 

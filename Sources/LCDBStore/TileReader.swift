@@ -1,0 +1,61 @@
+import GRDB
+import LCDBCore
+
+/// The tiles of one stored block: listed and checked when made (they must
+/// cover the block row by row, in the matrix's layout), then read one at a
+/// time into the caller's memory through one blob handle moved from row to row.
+final class TileReader {
+    /// Where one tile lies in its block, and its row in lcdb_matrix_tile.
+    struct Placement: Sendable {
+        let rowID: Int64
+        let rows: Range<Int>
+        let columns: Range<Int>
+    }
+
+    let tiles: [Placement]
+    private let db: Database
+    private let matrix: StoredMatrix
+    private let layer: String
+    private var blob: BlobHandle?
+
+    init(_ db: Database, _ matrix: StoredMatrix, position: Int) throws {
+        self.db = db
+        self.matrix = matrix
+        let side = matrix.collection.entries[position].layer.numel
+        let layer = matrix.collection.entries[position].name
+        self.layer = layer
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT rowid, row_start, row_count, col_start FROM lcdb_matrix_tile
+            WHERE matrix_id = ? AND part = 'block' AND position = ? ORDER BY row_start
+            """, arguments: [matrix.id, position])
+        var nextRow = 0
+        var tiles: [Placement] = []
+        for row in rows {
+            let rowStart: Int = row["row_start"], rowCount: Int = row["row_count"], columnStart: Int = row["col_start"]
+            guard rowStart == nextRow, rowCount > 0, rowStart + rowCount <= side else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of block '\(layer)' do not cover it row by row")
+            }
+            guard columnStart == (matrix.layout == .upper ? rowStart : 0) else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' starts at column \(columnStart), which its \(matrix.layout.rawValue) layout does not allow")
+            }
+            tiles.append(Placement(rowID: row["rowid"], rows: rowStart ..< rowStart + rowCount, columns: columnStart ..< side))
+            nextRow = rowStart + rowCount
+        }
+        guard nextRow == side else {
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer)' is missing rows")
+        }
+        self.tiles = tiles
+    }
+
+    /// Reads `tile`'s values (rows x columns, row-major) into `target`.
+    func read<Scalar: BLASScalar>(_ tile: Placement, into target: UnsafeMutablePointer<Scalar>) throws {
+        if let blob { try blob.move(to: tile.rowID) } else {
+            blob = try BlobHandle(db, table: "lcdb_matrix_tile", column: "data", rowID: tile.rowID, writable: false)
+        }
+        let byteCount = tile.rows.count * tile.columns.count * MemoryLayout<Scalar>.size
+        guard blob?.byteCount == byteCount else {
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' has the wrong size")
+        }
+        try blob?.read(into: target, count: byteCount)
+    }
+}
