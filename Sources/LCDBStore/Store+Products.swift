@@ -96,7 +96,9 @@ extension Store {
         }
     }
 
-    /// Sum of the diagonal, reading only diagonal entries.
+    /// Sum of the diagonal, streamed: each tile is read once and only its
+    /// diagonal entries kept (a row is smaller than a 64 KiB page, so reading
+    /// single entries would read the same pages).
     public func trace(_ matrixName: String) throws -> Double {
         try withStoredMatrix(matrixName) { db, matrix in
             try diagonalValues(db, matrix).reduce(0, +)
