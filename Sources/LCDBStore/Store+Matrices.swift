@@ -86,6 +86,8 @@ extension Store {
                 INSERT INTO lcdb_matrix (id, name, collection_id, representation, dtype, symmetric, layout)
                 VALUES (?, ?, ?, 'blockdiag', ?, ?, ?)
                 """, arguments: [matrixID, name, collectionID, Scalar.dtype.rawValue, isSymmetric, layout.rawValue])
+            // Every tile has its matrix now; later statements of a batch transaction check at once again.
+            try db.execute(sql: "PRAGMA defer_foreign_keys = OFF")
         }
     }
 
