@@ -283,5 +283,22 @@ import Testing
             try db.execute(sql: "DELETE FROM lcdb_matrix_tile WHERE position = 1 AND row_start > 0")
         }
         #expect(throws: StoreError.self) { _ = try store.trace("F") }
+        // A tile whose first column does not match the layout (matrix H, else whole).
+        try store.createMatrix("H", over: "net", as: Double.self, layout: layout, symmetric: true) { block, side, rows, columns, target in
+            source.fill(block: block, side: side, rows: rows, columns: columns, into: target)
+        }
+        try store.write { db in
+            try db.execute(sql: """
+                UPDATE lcdb_matrix_tile SET col_start = col_start + 1
+                WHERE rowid = (SELECT t.rowid FROM lcdb_matrix_tile t JOIN lcdb_matrix m ON m.id = t.matrix_id
+                               WHERE m.name = 'H' AND t.position = 2 AND t.row_start = 3)
+                """)
+        }
+        // Block 'fc' has 25 rows of 25: 3 rows per tile from row 0, so the second tile starts at row 3.
+        let column = layout == .upper ? 4 : 1
+        let misplaced = StoreError(.corrupt, "matrix 'H': a tile of block 'fc' starts at column \(column), which its \(layout.rawValue) layout does not allow")
+        #expect(throws: misplaced) { _ = try store.diagonal("H") }
+        #expect(throws: misplaced) { _ = try store.solve("H", x) }
+        #expect(throws: misplaced) { _ = try store.product("H", x) }
     }
 }
