@@ -110,4 +110,28 @@ struct ParameterVectorTests {
         #expect(try x.dot(x) == 0 && x.norm() == 0 && x.norm(.infinity) == 0)
         #expect(try (x + x).count == 0)
     }
+
+    /// Float32 reductions are accumulated in Double. Ten million copies of
+    /// 0.1f: summed in float32 the running totals lose low bits at every step
+    /// (checked below, so this data does tell the two apart).
+    @Test func float32ReductionsDoNotDrift() throws {
+        let count = 10_000_000
+        let collection = try LayerCollection([("p", .parameter([count]))])
+        let x = try ParameterVector<Float>(collection: collection, values: [Float](repeating: 0.1, count: count))
+        // The exact sums are n v and n v^2 (v = 0.1f widened, its square exact in Double).
+        let value = Double(Float(0.1))
+        let sum = Double(count) * value
+        let squares = Double(count) * (value * value)
+        #expect(abs(x.norm(.l1) - sum) / sum < 1e-9)
+        #expect(abs(try x.dot(x) - squares) / squares < 1e-9)
+        #expect(abs(x.norm() - squares.squareRoot()) / squares.squareRoot() < 1e-9)
+        // What float32 accumulation (sasum, sdot) gives on the same data.
+        let float32Sum = x.values.withUnsafeBufferPointer { Double(Float.asum(Int32(count), $0.baseAddress!)) }
+        let float32Dot = x.values.withUnsafeBufferPointer { Double(Float.dot(Int32(count), $0.baseAddress!, $0.baseAddress!)) }
+        #expect(abs(float32Sum - sum) / sum > 1e-6 || abs(float32Dot - squares) / squares > 1e-6)
+        // Random signs and sizes, against a naive Double loop.
+        let random = ParameterVector<Float>.random(over: collection, seed: 4)
+        let reference = random.values.reduce(0.0) { $0 + abs(Double($1)) }
+        #expect(abs(random.norm(.l1) - reference) / reference < 1e-9)
+    }
 }

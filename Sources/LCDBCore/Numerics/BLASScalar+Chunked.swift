@@ -23,24 +23,25 @@ extension BLASScalar {
         forEachChunk(count) { start, length in scal(length, alpha, x + start) }
     }
 
-    /// Dot product, chunk results summed in Double.
+    /// Dot product, accumulated in Double (float32 too).
     public static func dot(count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double {
         var total = 0.0
-        forEachChunk(count) { start, length in total += Double(dot(length, x + start, y + start)) }
+        forEachChunk(count) { start, length in total += dotInDouble(length, x + start, y + start) }
         return total
     }
 
-    /// Euclidean norm, combining chunk norms without overflow.
+    /// Euclidean norm, accumulated in Double, combining chunk norms without overflow.
     public static func nrm2(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var norms: [Double] = []
-        forEachChunk(count) { start, length in norms.append(Double(nrm2(length, x + start))) }
+        forEachChunk(count) { start, length in norms.append(nrm2InDouble(length, x + start)) }
         guard let largest = norms.max(), largest > 0 else { return 0 }
         return largest * norms.reduce(0) { $0 + ($1 / largest) * ($1 / largest) }.squareRoot()
     }
 
+    /// Sum of magnitudes, accumulated in Double.
     public static func asum(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var total = 0.0
-        forEachChunk(count) { start, length in total += Double(asum(length, x + start)) }
+        forEachChunk(count) { start, length in total += asumInDouble(length, x + start) }
         return total
     }
 

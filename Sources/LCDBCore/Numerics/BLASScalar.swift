@@ -26,6 +26,11 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     static func dot(_ n: Int32, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Self
     static func nrm2(_ n: Int32, _ x: UnsafePointer<Self>) -> Self
     static func asum(_ n: Int32, _ x: UnsafePointer<Self>) -> Self
+    /// dot, nrm2 and asum accumulated in Double whatever the dtype: float32
+    /// sums over millions of values drift by up to n * 6e-8 in float32.
+    static func dotInDouble(_ n: Int32, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double
+    static func nrm2InDouble(_ n: Int32, _ x: UnsafePointer<Self>) -> Double
+    static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Self>) -> Double
     /// Zero-based index of the element of largest magnitude.
     static func iamax(_ n: Int32, _ x: UnsafePointer<Self>) -> Int
 
@@ -84,6 +89,9 @@ extension Double: BLASScalar {
     }
     public static func nrm2(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { cblas_dnrm2(n, x, 1) }
     public static func asum(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { cblas_dasum(n, x, 1) }
+    public static func dotInDouble(_ n: Int32, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double { dot(n, x, y) }
+    public static func nrm2InDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { nrm2(n, x) }
+    public static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { asum(n, x) }
     public static func iamax(_ n: Int32, _ x: UnsafePointer<Double>) -> Int { Int(cblas_idamax(n, x, 1)) }
 
     public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Double>) -> Int32 {
@@ -152,6 +160,40 @@ extension Float: BLASScalar {
     }
     public static func nrm2(_ n: Int32, _ x: UnsafePointer<Float>) -> Float { cblas_snrm2(n, x, 1) }
     public static func asum(_ n: Int32, _ x: UnsafePointer<Float>) -> Float { cblas_sasum(n, x, 1) }
+    // OpenBLAS's dsdot rounds each product to float32 before summing in
+    // Double (a bias of up to 6e-8 on constant data), so these are loops: a
+    // float32 product is exact in Double.
+    public static func dotInDouble(_ n: Int32, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Double {
+        sumInDouble(Int(n)) { Double(x[$0]) * Double(y[$0]) }
+    }
+    public static func nrm2InDouble(_ n: Int32, _ x: UnsafePointer<Float>) -> Double {
+        // A float32 value squared can neither overflow nor underflow a Double.
+        sumInDouble(Int(n)) { Double(x[$0]) * Double(x[$0]) }.squareRoot()
+    }
+    public static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Float>) -> Double {
+        sumInDouble(Int(n)) { Double(abs(x[$0])) }
+    }
+
+    /// The sum of `term(i)` for i in 0 ..< count, in four interleaved Double
+    /// accumulators so the loop does not wait on one addition at a time.
+    @inline(__always)
+    private static func sumInDouble(_ count: Int, _ term: (Int) -> Double) -> Double {
+        var sums = (0.0, 0.0, 0.0, 0.0)
+        let whole = count & ~3
+        var index = 0
+        while index < whole {
+            sums.0 += term(index)
+            sums.1 += term(index + 1)
+            sums.2 += term(index + 2)
+            sums.3 += term(index + 3)
+            index += 4
+        }
+        while index < count {
+            sums.0 += term(index)
+            index += 1
+        }
+        return (sums.0 + sums.1) + (sums.2 + sums.3)
+    }
     public static func iamax(_ n: Int32, _ x: UnsafePointer<Float>) -> Int { Int(cblas_isamax(n, x, 1)) }
 
     public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Float>) -> Int32 {

@@ -2,8 +2,8 @@
 /// one flat array in the collection's flattening order, float32 or float64.
 ///
 /// Arithmetic goes through OpenBLAS level-1 routines (axpy, scal, dot, nrm2,
-/// asum, iamax). Dot products and norms are returned as Double; float32 ones
-/// are accumulated by OpenBLAS in float32 (relative error about n * 6e-8).
+/// asum, iamax). Dot products and norms are accumulated and returned in
+/// Double, float32 ones too (dsdot), so they do not drift over long vectors.
 public struct ParameterVector<Scalar: BLASScalar>: Equatable, Sendable {
     public let collection: LayerCollection
     public internal(set) var values: [Scalar]
