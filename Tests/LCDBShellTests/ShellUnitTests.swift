@@ -66,3 +66,23 @@ struct CompleterTests {
         #expect(completer.complete(pending: "", line: "trace(fi").candidates == ["fisher"])
     }
 }
+
+/// The exact-symmetry check that decides whether an imported matrix keeps one triangle.
+struct SymmetryCheckTests {
+    @Test func everyOffDiagonalPairIsCompared() {
+        let side = 130 // two whole 64 x 64 squares and a ragged third
+        var block = [Double](repeating: 0, count: side * side)
+        for i in 0 ..< side {
+            for j in i ..< side { (block[i * side + j], block[j * side + i]) = (Double(i * 1000 + j), Double(i * 1000 + j)) }
+        }
+        #expect(SymmetryCheck.isSymmetric(block, side: side))
+        var diagonal = block
+        diagonal[77 * side + 77] = -1
+        #expect(SymmetryCheck.isSymmetric(diagonal, side: side)) // the diagonal has no partner
+        for (i, j) in [(0, 1), (1, 0), (63, 64), (64, 63), (129, 3), (3, 129), (128, 129), (129, 128), (70, 2)] {
+            var changed = block
+            changed[i * side + j] += 0.5
+            #expect(!SymmetryCheck.isSymmetric(changed, side: side), "(\(i), \(j))")
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import LCDBCore
 import LCDBInterop
 import LCDBStore
@@ -163,20 +164,36 @@ struct ImportStatement: Statement {
 
 /// Checks, before anything is stored, that every block of a matrix file is
 /// exactly symmetric (entry (i, j) equals (j, i)), reading one block at a
-/// time and stopping at the first difference. Blocks over `limit` entries are
-/// not checked and count as not symmetric: they are stored whole and products
-/// use gemv instead of symv (slower, never wrong).
+/// time and stopping at the first difference. A block is held in memory for
+/// the check, so blocks over `limit` entries (an eighth of the machine's
+/// memory as float64) are not checked and count as not symmetric: they are
+/// stored whole and products use gemv instead of symv (slower, never wrong).
 enum SymmetryCheck {
-    static let limit = 1 << 24
+    static let limit = max(1 << 24, Int(ProcessInfo.processInfo.physicalMemory / 64))
 
     static func holds(for reader: MatrixFiles.Reader, over collection: LayerCollection) throws -> Bool {
         for (position, entry) in collection.entries.enumerated() {
             try Interruption.check()
             let side = entry.layer.numel
-            guard side * side <= limit else { return false }
+            guard side <= limit / side else { return false }
             let block = try reader.rows(position, 0 ..< side)
-            for row in 0 ..< side {
-                for column in 0 ..< row where block[column * side + row] != block[row * side + column] { return false }
+            guard isSymmetric(block, side: side) else { return false }
+        }
+        return true
+    }
+
+    /// Compares the two triangles in 64 x 64 squares, so that the column
+    /// walked on one side stays in cache.
+    static func isSymmetric(_ block: [Double], side: Int) -> Bool {
+        let square = 64
+        for rowStart in stride(from: 0, to: side, by: square) {
+            for columnStart in stride(from: rowStart, to: side, by: square) {
+                for row in rowStart ..< min(side, rowStart + square) {
+                    for column in max(row + 1, columnStart) ..< max(row + 1, min(side, columnStart + square))
+                    where block[row * side + column] != block[column * side + row] {
+                        return false
+                    }
+                }
             }
         }
         return true
