@@ -96,6 +96,21 @@ struct LayerCollectionTests {
                                          .init(field: "bias", old: "true", new: "(none)")])
         #expect(d.changed[1].changes == [.init(field: "num_groups", old: "2", new: "4")])
         #expect(a.diff(to: a).isEmpty)
+        #expect(d.renamed.isEmpty) // z (position 2) and n (position 2) differ in definition
+    }
+
+    @Test func diffFindsLayersRenamedInPlace() throws {
+        let a = try LayerCollection([("conv", .conv2d(3, 8, kernelSize: (3, 3))), ("fc", .linear(8, 10)), ("bn", .batchNorm1d(10))])
+        var b = a
+        try b.rename("fc", to: "head")
+        let d = a.diff(to: b)
+        #expect(d.renamed == [.init(old: a.entries[1], new: b.entries[1])])
+        #expect(d.added.isEmpty && d.removed.isEmpty && d.changed.isEmpty && !d.reordered && !d.isEmpty)
+        // Renamed and changed, or renamed and moved: removed plus added.
+        let changed = try LayerCollection([("conv", .conv2d(3, 8, kernelSize: (3, 3))), ("head", .linear(8, 5)), ("bn", .batchNorm1d(10))])
+        #expect(a.diff(to: changed).renamed.isEmpty && a.diff(to: changed).removed.map(\.name) == ["fc"])
+        let moved = try LayerCollection([("conv", .conv2d(3, 8, kernelSize: (3, 3))), ("bn", .batchNorm1d(10)), ("head", .linear(8, 10))])
+        #expect(a.diff(to: moved).renamed.isEmpty && a.diff(to: moved).added.map(\.name) == ["head"])
     }
 
     @Test func renameAndRemoveRecomputeOffsets() throws {

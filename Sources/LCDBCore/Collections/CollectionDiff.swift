@@ -1,4 +1,5 @@
-/// The changes from one collection to another, by layer name.
+/// The changes from one collection to another, by layer name (and renames
+/// in place, by position and definition).
 public struct CollectionDiff: Equatable, Sendable {
     public struct Change: Equatable, Sendable {
         /// `kind`, or a hyperparameter name such as `out_features`.
@@ -14,21 +15,40 @@ public struct CollectionDiff: Equatable, Sendable {
         public let changes: [Change]
     }
 
-    /// Layers only in the second collection, in its order.
+    /// A layer whose name changed: the same position in both collections and
+    /// an identical definition, under a name each collection has alone.
+    public struct RenamedLayer: Equatable, Sendable {
+        public let old: LayerCollection.Entry
+        public let new: LayerCollection.Entry
+    }
+
+    /// Layers only in the second collection, in its order (renamed ones aside).
     public let added: [LayerCollection.Entry]
-    /// Layers only in the first collection, in its order.
+    /// Layers only in the first collection, in its order (renamed ones aside).
     public let removed: [LayerCollection.Entry]
+    /// Layers renamed in place, in the first collection's order. A layer that
+    /// also moved or changed is reported as removed plus added instead: names
+    /// alone cannot tell which of several identical layers it became.
+    public let renamed: [RenamedLayer]
     /// Layers in both under the same name, with a different definition.
     public let changed: [ChangedLayer]
     /// True when the layers in both appear in a different relative order
     /// (so their offsets differ even if nothing else changed).
     public let reordered: Bool
 
-    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty && !reordered }
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && renamed.isEmpty && changed.isEmpty && !reordered }
 
     init(from old: LayerCollection, to new: LayerCollection) {
-        added = new.entries.filter { !old.contains($0.name) }
-        removed = old.entries.filter { !new.contains($0.name) }
+        let onlyNew = new.entries.enumerated().filter { !old.contains($0.element.name) }
+        let onlyOld = old.entries.enumerated().filter { !new.contains($0.element.name) }
+        let newAt = Dictionary(uniqueKeysWithValues: onlyNew.map { ($0.offset, $0.element) })
+        renamed = onlyOld.compactMap { position, entry in
+            guard let other = newAt[position], other.layer == entry.layer else { return nil }
+            return RenamedLayer(old: entry, new: other)
+        }
+        let renamedOld = Set(renamed.map(\.old.name)), renamedNew = Set(renamed.map(\.new.name))
+        added = onlyNew.map(\.element).filter { !renamedNew.contains($0.name) }
+        removed = onlyOld.map(\.element).filter { !renamedOld.contains($0.name) }
         changed = old.entries.compactMap { entry in
             guard let other = new.entry(named: entry.name), other.layer != entry.layer else { return nil }
             return ChangedLayer(name: entry.name, old: entry.layer, new: other.layer,
