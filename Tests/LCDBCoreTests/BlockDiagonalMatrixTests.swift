@@ -90,6 +90,12 @@ struct BlockDiagonalMatrixTests {
         var skewed = m.blocks
         skewed[0][1] += 1
         #expect(try !BlockDiagonalMatrix(collection: collection, blocks: skewed).isSymmetric)
+        // Bit for bit: 0 against -0 differs (a stored triangle mirrored back would lose the sign);
+        // a NaN mirrored by the same NaN does not.
+        let three = try LayerCollection([("p", .parameter([3]))])
+        #expect(try !BlockDiagonalMatrix<Double>(collection: three, blocks: [[1, 0, 2, -0.0, 1, 0, 2, 0, 1]]).isSymmetric)
+        #expect(try BlockDiagonalMatrix<Double>(collection: three, blocks: [[1, .nan, 2, .nan, 1, 0, 2, 0, 1]]).isSymmetric)
+        #expect(try !BlockDiagonalMatrix<Float>(collection: three, blocks: [[1, .nan, 2, -.nan, 1, 0, 2, 0, 1]]).isSymmetric)
         // Operations keep or drop the flag as mathematics says.
         #expect(try m.adding(n).isSymmetric && m.scaled(by: 3).isSymmetric && m.inverse().isSymmetric)
         #expect(try !m.matrixProduct(n).isSymmetric)

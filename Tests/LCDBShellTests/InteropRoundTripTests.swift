@@ -135,4 +135,36 @@ extension InteropRoundTripTests {
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("F.safetensors: tensor 'a' has shape [8, 8], the block of layer 'a' is [12, 12]"), "\(wrong.stderr)")
     }
+
+    /// A block that is symmetric under == but not bit for bit (0 against -0)
+    /// is stored whole, so it comes back with the sign of its zero.
+    @Test func signedZerosSurviveTheSymmetryCheck() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-zeros-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let make = """
+            import numpy as np
+            from safetensors.numpy import save_file
+            save_file({"p": np.array([[1.0, 0.0], [-0.0, 1.0]]), "q": np.array([[2.0, -0.0], [-0.0, 2.0]])}, "z.safetensors")
+            """
+        #expect(try LCDBProcess.run(["-c", make], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"]).status == 0)
+        let db = folder.appendingPathComponent("z.lcdb").path
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            create collection z (p Parameter(2), q Parameter(2));
+            import matrix Z over z from 'z.safetensors';
+            list matrices;
+            export matrix Z to 'back.safetensors';
+            """], in: folder)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("\nZ,z,blockdiag,float64,64,0,full\n"), "\(run.stdout)")
+        let check = """
+            import numpy as np
+            from safetensors.numpy import load_file
+            a, b = load_file("z.safetensors"), load_file("back.safetensors")
+            assert all(np.array_equal(a[k], b[k]) and np.array_equal(np.signbit(a[k]), np.signbit(b[k])) for k in a)
+            print("python ok")
+            """
+        let py = try LCDBProcess.run(["-c", check], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.stdout == "python ok\n", "\(py.stderr)")
+    }
 }

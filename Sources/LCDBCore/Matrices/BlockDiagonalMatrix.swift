@@ -49,16 +49,26 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
         isSymmetric = symmetric
     }
 
-    /// True when `block[i][j] == block[j][i]` for all i, j (bit for bit, NaN never equal).
+    /// True when `block[i][j]` and `block[j][i]` are the same value bit for bit
+    /// for all i, j: a symmetric block is stored as one triangle and mirrored
+    /// back, so 0 against -0 (equal under ==) must count as a difference.
+    /// NaNs count as the same when their bits are.
     static func isExactlySymmetric(_ block: [Scalar], side: Int) -> Bool {
         block.withUnsafeBufferPointer { values in
             for row in 0 ..< side {
-                for column in (row + 1) ..< max(row + 1, side) where values[row * side + column] != values[column * side + row] {
+                for column in (row + 1) ..< max(row + 1, side)
+                where !identical(values[row * side + column], values[column * side + row]) {
                     return false
                 }
             }
             return true
         }
+    }
+
+    @inline(__always)
+    static func identical(_ a: Scalar, _ b: Scalar) -> Bool {
+        if a == b { return a.sign == b.sign }
+        return a.isNaN && b.isNaN && a.sign == b.sign && a.significandBitPattern == b.significandBitPattern
     }
 
     /// A block's side, checked against BLAS's 32-bit sizes and 64-bit element counts.

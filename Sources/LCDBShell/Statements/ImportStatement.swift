@@ -163,7 +163,8 @@ struct ImportStatement: Statement {
 }
 
 /// Checks, before anything is stored, that every block of a matrix file is
-/// exactly symmetric (entry (i, j) equals (j, i)), reading one block at a
+/// exactly symmetric (entry (i, j) has the bits of (j, i), so that mirroring
+/// the stored triangle gives back the file: 0 and -0 differ), reading one block at a
 /// time and stopping at the first difference. A block is held in memory for
 /// the check, so blocks over `limit` entries (an eighth of the machine's
 /// memory as float64) are not checked and count as not symmetric: they are
@@ -190,7 +191,7 @@ enum SymmetryCheck {
             for columnStart in stride(from: rowStart, to: side, by: square) {
                 for row in rowStart ..< min(side, rowStart + square) {
                     for column in max(row + 1, columnStart) ..< max(row + 1, min(side, columnStart + square))
-                    where block[row * side + column] != block[column * side + row] {
+                    where block[row * side + column].bitPattern != block[column * side + row].bitPattern {
                         return false
                     }
                 }
