@@ -20,6 +20,9 @@ public final class Store {
     private let configuration: Configuration
     /// Target size of one tile (matrix row panel) or vector chunk, in bytes.
     public let tileBytes: Int
+    /// The most `streamTiles` holds to rebuild whole rows of an `upper`
+    /// matrix: a group of rows, filled from every tile above and in it.
+    var rowGroupBytes = Store.defaultRowGroupBytes
     /// The connection while a write (or a batch) is open, so that reads made
     /// inside it (a result computed from stored operands) see the same state
     /// instead of re-entering the queue.
@@ -37,6 +40,9 @@ public final class Store {
     /// Measured (ARCHITECTURE.md): 512 KiB to 4 MiB read equally fast; larger
     /// tiles fall out of cache, smaller ones write slower.
     public static let defaultTileBytes = 4 << 20
+    /// 1 GiB, or an eighth of the machine's memory if that is less: a block up
+    /// to this size is rebuilt in one pass, a larger one in several.
+    static let defaultRowGroupBytes = Int(min(UInt64(1 << 30), ProcessInfo.processInfo.physicalMemory / 8))
     /// How long a writer waits for another one before "database is busy".
     public static let busyTimeout: TimeInterval = 5
 

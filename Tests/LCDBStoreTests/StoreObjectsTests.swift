@@ -301,4 +301,34 @@ import Testing
         #expect(throws: misplaced) { _ = try store.solve("H", x) }
         #expect(throws: misplaced) { _ = try store.product("H", x) }
     }
+
+    /// Export streams whole rows: from full tiles directly, and rebuilt from
+    /// upper ones a group of rows at a time (here groups of 1, 7 and 200 rows,
+    /// so groups cut through tiles and tiles through groups).
+    @Test(arguments: [MatrixLayout.full, .upper])
+    func streamedRowsAreTheWholeBlocks(layout: MatrixLayout) throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 27 * 8 * 3)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        let memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 6)
+        try store.createMatrix("F", over: "net", as: Double.self, layout: layout, symmetric: true) { block, side, rows, columns, target in
+            memory.blocks[block].withUnsafeBufferPointer {
+                Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
+            }
+        }
+        for groupRows in [1, 7, 200] {
+            store.rowGroupBytes = groupRows * 27 * 8 // rows of the widest block, conv's 27
+            var blocks = collection.entries.map { [Double](repeating: .nan, count: $0.layer.numel * $0.layer.numel) }
+            var nextRow = Array(repeating: 0, count: collection.count)
+            try store.streamTiles(of: "F") { position, side, rows, bytes in
+                #expect(rows.lowerBound == nextRow[position] && bytes.count == rows.count * side * 8)
+                nextRow[position] = rows.upperBound
+                let values = bytes.bindMemory(to: Double.self)
+                for (index, value) in values.enumerated() { blocks[position][rows.lowerBound * side + index] = value }
+            }
+            #expect(nextRow == collection.entries.map(\.layer.numel))
+            #expect(blocks == memory.blocks, "groups of \(groupRows) rows")
+        }
+    }
 }
