@@ -26,9 +26,9 @@ public final class Store {
     /// The connection while a write (or a batch) is open, so that reads made
     /// inside it (a result computed from stored operands) see the same state
     /// instead of re-entering the queue.
-    private var activeDatabase: Database?
+    var activeDatabase: Database?
     /// True between `beginBatch` and `endBatch`.
-    private var batchOpen = false
+    var batchOpen = false
     /// Makes a progress reporter (rows done, rows in all) for a long streamed
     /// operation, named by its argument; the shell sets it on a terminal.
     public var progressFactory: ((String) -> ((Int, Int) -> Void)?)?

@@ -17,6 +17,7 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case busy
         case diskFull
         case interrupted
+        case insideTransaction
         case io
     }
 

@@ -61,6 +61,22 @@ struct CommandLineTests {
         #expect(list.stdout == "name,layer_count,numel\nkept,1,6\n")
     }
 
+    @Test func vacuumGivesBackWhatDropsFreed() throws {
+        let db = path("vacuum.lcdb")
+        let fill = try LCDBProcess.run(["--no-init", db, "-c", "create collection w (p Parameter(1500)); let A = identity(w); let B = 2 * A; drop matrix A;"])
+        #expect(fill.status == 0, "\(fill.stderr)")
+        let size = { (try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0 }
+        let before = try size()
+        let run = try LCDBProcess.run(["--no-init", db, "-c", "vacuum; trace(B);"])
+        #expect(run.status == 0 && run.stdout.hasPrefix("vacuum: ") && run.stdout.hasSuffix("value\n-----\n 3000\n"), "\(run.stdout)")
+        // A is about half of the pages: the file loses about a third of its size at least.
+        let after = try size()
+        #expect(after < before * 2 / 3, "\(before) -> \(after)")
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"))
+        let batch = try LCDBProcess.run(["--no-init", "--single-transaction", db, "-c", "vacuum;"])
+        #expect(batch.status == 1 && batch.stderr.contains("vacuum cannot run inside a transaction"), "\(batch.stderr)")
+    }
+
     @Test func keepGoingRunsEverythingButFails() throws {
         let db = path("going.lcdb")
         let script = try write("s.lc", "create collection a (x Linear(1, 1));\nshow zzz;\ncreate collection b (x Linear(1, 1));\n")

@@ -32,6 +32,7 @@ public enum StatementRegistry {
         DropStatement.definition,
         ImportStatement.definition,
         ExportStatement.definition,
+        VacuumStatement.definition,
         HelpStatement.definition,
         ExpressionStatement.definition,
     ]
