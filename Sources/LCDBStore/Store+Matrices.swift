@@ -48,6 +48,14 @@ extension Store {
         max(1, tileBytes / max(1, width * scalarSize))
     }
 
+    /// Rows per tile of an `upper` layout, whose rows are `width` values from
+    /// the diagonal on: also at most width / 8, because each tile keeps its
+    /// whole diagonal square, half of it redundant; so the redundant part is
+    /// at most 1/16 of what is stored, even for blocks smaller than a tile.
+    func upperRowsPerTile(width: Int, scalarSize: Int) -> Int {
+        min(rowsPerTile(width: width, scalarSize: scalarSize), max(1, width / 8))
+    }
+
     /// Writes a new block-diagonal matrix tile by tile: `fill` produces each
     /// row panel into a reused buffer, so memory stays at one tile whatever
     /// the matrix size. One transaction: on any error nothing is stored.
@@ -136,7 +144,9 @@ extension Store {
             while rowStart < side {
                 try Interruption.check()
                 let columns = layout == .upper ? rowStart ..< side : 0 ..< side
-                let rows = rowStart ..< min(side, rowStart + rowsPerTile(width: columns.count, scalarSize: scalarSize))
+                let step = layout == .upper ? upperRowsPerTile(width: columns.count, scalarSize: scalarSize)
+                    : rowsPerTile(width: columns.count, scalarSize: scalarSize)
+                let rows = rowStart ..< min(side, rowStart + step)
                 let count = rows.count * columns.count
                 if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
                 try buffer.withUnsafeMutableBufferPointer { try fill(position, side, rows, columns, $0.baseAddress!) }

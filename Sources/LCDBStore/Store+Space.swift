@@ -32,11 +32,11 @@ extension Store {
     }
 
     /// Bytes of a block-diagonal matrix over `collection`, as a Double: about
-    /// half for the `upper` layout.
+    /// half for the `upper` layout (its diagonal squares add at most 1/16).
     static func matrixBytes(_ collection: LayerCollection, scalarSize: Int, layout: MatrixLayout = .full) -> Double {
         collection.entries.reduce(0.0) {
             let side = Double($1.layer.numel)
-            return $0 + (layout == .full ? side * side : side * (side + 1) / 2)
+            return $0 + (layout == .full ? side * side : side * (side + 1) / 2 * 17 / 16)
         } * Double(scalarSize)
     }
 

@@ -96,7 +96,7 @@ struct CommandLineTests {
         let passing = try write("p.lc", "create collection a (x Linear(1, 1));\nlet v = ones(a);\nlet F = identity(a);\n")
         #expect(try LCDBProcess.run(["--no-init", "--single-transaction", db, passing]).status == 0)
         let listed = try LCDBProcess.run(["--no-init", db, "-c", ".format csv", "-c", "list vectors; list matrices;"])
-        #expect(listed.stdout == "name,collection,dtype,numel\nv,a,float64,2\nname,collection,representation,dtype,bytes,symmetric,layout\nF,a,blockdiag,float64,32,1,upper\n")
+        #expect(listed.stdout == "name,collection,dtype,numel\nv,a,float64,2\nname,collection,representation,dtype,bytes,symmetric,layout\nF,a,blockdiag,float64,24,1,upper\n")
     }
 
     @Test func initFileRunsUnlessNoInit() throws {
@@ -212,12 +212,13 @@ extension HostileConditionsTests {
 
     /// Bytes of one symmetric `side x side` float64 block in the `upper`
     /// layout with 4 MiB tiles, by the rule README states: the tile starting at
-    /// row r holds columns r ..< side of max(1, 4 MiB / ((side - r) * 8)) rows.
+    /// row r holds columns r ..< side of min(max(1, 4 MiB / (w * 8)), max(1, w / 8))
+    /// rows, w = side - r.
     static func upperBlockBytes(side: Int) -> Int {
         var bytes = 0, row = 0
         while row < side {
             let width = side - row
-            let rows = min(side - row, max(1, (4 << 20) / (width * 8)))
+            let rows = min(side - row, max(1, (4 << 20) / (width * 8)), max(1, width / 8))
             bytes += rows * width * 8
             row += rows
         }

@@ -9,7 +9,6 @@ whole multi-line statement). Prints "N passed, 0 failed" or raises.
 import os
 import re
 import sys
-import time
 
 import pexpect
 
@@ -22,7 +21,7 @@ checks = 0
 
 
 def start():
-    child = pexpect.spawn(binary, ["--no-init", db], env=env, encoding="utf-8", timeout=10, dimensions=(40, 200))
+    child = pexpect.spawn(binary, ["--no-init", db], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200))
     child.expect("Database: " + re.escape(db))
     child.expect_exact("lcdb> ")
     return child
@@ -96,7 +95,9 @@ check("did you mean 'resnet_small'" in out, f"error with suggestion: {out!r}")
 child.send("create collection wide (p Parameter(6000));\r")
 child.expect_exact("lcdb> ")
 child.send("let big = random_spd(wide, seed=1);\r")
-time.sleep(0.4)
+# Wait for its progress line (shown after a second), so that Ctrl-C surely
+# lands in the running statement, not in a line the shell has yet to read.
+child.expect_exact("storing big: ")
 child.sendcontrol("c")
 out = result_after(child)
 check("interrupted; nothing was changed" in out, f"Ctrl-C interrupts a long statement: {out!r}")
