@@ -92,7 +92,7 @@ out = result_after(child)
 check("did you mean 'resnet_small'" in out, f"error with suggestion: {out!r}")
 
 # Ctrl-C during a long statement interrupts it; nothing is stored.
-child.send("create collection wide (p Parameter(6000));\r")
+child.send("create collection wide (p Parameter(12000));\r")
 child.expect_exact("lcdb> ")
 child.send("let big = random_spd(wide, seed=1);\r")
 # Wait for its progress line (shown after a second), so that Ctrl-C surely
