@@ -180,7 +180,11 @@ extension Store {
     /// One whole block, read from its tiles (the lower triangle of an `upper`
     /// layout mirrored from the upper one).
     func readBlock<Scalar: BLASScalar>(_ db: Database, _ matrix: StoredMatrix, position: Int) throws -> [Scalar] {
-        let side = matrix.collection.entries[position].layer.numel
+        let entry = matrix.collection.entries[position]
+        let side = entry.layer.numel
+        try requireMemory(for: Double(side) * Double(side) * Double(MemoryLayout<Scalar>.size),
+                          "block '\(entry.name)' of matrix '\(matrix.name)' (\(side) x \(side)), read whole for this operation,",
+                          advice: "; mv, vtmv, trace, diagonal, norms and export read it tile by tile instead")
         var block = [Scalar](repeating: 0, count: side * side)
         var buffer: [Scalar] = []
         try block.withUnsafeMutableBufferPointer { target in

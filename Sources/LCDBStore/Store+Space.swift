@@ -27,7 +27,7 @@ extension Store {
         let margin = 64.0 * 1024 * 1024
         let memory = Double(ProcessInfo.processInfo.physicalMemory)
         if bytes + margin > memory / 2 {
-            throw StoreError(.diskFull, "\(what) needs \(Store.formatBytes(bytes)), more than half of this machine's \(Store.formatBytes(memory)) of memory\(advice)")
+            throw StoreError(.tooLarge, "\(what) needs \(Store.formatBytes(bytes)), more than half of this machine's \(Store.formatBytes(memory)) of memory\(advice)")
         }
     }
 

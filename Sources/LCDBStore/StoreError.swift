@@ -18,6 +18,7 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case diskFull
         case interrupted
         case insideTransaction
+        case tooLarge
         case io
     }
 

@@ -77,6 +77,15 @@ struct CommandLineTests {
         #expect(batch.status == 1 && batch.stderr.contains("vacuum cannot run inside a transaction"), "\(batch.stderr)")
     }
 
+    @Test func aBlockLargerThanMemoryIsRefusedNotAllocated() throws {
+        // 400,000 parameters: one 1.28 TB block. Shown or combined, it would be
+        // computed whole; the statement fails before allocating anything.
+        let run = try LCDBProcess.run(["--no-init", ":memory:", "-c",
+            "create collection huge (p Parameter(400000)); show random_spd(huge);"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("block 'p' (400000 x 400000) needs 1280.0 GB, more than half of this machine's"), "\(run.stderr)")
+    }
+
     @Test func keepGoingRunsEverythingButFails() throws {
         let db = path("going.lcdb")
         let script = try write("s.lc", "create collection a (x Linear(1, 1));\nshow zzz;\ncreate collection b (x Linear(1, 1));\n")

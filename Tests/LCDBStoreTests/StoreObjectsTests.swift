@@ -331,4 +331,35 @@ import Testing
             #expect(blocks == memory.blocks, "groups of \(groupRows) rows")
         }
     }
+
+    /// Operations that need a whole block refuse one larger than half of
+    /// memory before allocating it (an allocation that size would end in the
+    /// kernel killing the process); streamed ones still run.
+    @Test func wholeBlockOperationsRefuseBlocksLargerThanMemory() throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder)
+        // 400,000 parameters: a 1.28 TB float64 block. Its matrix row is made
+        // by hand with no tiles: nothing that size is ever written.
+        let collection = try LayerCollection([("huge", .parameter([400_000]))])
+        try store.createCollection("net", collection)
+        try store.write { db in
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout)
+                SELECT 'M', id, 'blockdiag', 'float64', 1, 'upper' FROM lcdb_collection WHERE name = 'net'
+                """)
+        }
+        let x = AnyParameterVector.float64(.ones(over: collection))
+        for operation in [{ _ = try store.solve("M", x) }, { _ = try store.loadMatrix(named: "M") },
+                          { _ = try store.block(of: "M", at: 0, as: Double.self) }] {
+            #expect {
+                try operation()
+            } throws: { error in
+                let message = (error as? StoreError)?.message ?? ""
+                return (error as? StoreError)?.code == .tooLarge && message.hasPrefix("block 'huge' of matrix 'M' (400000 x 400000)")
+                    && message.contains("1.3 TB")
+            }
+        }
+        // Streamed operations read tiles; with none stored they report the damage instead.
+        #expect(throws: StoreError(.corrupt, "matrix 'M': block 'huge' is missing rows")) { _ = try store.trace("M") }
+    }
 }

@@ -71,8 +71,9 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
         return a.isNaN && b.isNaN && a.sign == b.sign && a.significandBitPattern == b.significandBitPattern
     }
 
-    /// A block's side, checked against BLAS's 32-bit sizes and 64-bit element counts.
-    static func side(of entry: LayerCollection.Entry) throws -> Int {
+    /// A block's side, checked against BLAS's 32-bit sizes and 64-bit element
+    /// counts, and against memory: call it before allocating a whole block.
+    public static func side(of entry: LayerCollection.Entry) throws -> Int {
         let side = entry.layer.numel
         guard side <= Int(Int32.max), !side.multipliedReportingOverflow(by: side).overflow else {
             throw CoreError(.tooLarge, "layer '\(entry.name)' has \(side) parameters: its block is too large for BLAS")

@@ -25,7 +25,8 @@ public struct MatrixValue: Sendable {
 
     /// Block `position` as `Scalar`; `store` serves stored operands.
     func block<Scalar: BLASScalar>(at position: Int, store: Store, as type: Scalar.Type) throws -> [Scalar] {
-        let side = collection.entries[position].layer.numel
+        // Refused before anything is allocated: a block over half of memory would not survive.
+        let side = try BlockDiagonalMatrix<Scalar>.side(of: collection.entries[position])
         switch origin {
         case .stored(let name):
             return try store.block(of: name, at: position, as: type)
