@@ -86,6 +86,33 @@ struct CommandLineTests {
         #expect(run.stderr.contains("block 'p' (400000 x 400000) needs 1280.0 GB, more than half of this machine's"), "\(run.stderr)")
     }
 
+    /// `let` of sums and multiples of stored and generated matrices streams
+    /// panel by panel; the stored result equals the same expression computed
+    /// a whole block at a time, bit for bit. A full-layout operand and a
+    /// product (which needs whole blocks) take the other paths.
+    @Test func streamedResultsEqualWholeBlockResults() throws {
+        let db = path("panels.lcdb")
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            create collection w (a Linear(30, 20), b Parameter(7), c LayerNorm(40));
+            let F = random_spd(w, seed=1);
+            let G = random_spd(w, seed=2, dtype=float32);
+            let P = mm(F, G);
+            let H = 2 * F + G - 0.5 * identity(w);
+            let K = P + F;
+            let S = 3 * F;
+            let F = F + F;
+            frobenius(H - (2 * random_spd(w, seed=1) + G - 0.5 * identity(w)));
+            frobenius(K - (mm(random_spd(w, seed=1), G) + random_spd(w, seed=1)));
+            frobenius(F - 2 * random_spd(w, seed=1));
+            frobenius(S - 3 * random_spd(w, seed=1));
+            list matrices;
+            """])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.components(separatedBy: "value\n0\n").count == 5, "\(run.stdout)")
+        let layouts = run.stdout.split(separator: "\n").filter { $0.contains(",blockdiag,") }.map { $0.split(separator: ",") }
+        #expect(layouts.map { "\($0[0]):\($0.last!)" } == ["F:upper", "G:upper", "H:upper", "K:full", "P:full", "S:upper"], "\(run.stdout)")
+    }
+
     @Test func keepGoingRunsEverythingButFails() throws {
         let db = path("going.lcdb")
         let script = try write("s.lc", "create collection a (x Linear(1, 1));\nshow zzz;\ncreate collection b (x Linear(1, 1));\n")

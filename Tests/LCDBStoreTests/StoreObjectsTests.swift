@@ -362,4 +362,50 @@ import Testing
         // Streamed operations read tiles; with none stored they report the damage instead.
         #expect(throws: StoreError(.corrupt, "matrix 'M': block 'huge' is missing rows")) { _ = try store.trace("M") }
     }
+
+    /// Panels read from a stored matrix, in either layout and dtype, are the
+    /// blocks' entries: whole rows from a full matrix, and the columns from
+    /// the panel's first row on from a triangle (the rest mirrored).
+    @Test(arguments: [MatrixLayout.full, .upper])
+    func panelsOfStoredMatricesAreTheirEntries(layout: MatrixLayout) throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 27 * 8 * 3)
+        let collection = try sampleCollection()
+        try store.createCollection("net", collection)
+        let memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 12)
+        for dtype in DType.allCases {
+            let name = "F_\(dtype)"
+            func save<Scalar: BLASScalar>(_ matrix: BlockDiagonalMatrix<Scalar>) throws {
+                try store.createMatrix(name, over: "net", as: Scalar.self, layout: layout, symmetric: true) { block, side, rows, columns, target in
+                    matrix.blocks[block].withUnsafeBufferPointer {
+                        Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
+                    }
+                }
+            }
+            dtype == .float32 ? try save(memory.converted(to: Float.self)) : try save(memory)
+            let reference = try store.loadMatrix(named: name).typed(Double.self)
+            for step in [1, 2, 5, 27] {
+                let reader = try StoredPanelReader(store, matrix: name)
+                for (position, entry) in collection.entries.enumerated() {
+                    let side = entry.layer.numel
+                    for start in stride(from: 0, to: side, by: step) {
+                        let rows = start ..< min(side, start + step)
+                        for columns in layout == .upper ? [start ..< side] : [0 ..< side, start ..< side] {
+                            var panel = [Double](repeating: .nan, count: rows.count * columns.count)
+                            try panel.withUnsafeMutableBufferPointer { try reader.read(position: position, rows: rows, columns: columns, into: $0.baseAddress!) }
+                            let expected = rows.flatMap { row in columns.map { reference.blocks[position][row * side + $0] } }
+                            #expect(panel == expected, "\(name) block \(position) rows \(rows) columns \(columns)")
+                        }
+                    }
+                }
+            }
+            if layout == .upper {
+                let reader = try StoredPanelReader(store, matrix: name)
+                var panel = [Double](repeating: 0, count: 2 * 27)
+                #expect(throws: StoreError.self) {
+                    try panel.withUnsafeMutableBufferPointer { try reader.read(position: 0, rows: 3 ..< 5, columns: 0 ..< 27, into: $0.baseAddress!) }
+                }
+            }
+        }
+    }
 }

@@ -59,18 +59,23 @@ struct LetStatement: Statement {
                          at: expression.location)
     }
 
-    /// Streams the matrix into the store block by block: `fill` is asked for
-    /// row panels in order, so one computed block is cached at a time.
+    /// Streams the matrix into the store: panel by panel when it is made of
+    /// generated, stored and in-memory matrices by sums and multiples
+    /// (`PanelSource`), else block by block, one computed block cached at a time.
     private func storeMatrix(_ matrix: MatrixValue, over collectionName: String, _ session: Session) throws {
         func write<Scalar: BLASScalar>(_: Scalar.Type) throws {
             var cached: (position: Int, block: [Scalar])?
             let progress = session.progressReporter("storing \(name.value)")
             // A symmetric result keeps one triangle: half the bytes to write and read.
             let symmetric = matrix.isSymmetric
-            try session.store.createMatrix(name.value, over: collectionName, as: Scalar.self, layout: symmetric ? .upper : .full,
+            let layout: MatrixLayout = symmetric ? .upper : .full
+            var panels: PanelSource<Scalar>?
+            try session.store.createMatrix(name.value, over: collectionName, as: Scalar.self, layout: layout,
                                            symmetric: symmetric, replace: true, progress: progress) { position, side, rows, columns, target in
-                if case .source(let source) = matrix.origin {
-                    source.fill(block: position, side: side, rows: rows, columns: columns, into: target)
+                // Made inside the write, whose transaction the stored operands are read in.
+                if position == 0, rows.lowerBound == 0 { panels = try PanelSource.make(matrix, layout: layout, store: session.store) }
+                if let panels {
+                    try panels.fill(position, side, rows, columns, target)
                     return
                 }
                 if cached?.position != position {
