@@ -101,68 +101,66 @@ extension Store {
     /// single entries would read the same pages).
     public func trace(_ matrixName: String) throws -> Double {
         try withStoredMatrix(matrixName) { db, matrix in
-            try diagonalValues(db, matrix).reduce(0, +)
+            try blockStatistics(db, matrix).reduce(0) { $0 + $1.diagonal.reduce(0, +) }
         }
     }
 
     /// The diagonal as a vector over the matrix's collection.
     public func diagonal(_ matrixName: String) throws -> AnyParameterVector {
         try withStoredMatrix(matrixName) { db, matrix in
-            let values = try diagonalValues(db, matrix)
+            let values = try blockStatistics(db, matrix).flatMap(\.diagonal)
             let vector = try ParameterVector<Double>(collection: matrix.collection, values: values)
             return AnyParameterVector(vector).converted(to: matrix.dtype)
         }
     }
 
-    private func diagonalValues(_ db: Database, _ matrix: StoredMatrix) throws -> [Double] {
-        var values: [Double] = []
-        values.reserveCapacity(matrix.collection.numel)
-        for position in matrix.collection.entries.indices {
-            try Interruption.check()
-            switch matrix.dtype {
-            case .float32:
-                var buffer: [Float] = []
-                try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
-                    for row in tile.rows { values.append(Double(tile[row, row])) }
-                }
-            case .float64:
-                var buffer: [Double] = []
-                try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
-                    for row in tile.rows { values.append(tile[row, row]) }
-                }
-            }
-        }
-        return values
-    }
-
-    /// sqrt of the sum of squares of all entries, streamed (`nrm2` per tile,
-    /// or per row segment of an upper tile, whose part right of the diagonal
-    /// square stands for two entries each).
+    /// sqrt of the sum of squares of all entries, streamed.
     public func frobeniusNorm(_ matrixName: String) throws -> Double {
         try withStoredMatrix(matrixName) { db, matrix in
-            var norms: [(norm: Double, weight: Double)] = []
-            func collect<Scalar: BLASScalar>(_: Scalar.Type) throws {
-                var buffer: [Scalar] = []
-                for position in matrix.collection.entries.indices {
-                    try Interruption.check()
-                    try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
-                        guard tile.layout == .upper else {
-                            norms.append((Double(Scalar.nrm2(count: tile.rows.count * tile.width, tile.values)), 1))
-                            return
-                        }
-                        let square = tile.rows.count
-                        for index in 0 ..< square {
-                            let row = tile.values + index * tile.width
-                            norms.append((Double(Scalar.nrm2(count: square, row)), 1))
-                            norms.append((Double(Scalar.nrm2(count: tile.width - square, row + square)), 2))
-                        }
+            Store.combinedNorm(try blockStatistics(db, matrix).map { ($0.frobenius, 1) })
+        }
+    }
+
+    /// Each block's trace and Frobenius norm, streamed (what `show` prints).
+    public func blockSummaries(_ matrixName: String) throws -> [(trace: Double, frobenius: Double)] {
+        try withStoredMatrix(matrixName) { db, matrix in
+            try blockStatistics(db, matrix).map { ($0.diagonal.reduce(0, +), $0.frobenius) }
+        }
+    }
+
+    /// One pass over every tile: each block's diagonal, and its Frobenius
+    /// norm (`nrm2` per tile, or per row segment of an upper tile, whose part
+    /// right of the diagonal square stands for two entries each).
+    private func blockStatistics(_ db: Database, _ matrix: StoredMatrix) throws -> [(diagonal: [Double], frobenius: Double)] {
+        func collect<Scalar: BLASScalar>(_: Scalar.Type) throws -> [(diagonal: [Double], frobenius: Double)] {
+            var buffer: [Scalar] = []
+            return try matrix.collection.entries.indices.map { position in
+                try Interruption.check()
+                var diagonal: [Double] = []
+                var norms: [(norm: Double, weight: Double)] = []
+                try forEachTile(db, matrix, position: position, buffer: &buffer) { tile in
+                    for row in tile.rows { diagonal.append(Double(tile[row, row])) }
+                    guard tile.layout == .upper else {
+                        norms.append((Scalar.nrm2(count: tile.rows.count * tile.width, tile.values), 1))
+                        return
+                    }
+                    let square = tile.rows.count
+                    for index in 0 ..< square {
+                        let row = tile.values + index * tile.width
+                        norms.append((Scalar.nrm2(count: square, row), 1))
+                        norms.append((Scalar.nrm2(count: tile.width - square, row + square), 2))
                     }
                 }
+                return (diagonal, Store.combinedNorm(norms))
             }
-            matrix.dtype == .float32 ? try collect(Float.self) : try collect(Double.self)
-            guard let largest = norms.map(\.norm).max(), largest > 0 else { return 0 }
-            return largest * norms.reduce(0) { $0 + $1.weight * ($1.norm / largest) * ($1.norm / largest) }.squareRoot()
         }
+        return matrix.dtype == .float32 ? try collect(Float.self) : try collect(Double.self)
+    }
+
+    /// sqrt(sum of weight * norm^2), scaled by the largest norm so that no square overflows.
+    static func combinedNorm(_ norms: [(norm: Double, weight: Double)]) -> Double {
+        guard let largest = norms.map(\.norm).max(), largest > 0 else { return 0 }
+        return largest * norms.reduce(0) { $0 + $1.weight * ($1.norm / largest) * ($1.norm / largest) }.squareRoot()
     }
 
     /// (M + regularization I)^-1 x, one block in memory at a time.

@@ -59,15 +59,26 @@ enum ValuePresenter {
     static func matrixTable(_ matrix: MatrixValue, session: Session) throws -> ResultTable {
         var rows: [[ResultTable.Cell]] = []
         var stored: String?
-        if case .stored(let name) = matrix.origin { stored = name }
-        for (position, entry) in matrix.collection.entries.enumerated() {
-            try Interruption.check()
-            let block = try matrix.singleBlock(matrix, position, session.store, Double.self)
-            rows.append([.text(entry.name), .integer(entry.layer.numel), .real(block.trace()), .real(block.frobeniusNorm())])
+        if case .stored(let name) = matrix.origin {
+            // Streamed tile by tile, whatever the block size.
+            stored = name
+            for (entry, summary) in zip(matrix.collection.entries, try session.store.blockSummaries(name)) {
+                rows.append([.text(entry.name), .integer(entry.layer.numel), .real(summary.trace), .real(summary.frobenius)])
+            }
+        } else {
+            for (position, entry) in matrix.collection.entries.enumerated() {
+                try Interruption.check()
+                let block = try matrix.singleBlock(matrix, position, session.store, Double.self)
+                rows.append([.text(entry.name), .integer(entry.layer.numel), .real(block.trace()), .real(block.frobeniusNorm())])
+            }
         }
         let what = stored.map { "matrix \($0)" } ?? "matrix"
         let over = matrix.collectionName.map { " over \($0)" } ?? ""
+        var storage = ""
+        if let stored, let summary = try session.store.matrixSummaries().first(where: { $0.name == stored }), summary.layout == .upper {
+            storage = " (stored as its upper triangle: \(plural(summary.bytes, "byte")))"
+        }
         return ResultTable(columns: ["layer", "side", "trace", "frobenius"], rows: rows,
-                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(plural(matrix.collection.count, "block")), \(plural(matrix.byteCount, "byte"))")
+                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(plural(matrix.collection.count, "block")), \(plural(matrix.byteCount, "byte"))\(storage)")
     }
 }
