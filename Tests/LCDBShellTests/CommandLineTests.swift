@@ -113,6 +113,29 @@ struct CommandLineTests {
         #expect(layouts.map { "\($0[0]):\($0.last!)" } == ["F:upper", "G:upper", "H:upper", "K:full", "P:full", "S:upper"], "\(run.stdout)")
     }
 
+    /// mv and vtmv of sums and multiples are split by linearity (a stored
+    /// operand streams); they agree with the product of the materialized
+    /// matrix (`mm` by the identity forces the whole-block path) to rounding.
+    @Test func productsOfSumsAgreeWithTheWholeMatrix() throws {
+        let db = path("linear.lcdb")
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            create collection w (a Linear(30, 20), b Parameter(7));
+            let F = random_spd(w, seed=1);
+            let G = random_spd(w, seed=2);
+            let x = randn(w, seed=3);
+            let M = mm(identity(w), 2 * F - 0.5 * G + 0.1 * identity(w));
+            norm(mv(M, x), inf);
+            round(norm(mv(2 * F - 0.5 * G + 0.1 * identity(w), x) - mv(M, x), inf), 8);
+            vtmv(F, x);
+            round(vtmv(3 * (F + G), x) - vtmv(mm(identity(w), 3 * (F + G)), x), 6);
+            """])
+        #expect(run.status == 0, "\(run.stderr)")
+        // Sizes first (so that the rounding is relative error below 1e-12), then the differences.
+        let values = run.stdout.split(separator: "\n").filter { $0 != "value" }.compactMap { Double($0) }
+        #expect(values.count == 4, "\(run.stdout)")
+        #expect(values.count == 4 && values[0] < 1e4 && values[1] == 0 && values[2] < 1e6 && values[3] == 0, "\(run.stdout)")
+    }
+
     @Test func keepGoingRunsEverythingButFails() throws {
         let db = path("going.lcdb")
         let script = try write("s.lc", "create collection a (x Linear(1, 1));\nshow zzz;\ncreate collection b (x Linear(1, 1));\n")

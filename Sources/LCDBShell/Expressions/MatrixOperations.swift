@@ -11,11 +11,51 @@ enum MatrixOperations {
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.product(stored, v, matching: matching), collectionName: name)
         }
+        if identical, let linear = try linearProduct(m, v, session: session) {
+            return .vector(linear, collectionName: name)
+        }
         let (matrix, vector) = try aligned(m, v, matching, "mv", session)
         switch matrix.dtype {
         case .float32: return .vector(.float32(try blockwise(matrix, vector.typed(Float.self), session) { try $0.product(with: $1) }), collectionName: name)
         case .float64: return .vector(.float64(try blockwise(matrix, vector.typed(Double.self), session) { try $0.product(with: $1) }), collectionName: name)
         }
+    }
+
+    /// (A + alpha B) x as A x + alpha B x, and (alpha A) x as alpha (A x), in
+    /// the matrix's dtype: a damped product such as mv(F + 0.1 * identity(w), x)
+    /// then streams a stored F tile by tile and never builds F + 0.1 I. Nil
+    /// when `m` is not a sum or multiple (its product is computed as it is).
+    private static func linearProduct(_ m: MatrixValue, _ v: AnyParameterVector, session: Session) throws -> AnyParameterVector? {
+        func part(_ operand: MatrixValue) throws -> AnyParameterVector {
+            if case .source(.identity(let scale)) = operand.origin {
+                return try combine(v.converted(to: operand.dtype), nil, 0, scale: scale, dtype: operand.dtype)
+            }
+            guard case .vector(let product, _) = try product(operand, v, matching: .identical, session: session) else {
+                preconditionFailure("a matrix-vector product is a vector")
+            }
+            return product
+        }
+        // Only without dtype promotion: a float32 operand of a float64 sum is
+        // multiplied in float64 by the block path, and must stay so.
+        switch m.origin {
+        case .sum(let a, let b, let alpha) where a.dtype == m.dtype && b.dtype == m.dtype:
+            return try combine(part(a), part(b), alpha, scale: 1, dtype: m.dtype)
+        case .scaled(let a, let alpha) where a.dtype == m.dtype:
+            return try combine(part(a), nil, 0, scale: alpha, dtype: m.dtype)
+        default:
+            return nil
+        }
+    }
+
+    /// scale * (x + alpha * y) in `dtype`.
+    private static func combine(_ x: AnyParameterVector, _ y: AnyParameterVector?, _ alpha: Double, scale: Double,
+                                dtype: DType) throws -> AnyParameterVector {
+        func run<Scalar: BLASScalar>(_: Scalar.Type) throws -> ParameterVector<Scalar> {
+            var result = x.typed(Scalar.self)
+            if let y { result = try result.adding(y.typed(Scalar.self), scaledBy: Scalar(alpha)) }
+            return scale == 1 ? result : result.scaled(by: Scalar(scale))
+        }
+        return dtype == .float32 ? .float32(try run(Float.self)) : .float64(try run(Double.self))
     }
 
     static func quadraticForm(_ m: MatrixValue, _ v: AnyParameterVector, matching: LayerMatching,
