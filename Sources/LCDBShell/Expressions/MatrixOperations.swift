@@ -87,9 +87,15 @@ enum MatrixOperations {
         }
     }
 
+    /// Linear too: trace(A + alpha B) = trace(A) + alpha trace(B), so stored operands stream.
     static func trace(_ m: MatrixValue, session: Session) throws -> Double {
-        if case .stored(let stored) = m.origin { return try session.store.trace(stored) }
-        return try perBlock(m, session) { $0.trace() }.reduce(0, +)
+        switch m.origin {
+        case .stored(let stored): return try session.store.trace(stored)
+        case .sum(let a, let b, let alpha): return try trace(a, session: session) + alpha * trace(b, session: session)
+        case .scaled(let a, let alpha): return try alpha * trace(a, session: session)
+        case .source(.identity(let scale)): return scale * Double(m.collection.numel)
+        default: return try perBlock(m, session) { $0.trace() }.reduce(0, +)
+        }
     }
 
     static func frobeniusNorm(_ m: MatrixValue, session: Session) throws -> Double {
