@@ -113,7 +113,7 @@ struct CommandLineTests {
         #expect(layouts.map { "\($0[0]):\($0.last!)" } == ["F:upper", "G:upper", "H:upper", "K:full", "P:full", "S:upper"], "\(run.stdout)")
     }
 
-    /// mv, vtmv and trace of sums and multiples are split by linearity (a stored
+    /// mv, vtmv, trace and diag of sums and multiples are split by linearity (a stored
     /// operand streams); they agree with the product of the materialized
     /// matrix (`mm` by the identity forces the whole-block path) to rounding.
     @Test func productsOfSumsAgreeWithTheWholeMatrix() throws {
@@ -129,13 +129,14 @@ struct CommandLineTests {
             vtmv(F, x);
             round(vtmv(3 * (F + G), x) - vtmv(mm(identity(w), 3 * (F + G)), x), 6);
             round(trace(2 * F - 0.5 * G + 0.1 * identity(w)) - trace(M), 6);
+            round(norm(diag(2 * F - 0.5 * G + 0.1 * identity(w)) - diag(M), inf), 9);
             """])
         #expect(run.status == 0, "\(run.stderr)")
         // Sizes first (so that the rounding is relative error below 1e-12), then the differences.
         let values = run.stdout.split(separator: "\n").filter { $0 != "value" }.compactMap { Double($0) }
-        #expect(values.count == 5, "\(run.stdout)")
-        #expect(values.count == 5 && values[0] < 1e4 && values[1] == 0 && values[2] < 1e6 && values[3] == 0 && values[4] == 0,
-                "\(run.stdout)")
+        #expect(values.count == 6, "\(run.stdout)")
+        #expect(values.count == 6 && values[0] < 1e4 && values[1] == 0 && values[2] < 1e6 && values[3] == 0 && values[4] == 0
+                && values[5] == 0, "\(run.stdout)")
     }
 
     @Test func keepGoingRunsEverythingButFails() throws {

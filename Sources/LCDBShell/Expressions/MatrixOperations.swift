@@ -103,13 +103,27 @@ enum MatrixOperations {
         return try perBlock(m, session) { $0.frobeniusNorm() }.reduce(0) { $0 + $1 * $1 }.squareRoot()
     }
 
+    /// Linear as well (same dtype only, as for `mv`): stored operands stream.
     static func diagonal(_ m: MatrixValue, session: Session) throws -> Value {
-        if case .stored(let stored) = m.origin {
-            return .vector(try session.store.diagonal(stored), collectionName: m.collectionName)
+        .vector(try diagonalVector(m, session: session), collectionName: m.collectionName)
+    }
+
+    private static func diagonalVector(_ m: MatrixValue, session: Session) throws -> AnyParameterVector {
+        switch m.origin {
+        case .stored(let stored):
+            return try session.store.diagonal(stored)
+        case .sum(let a, let b, let alpha) where a.dtype == m.dtype && b.dtype == m.dtype:
+            return try combine(diagonalVector(a, session: session), diagonalVector(b, session: session), alpha, scale: 1, dtype: m.dtype)
+        case .scaled(let a, let alpha) where a.dtype == m.dtype:
+            return try combine(diagonalVector(a, session: session), nil, 0, scale: alpha, dtype: m.dtype)
+        case .source(.identity(let scale)):
+            let values = [Double](repeating: scale, count: m.collection.numel)
+            return AnyParameterVector(try ParameterVector<Double>(collection: m.collection, values: values)).converted(to: m.dtype)
+        default:
+            let values = try perBlock(m, session) { $0.diagonal().values }.flatMap { $0 }
+            let diagonal = try ParameterVector<Double>(collection: m.collection, values: values)
+            return AnyParameterVector(diagonal).converted(to: m.dtype)
         }
-        let values = try perBlock(m, session) { $0.diagonal().values }.flatMap { $0 }
-        let diagonal = try ParameterVector<Double>(collection: m.collection, values: values)
-        return .vector(AnyParameterVector(diagonal).converted(to: m.dtype), collectionName: m.collectionName)
     }
 
     static func inverse(_ m: MatrixValue, regularization: Double) -> MatrixValue {
