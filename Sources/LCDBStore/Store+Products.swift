@@ -158,7 +158,7 @@ extension Store {
     }
 
     /// sqrt(sum of weight * norm^2), scaled by the largest norm so that no square overflows.
-    static func combinedNorm(_ norms: [(norm: Double, weight: Double)]) -> Double {
+    public static func combinedNorm(_ norms: [(norm: Double, weight: Double)]) -> Double {
         guard let largest = norms.map(\.norm).max(), largest > 0 else { return 0 }
         return largest * norms.reduce(0) { $0 + $1.weight * ($1.norm / largest) * ($1.norm / largest) }.squareRoot()
     }

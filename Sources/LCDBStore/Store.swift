@@ -192,6 +192,18 @@ public final class Store {
         }
     }
 
+    /// Runs `body` with every read of this store inside one read transaction,
+    /// so that a computation over several reads (panel by panel) sees one
+    /// consistent state. Inside a write it reads what that write sees.
+    public func snapshot<T>(_ body: () throws -> T) throws -> T {
+        if activeDatabase != nil || batchOpen { return try body() }
+        return try read { db in
+            activeDatabase = db
+            defer { activeDatabase = nil }
+            return try body()
+        }
+    }
+
     /// Starts one transaction for a whole batch (`--single-transaction`):
     /// every operation until `endBatch` runs in a savepoint inside it.
     public func beginBatch() throws {

@@ -113,7 +113,8 @@ struct CommandLineTests {
         #expect(layouts.map { "\($0[0]):\($0.last!)" } == ["F:upper", "G:upper", "H:upper", "K:full", "P:full", "S:upper"], "\(run.stdout)")
     }
 
-    /// mv, vtmv, trace and diag of sums and multiples are split by linearity (a stored
+    /// mv, vtmv, trace and diag of sums and multiples are split by linearity, and
+    /// frobenius computed panel by panel (a stored
     /// operand streams); they agree with the product of the materialized
     /// matrix (`mm` by the identity forces the whole-block path) to rounding.
     @Test func productsOfSumsAgreeWithTheWholeMatrix() throws {
@@ -130,13 +131,17 @@ struct CommandLineTests {
             round(vtmv(3 * (F + G), x) - vtmv(mm(identity(w), 3 * (F + G)), x), 6);
             round(trace(2 * F - 0.5 * G + 0.1 * identity(w)) - trace(M), 6);
             round(norm(diag(2 * F - 0.5 * G + 0.1 * identity(w)) - diag(M), inf), 9);
+            round(frobenius(2 * F - 0.5 * G + 0.1 * identity(w)) - frobenius(M), 6);
+            let P = mm(F, G);
+            round(frobenius(P - 0.5 * P) - frobenius(mm(identity(w), P - 0.5 * P)), 6);
+            round(frobenius(P - G) - frobenius(mm(identity(w), P - G)), 6);
             """])
         #expect(run.status == 0, "\(run.stderr)")
         // Sizes first (so that the rounding is relative error below 1e-12), then the differences.
         let values = run.stdout.split(separator: "\n").filter { $0 != "value" }.compactMap { Double($0) }
-        #expect(values.count == 6, "\(run.stdout)")
-        #expect(values.count == 6 && values[0] < 1e4 && values[1] == 0 && values[2] < 1e6 && values[3] == 0 && values[4] == 0
-                && values[5] == 0, "\(run.stdout)")
+        #expect(values.count == 9, "\(run.stdout)")
+        #expect(values.count == 9 && values[0] < 1e4 && values[1] == 0 && values[2] < 1e6 && values[3] == 0 && values[4] == 0
+                && values[5] == 0 && values[6] == 0 && values[7] == 0 && values[8] == 0, "\(run.stdout)")
     }
 
     @Test func keepGoingRunsEverythingButFails() throws {

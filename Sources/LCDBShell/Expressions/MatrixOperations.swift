@@ -99,8 +99,54 @@ enum MatrixOperations {
     }
 
     static func frobeniusNorm(_ m: MatrixValue, session: Session) throws -> Double {
-        if case .stored(let stored) = m.origin { return try session.store.frobeniusNorm(stored) }
+        switch m.origin {
+        case .stored(let stored):
+            return try session.store.frobeniusNorm(stored)
+        case .sum, .scaled:
+            if let norm = try panelFrobeniusNorm(m, session: session) { return norm }
+        default:
+            break
+        }
         return try perBlock(m, session) { $0.frobeniusNorm() }.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    }
+
+    /// The Frobenius norm of a sum or multiple computed a panel at a time
+    /// (`PanelSource`), in one read transaction: frobenius(F1 - F2) of two
+    /// stored Fishers never builds a block. A symmetric result is read as
+    /// its upper triangle, entries right of the diagonal counting twice. Nil
+    /// when some operand needs whole blocks.
+    private static func panelFrobeniusNorm(_ m: MatrixValue, session: Session) throws -> Double? {
+        try session.store.snapshot {
+            let layout: MatrixLayout = m.isSymmetric ? .upper : .full
+            guard let source = try PanelSource<Double>.make(m, layout: layout, store: session.store) else { return nil }
+            var norms: [(norm: Double, weight: Double)] = []
+            var panel: [Double] = []
+            for (position, entry) in m.collection.entries.enumerated() {
+                let side = entry.layer.numel
+                let step = max(1, (1 << 17) / side) // about 1 MiB of panel
+                for rowStart in stride(from: 0, to: side, by: step) {
+                    try Interruption.check()
+                    let rows = rowStart ..< min(side, rowStart + step)
+                    let columns = layout == .upper ? rowStart ..< side : 0 ..< side
+                    if panel.count < rows.count * columns.count { panel = [Double](repeating: 0, count: rows.count * columns.count) }
+                    try panel.withUnsafeMutableBufferPointer { buffer in
+                        let base = buffer.baseAddress!
+                        try source.fill(position, side, rows, columns, base)
+                        guard layout == .upper else {
+                            norms.append((Double.nrm2(count: rows.count * columns.count, base), 1))
+                            return
+                        }
+                        for row in rows {
+                            // Columns left of `row` are mirrored entries, counted with their twins.
+                            let diagonal = base + (row - rowStart) * columns.count + row - rowStart
+                            norms.append((abs(diagonal[0]), 1))
+                            norms.append((Double.nrm2(count: side - row - 1, diagonal + 1), 2))
+                        }
+                    }
+                }
+            }
+            return Store.combinedNorm(norms)
+        }
     }
 
     /// Linear as well (same dtype only, as for `mv`): stored operands stream.
