@@ -100,13 +100,16 @@ extension Store {
     }
 
     /// Stores an in-memory matrix over the stored collection `collectionName`.
+    /// The layout is the upper triangle for a symmetric matrix and whole rows
+    /// otherwise, unless `layout` says (`full` for any matrix, `upper` for a symmetric one).
     public func saveMatrix<Scalar: BLASScalar>(_ name: String, over collectionName: String,
-                                               _ matrix: BlockDiagonalMatrix<Scalar>, replace: Bool = false) throws {
+                                               _ matrix: BlockDiagonalMatrix<Scalar>, layout: MatrixLayout? = nil,
+                                               replace: Bool = false) throws {
         let stored = try collection(named: collectionName)
         if let difference = stored.firstDifference(from: matrix.collection) {
             throw StoreError(.mismatch, "the matrix is not over collection '\(collectionName)': \(difference)")
         }
-        try createMatrix(name, over: collectionName, as: Scalar.self, layout: matrix.isSymmetric ? .upper : .full,
+        try createMatrix(name, over: collectionName, as: Scalar.self, layout: layout ?? (matrix.isSymmetric ? .upper : .full),
                          symmetric: matrix.isSymmetric, replace: replace) { block, side, rows, columns, target in
             matrix.blocks[block].withUnsafeBufferPointer { source in
                 Store.copyPanel(from: source.baseAddress!, side: side, rows: rows, columns: columns, to: target)

@@ -38,11 +38,7 @@ struct MigrationFilesTests {
         do {
             let store = try Store(path: path, tileBytes: 64)
             try store.createCollection("net", collection)
-            try store.createMatrix("F", over: "net", as: Double.self, layout: .full, symmetric: true) { block, side, rows, columns, target in
-                matrix.blocks[block].withUnsafeBufferPointer {
-                    Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
-                }
-            }
+            try store.saveMatrix("F", over: "net", matrix, layout: .full)
         }
         // Turn the file back into schema 1, as lcdb 1 left it.
         let version1 = EmbeddedMigrations.all[0].sql

@@ -117,17 +117,10 @@ import Testing
             }
             let x = ParameterVector<Double>.random(over: collection, seed: 9)
             let tolerance = dtype == .float32 ? 1e-5 : 1e-12
-            func save<Scalar: BLASScalar>(_ matrix: BlockDiagonalMatrix<Scalar>) throws {
-                guard storage == .fullSymmetric else { return try store.saveMatrix(name, over: "net", matrix) }
-                try store.createMatrix(name, over: "net", as: Scalar.self, layout: .full, symmetric: true) { block, side, rows, columns, target in
-                    matrix.blocks[block].withUnsafeBufferPointer {
-                        Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
-                    }
-                }
-            }
+            let layout: MatrixLayout? = storage == .fullSymmetric ? .full : nil
             switch dtype {
-            case .float32: try save(memory.converted(to: Float.self))
-            case .float64: try save(memory)
+            case .float32: try store.saveMatrix(name, over: "net", memory.converted(to: Float.self), layout: layout)
+            case .float64: try store.saveMatrix(name, over: "net", memory, layout: layout)
             }
             let loaded = try store.loadMatrix(named: name)
             #expect(loaded.typed(Double.self).blocks == memory.converted(to: Float.self).converted(to: Double.self).blocks
@@ -312,11 +305,7 @@ import Testing
         let collection = try sampleCollection()
         try store.createCollection("net", collection)
         let memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 6)
-        try store.createMatrix("F", over: "net", as: Double.self, layout: layout, symmetric: true) { block, side, rows, columns, target in
-            memory.blocks[block].withUnsafeBufferPointer {
-                Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
-            }
-        }
+        try store.saveMatrix("F", over: "net", memory, layout: layout)
         for groupRows in [1, 7, 200] {
             store.rowGroupBytes = groupRows * 27 * 8 // rows of the widest block, conv's 27
             var blocks = collection.entries.map { [Double](repeating: .nan, count: $0.layer.numel * $0.layer.numel) }
@@ -375,14 +364,10 @@ import Testing
         let memory = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 12)
         for dtype in DType.allCases {
             let name = "F_\(dtype)"
-            func save<Scalar: BLASScalar>(_ matrix: BlockDiagonalMatrix<Scalar>) throws {
-                try store.createMatrix(name, over: "net", as: Scalar.self, layout: layout, symmetric: true) { block, side, rows, columns, target in
-                    matrix.blocks[block].withUnsafeBufferPointer {
-                        Store.copyPanel(from: $0.baseAddress!, side: side, rows: rows, columns: columns, to: target)
-                    }
-                }
+            switch dtype {
+            case .float32: try store.saveMatrix(name, over: "net", memory.converted(to: Float.self), layout: layout)
+            case .float64: try store.saveMatrix(name, over: "net", memory, layout: layout)
             }
-            dtype == .float32 ? try save(memory.converted(to: Float.self)) : try save(memory)
             let reference = try store.loadMatrix(named: name).typed(Double.self)
             for step in [1, 2, 5, 27] {
                 let reader = try StoredPanelReader(store, matrix: name)
