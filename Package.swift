@@ -34,7 +34,7 @@ let package = Package(
         ),
 
         .target(name: "LCDBInterop", dependencies: ["LCDBCore"]),
-        .target(name: "LCDBShell", dependencies: ["LCDBCore", "LCDBStore", "LCDBInterop", "CEditLine"]),
+        .target(name: "LCDBShell", dependencies: ["LCDBCore", "LCDBStore", "LCDBInterop", "CEditLine", "CLineEditing"]),
 
         // MARK: C system libraries
         .systemLibrary(
@@ -48,6 +48,11 @@ let package = Package(
             pkgConfig: "libedit",
             providers: [.apt(["libedit-dev"])]
         ),
+
+        // libedit glue in C: the variadic calls, the signal handler, and the one
+        // copy of the state they share (a header's statics were duplicated per
+        // object file in optimised builds).
+        .target(name: "CLineEditing", dependencies: ["CEditLine"]),
 
         // MARK: Executable
         .executableTarget(

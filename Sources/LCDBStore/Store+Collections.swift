@@ -95,6 +95,18 @@ extension Store {
         if try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table) WHERE name = ?", arguments: [name]) == true {
             throw StoreError(.duplicateName, "\(what) '\(name)' already exists")
         }
+        try requireNoOtherKind(db, table: table, name)
+    }
+
+    /// Collections, vectors and matrices share one namespace, so a name in an
+    /// expression always means one object (a vector named like a collection
+    /// made the collection unreachable by `show`).
+    static func requireNoOtherKind(_ db: Database, table: String, _ name: String) throws {
+        for kind in [StoredKind.collection, .vector, .matrix] where kind.table != table {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM \(kind.table) WHERE name = ?", arguments: [name]) == true {
+                throw StoreError(.duplicateName, "'\(name)' is already a \(kind.rawValue) (collections, vectors and matrices share one namespace); drop or rename it, or choose another name")
+            }
+        }
     }
 
     static func insertCollection(_ db: Database, name: String, _ collection: LayerCollection) throws {

@@ -70,6 +70,7 @@ extension Store {
         try write { db in
             let (collectionID, collection) = try Store.loadCollection(db, name: collectionName)
             if !replace { try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name) }
+            try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
             for entry in collection.entries where entry.layer.numel > Int(Int32.max) {
                 throw StoreError(.mismatch, "layer '\(entry.name)' has \(entry.layer.numel) parameters: its block is too large for BLAS")
             }

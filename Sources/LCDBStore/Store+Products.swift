@@ -157,10 +157,9 @@ extension Store {
         return matrix.dtype == .float32 ? try collect(Float.self) : try collect(Double.self)
     }
 
-    /// sqrt(sum of weight * norm^2), scaled by the largest norm so that no square overflows.
+    /// sqrt(sum of weight * norm^2), with IEEE semantics (see `Norms`).
     public static func combinedNorm(_ norms: [(norm: Double, weight: Double)]) -> Double {
-        guard let largest = norms.map(\.norm).max(), largest > 0 else { return 0 }
-        return largest * norms.reduce(0) { $0 + $1.weight * ($1.norm / largest) * ($1.norm / largest) }.squareRoot()
+        Norms.combined(norms)
     }
 
     /// (M + regularization I)^-1 x, one block in memory at a time.

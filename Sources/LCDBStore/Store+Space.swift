@@ -22,12 +22,13 @@ extension Store {
         }
     }
 
-    /// Refuses to hold `bytes` in memory when they exceed half of the machine's memory.
+    /// Refuses to hold `bytes` in memory beyond `MemoryBudget` (half of what
+    /// the process can get).
     func requireMemory(for bytes: Double, _ what: String, advice: String = "") throws {
-        let margin = 64.0 * 1024 * 1024
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        if bytes + margin > memory / 2 {
-            throw StoreError(.tooLarge, "\(what) needs \(Store.formatBytes(bytes)), more than half of this machine's \(Store.formatBytes(memory)) of memory\(advice)")
+        do {
+            try MemoryBudget.require(bytes + 64.0 * 1024 * 1024, for: what, advice: advice)
+        } catch {
+            throw StoreError(.tooLarge, error.message)
         }
     }
 
@@ -41,14 +42,5 @@ extension Store {
     }
 
     /// `1.5 GB`, `320 MB`, `12 kB` (powers of 1000, as disks are sold).
-    public static func formatBytes(_ bytes: Double) -> String {
-        let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"]
-        var value = bytes
-        var unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(Int(value)) bytes" : String(format: "%.1f %@", value, units[unit])
-    }
+    public static func formatBytes(_ bytes: Double) -> String { MemoryBudget.format(bytes) }
 }

@@ -78,6 +78,7 @@ extension Store {
 
     private func readChunks<Scalar: BLASScalar>(_ db: Database, vectorID: Int64, name: String,
                                                 _ collection: LayerCollection) throws -> ParameterVector<Scalar> {
+        try ParameterVector<Scalar>.requireMemory(over: collection, "vector '\(name)'")
         var values = [Scalar](repeating: 0, count: collection.numel)
         let rows = try Row.fetchAll(db, sql: """
             SELECT rowid, position, start, count FROM lcdb_vector_chunk WHERE vector_id = ? ORDER BY position, chunk

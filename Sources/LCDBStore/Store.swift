@@ -42,7 +42,7 @@ public final class Store {
     public static let defaultTileBytes = 4 << 20
     /// 1 GiB, or an eighth of the machine's memory if that is less: a block up
     /// to this size is rebuilt in one pass, a larger one in several.
-    static let defaultRowGroupBytes = Int(min(UInt64(1 << 30), ProcessInfo.processInfo.physicalMemory / 8))
+    static let defaultRowGroupBytes = Int(min(Double(1 << 30), MemoryBudget.available / 8))
     /// How long a writer waits for another one before "database is busy".
     public static let busyTimeout: TimeInterval = 5
 

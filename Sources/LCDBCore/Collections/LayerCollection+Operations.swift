@@ -86,7 +86,7 @@ extension LayerCollection {
     public func requireEqual(to other: LayerCollection, for what: String) throws {
         if let difference = firstDifference(from: other) {
             throw CoreError(.mismatchedCollections,
-                            "\(what): the operands are over different collections: \(difference); use the common layers explicitly to operate on the layers they share")
+                            "\(what): the operands are over different collections: \(difference); to operate on the layers they share, add layers=common (dot, axpy, mv, vtmv and solve take it; for u + v write axpy(1, v, u, layers=common))")
         }
     }
 

@@ -1,11 +1,19 @@
 /// "Did you mean ...": the known names closest to a mistyped one.
 public enum NameSuggester {
+    /// Names longer than this get no suggestion: the distance costs the
+    /// product of the two lengths (two 100,000-character names took 23.8 GB).
+    static let maxLength = 256
+
     /// Up to three names within an edit distance of a third of the name's length (at least 1).
     public static func suggestions(for name: String, among candidates: [String]) -> [String] {
+        guard name.utf8.count <= maxLength * 4 else { return [] }
         let target = Array(name.lowercased())
+        guard target.count <= maxLength else { return [] }
         let limit = max(1, target.count / 3)
-        let scored: [(name: String, distance: Int)] = candidates.map { candidate in
-            (candidate, distance(target, Array(candidate.lowercased())))
+        let scored: [(name: String, distance: Int)] = candidates.compactMap { candidate in
+            // The distance is at least the difference in length: skip those too far apart.
+            guard abs(candidate.count - target.count) <= limit, candidate.count <= maxLength else { return nil }
+            return (candidate, distance(target, Array(candidate.lowercased())))
         }
         let close = scored.filter { $0.distance <= limit }
         let ranked = close.sorted { a, b in

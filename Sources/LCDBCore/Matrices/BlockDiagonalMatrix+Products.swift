@@ -108,8 +108,7 @@ extension BlockDiagonalMatrix {
                 buffer.count == 0 ? 0 : Scalar.nrm2(count: buffer.count, buffer.baseAddress!)
             }
         }
-        guard let largest = norms.max(), largest > 0 else { return 0 }
-        return largest * norms.reduce(0) { $0 + ($1 / largest) * ($1 / largest) }.squareRoot()
+        return Norms.combined(norms)
     }
 
     /// The diagonal as a vector over the same collection.

@@ -79,11 +79,8 @@ public struct BlockDiagonalMatrix<Scalar: BLASScalar>: Equatable, Sendable {
             throw CoreError(.tooLarge, "layer '\(entry.name)' has \(side) parameters: its block is too large for BLAS")
         }
         let bytes = Double(side) * Double(side) * Double(MemoryLayout<Scalar>.size)
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        guard bytes <= memory / 2 else {
-            throw CoreError(.tooLarge, String(format: "block '%@' (%d x %d) needs %.1f GB, more than half of this machine's %.1f GB of memory; store it in a database file, where it is processed tile by tile",
-                                              entry.name, side, side, bytes / 1e9, memory / 1e9))
-        }
+        try MemoryBudget.require(bytes, for: "block '\(entry.name)' (\(side) x \(side))",
+                                 advice: "; store it in a database file, where it is processed tile by tile")
         return side
     }
 

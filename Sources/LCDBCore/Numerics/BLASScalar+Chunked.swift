@@ -34,8 +34,7 @@ extension BLASScalar {
     public static func nrm2(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var norms: [Double] = []
         forEachChunk(count) { start, length in norms.append(nrm2InDouble(length, x + start)) }
-        guard let largest = norms.max(), largest > 0 else { return 0 }
-        return largest * norms.reduce(0) { $0 + ($1 / largest) * ($1 / largest) }.squareRoot()
+        return Norms.combined(norms)
     }
 
     /// Sum of magnitudes, accumulated in Double.
@@ -45,11 +44,12 @@ extension BLASScalar {
         return total
     }
 
-    /// Largest magnitude (0 for an empty array).
+    /// Largest magnitude (0 for an empty array), NaN when any value is NaN.
     public static func maxMagnitude(count: Int, _ x: UnsafePointer<Self>) -> Double {
         var best = 0.0
         forEachChunk(count) { start, length in
-            best = Swift.max(best, Double(abs(x[start + iamax(length, x + start)])))
+            let chunk = maxAbsInDouble(length, x + start)
+            if chunk.isNaN || best.isNaN { best = .nan } else { best = Swift.max(best, chunk) }
         }
         return best
     }

@@ -31,6 +31,8 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     static func dotInDouble(_ n: Int32, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double
     static func nrm2InDouble(_ n: Int32, _ x: UnsafePointer<Self>) -> Double
     static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Self>) -> Double
+    /// The largest magnitude, NaN when any value is NaN (BLAS's iamax skips NaNs).
+    static func maxAbsInDouble(_ n: Int32, _ x: UnsafePointer<Self>) -> Double
     /// Zero-based index of the element of largest magnitude.
     static func iamax(_ n: Int32, _ x: UnsafePointer<Self>) -> Int
 
@@ -90,8 +92,34 @@ extension Double: BLASScalar {
     public static func nrm2(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { cblas_dnrm2(n, x, 1) }
     public static func asum(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { cblas_dasum(n, x, 1) }
     public static func dotInDouble(_ n: Int32, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double { dot(n, x, y) }
-    public static func nrm2InDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { nrm2(n, x) }
-    public static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double { asum(n, x) }
+    // Loops rather than dnrm2/dasum: OpenBLAS's dnrm2 returns 0 over a NaN and
+    // NaN over values near 1e308 whose norm is infinite; NumPy's answers are
+    // NaN (any NaN), infinity (any infinity, or a true norm past the range).
+    public static func nrm2InDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double {
+        let count = Int(n)
+        let sum = sumInDouble(count) { x[$0] * x[$0] }
+        // Squares overflow above about 1.3e154 and lose precision below 1.5e-154:
+        // outside that range scale by the largest magnitude first.
+        if sum.isNaN || (sum.isFinite && sum >= 0x1p-900) { return sum.squareRoot() }
+        let largest = maxAbsInDouble(n, x)
+        if largest == 0 || !largest.isFinite { return largest }
+        let inverse = 1 / largest
+        if inverse.isFinite {
+            return largest * sumInDouble(count) { (x[$0] * inverse) * (x[$0] * inverse) }.squareRoot()
+        }
+        return largest * sumInDouble(count) { (x[$0] / largest) * (x[$0] / largest) }.squareRoot()
+    }
+    public static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double {
+        sumInDouble(Int(n)) { abs(x[$0]) }
+    }
+    public static func maxAbsInDouble(_ n: Int32, _ x: UnsafePointer<Double>) -> Double {
+        var best = 0.0
+        for index in 0 ..< Int(n) {
+            let magnitude = abs(x[index])
+            if magnitude > best { best = magnitude } else if magnitude.isNaN { return .nan }
+        }
+        return best
+    }
     public static func iamax(_ n: Int32, _ x: UnsafePointer<Double>) -> Int { Int(cblas_idamax(n, x, 1)) }
 
     public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Double>) -> Int32 {
@@ -173,27 +201,15 @@ extension Float: BLASScalar {
     public static func asumInDouble(_ n: Int32, _ x: UnsafePointer<Float>) -> Double {
         sumInDouble(Int(n)) { Double(abs(x[$0])) }
     }
-
-    /// The sum of `term(i)` for i in 0 ..< count, in four interleaved Double
-    /// accumulators so the loop does not wait on one addition at a time.
-    @inline(__always)
-    private static func sumInDouble(_ count: Int, _ term: (Int) -> Double) -> Double {
-        var sums = (0.0, 0.0, 0.0, 0.0)
-        let whole = count & ~3
-        var index = 0
-        while index < whole {
-            sums.0 += term(index)
-            sums.1 += term(index + 1)
-            sums.2 += term(index + 2)
-            sums.3 += term(index + 3)
-            index += 4
+    public static func maxAbsInDouble(_ n: Int32, _ x: UnsafePointer<Float>) -> Double {
+        var best: Float = 0
+        for index in 0 ..< Int(n) {
+            let magnitude = abs(x[index])
+            if magnitude > best { best = magnitude } else if magnitude.isNaN { return .nan }
         }
-        while index < count {
-            sums.0 += term(index)
-            index += 1
-        }
-        return (sums.0 + sums.1) + (sums.2 + sums.3)
+        return Double(best)
     }
+
     public static func iamax(_ n: Int32, _ x: UnsafePointer<Float>) -> Int { Int(cblas_isamax(n, x, 1)) }
 
     public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Float>) -> Int32 {
@@ -231,4 +247,25 @@ extension Float: BLASScalar {
         sgetri_(&n, a, &lda, pivots, &work, &lwork, &info)
         return info
     }
+}
+
+/// The sum of `term(i)` for i in 0 ..< count, in four interleaved Double
+/// accumulators so the loop does not wait on one addition at a time.
+@inline(__always)
+private func sumInDouble(_ count: Int, _ term: (Int) -> Double) -> Double {
+    var sums = (0.0, 0.0, 0.0, 0.0)
+    let whole = count & ~3
+    var index = 0
+    while index < whole {
+        sums.0 += term(index)
+        sums.1 += term(index + 1)
+        sums.2 += term(index + 2)
+        sums.3 += term(index + 3)
+        index += 4
+    }
+    while index < count {
+        sums.0 += term(index)
+        index += 1
+    }
+    return (sums.0 + sums.1) + (sums.2 + sums.3)
 }

@@ -30,8 +30,8 @@ extension ParameterVector {
 
     /// self + alpha * x (BLAS axpy).
     public func adding(_ x: ParameterVector, scaledBy alpha: Scalar = 1,
-                       matching: LayerMatching = .identical) throws -> ParameterVector {
-        var (result, x) = try aligned(with: x, matching, for: "axpy")
+                       matching: LayerMatching = .identical, for what: String = "axpy") throws -> ParameterVector {
+        var (result, x) = try aligned(with: x, matching, for: what)
         guard result.count > 0 else { return result }
         x.values.withUnsafeBufferPointer { source in
             result.withMutableValues { Scalar.axpy(count: source.count, alpha: alpha, source.baseAddress!, $0) }

@@ -12,9 +12,9 @@ enum Arithmetic {
         case ("*", .number(let a), _): return try scale(right, by: a, session: session, at: location)
         case ("*", _, .number(let b)): return try scale(left, by: b, session: session, at: location)
         case ("+", .vector(let a, let name), .vector(let b, _)):
-            return .vector(try combine(a, b, alpha: 1), collectionName: name)
+            return .vector(try combine(a, b, alpha: 1, for: "+"), collectionName: name)
         case ("-", .vector(let a, let name), .vector(let b, _)):
-            return .vector(try combine(a, b, alpha: -1), collectionName: name)
+            return .vector(try combine(a, b, alpha: -1, for: "-"), collectionName: name)
         case ("+", .matrix(let a), .matrix(let b)), ("-", .matrix(let a), .matrix(let b)):
             try a.collection.requireEqual(to: b.collection, for: op == "+" ? "add" : "subtract")
             return .matrix(MatrixValue(origin: .sum(a, b, alpha: op == "+" ? 1 : -1), collection: a.collection,
@@ -47,11 +47,11 @@ enum Arithmetic {
 
     /// a + alpha * b, float64 if either is.
     static func combine(_ a: AnyParameterVector, _ b: AnyParameterVector, alpha: Double,
-                        matching: LayerMatching = .identical) throws -> AnyParameterVector {
+                        matching: LayerMatching = .identical, for what: String = "axpy") throws -> AnyParameterVector {
         if a.dtype == .float32 && b.dtype == .float32 {
-            return .float32(try a.typed(Float.self).adding(b.typed(Float.self), scaledBy: Float(alpha), matching: matching))
+            return .float32(try a.typed(Float.self).adding(b.typed(Float.self), scaledBy: Float(alpha), matching: matching, for: what))
         }
-        return .float64(try a.typed(Double.self).adding(b.typed(Double.self), scaledBy: alpha, matching: matching))
+        return .float64(try a.typed(Double.self).adding(b.typed(Double.self), scaledBy: alpha, matching: matching, for: what))
     }
 
     static func promote(_ a: DType, _ b: DType) -> DType { a == .float32 && b == .float32 ? .float32 : .float64 }

@@ -132,11 +132,11 @@ public final class Evaluator {
             case .name(let word, _) where word.lowercased() == "inf": return .word("inf")
             default: throw ShellError("\(what) must be 1, 2 or inf", at: expression.location)
             }
-        case .anyName:
-            guard case .name(let name, let location) = expression else {
+        case .name:
+            guard case .name(let name, _) = expression else {
                 throw ShellError("\(what) must be a name", at: expression.location)
             }
-            return try resolve(name, at: location)
+            return .word(name)
         case .number, .vector, .matrix, .object:
             let value = try evaluate(expression)
             switch (parameter.type, value) {

@@ -29,6 +29,7 @@ enum ConstructorFunctions {
                      example: "let g = randn(mlp, seed=1);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
+            try ParameterVector<Double>.requireMemory(over: collection, copies: args.dtype == .float32 ? 2 : 1)
             let vector = ParameterVector<Double>.random(over: collection, seed: try args.seed("seed"))
             return .vector(AnyParameterVector(vector).converted(to: args.dtype), collectionName: name)
         },
@@ -46,6 +47,7 @@ enum ConstructorFunctions {
     private static func filled(_ args: CallArguments, _ evaluator: Evaluator, _ value: Double) throws -> Value {
         let name = try args.collection("collection")
         let collection = try evaluator.store.collection(named: name)
+        try ParameterVector<Double>.requireMemory(over: collection, copies: args.dtype == .float32 ? 2 : 1)
         return .vector(AnyParameterVector(ParameterVector<Double>.filled(with: value, over: collection)).converted(to: args.dtype),
                        collectionName: name)
     }

@@ -11,8 +11,8 @@ public struct FunctionSpec: Sendable {
         case number
         /// A vector or a matrix.
         case object
-        /// A collection, vector or matrix name.
-        case anyName
+        /// The bare name of a stored object, not resolved (nothing is read).
+        case name
         /// One of these bare words.
         case choice([String])
         /// 1, 2 or inf.
@@ -88,6 +88,11 @@ public struct CallArguments {
     func collection(_ name: String) throws -> String {
         guard case .collection(let collection)? = values[name] else { throw error("\(name) must be a collection") }
         return collection
+    }
+
+    func name(_ parameter: String) throws -> String {
+        guard case .word(let word)? = values[parameter] else { throw error("\(parameter) must be a name") }
+        return word
     }
 
     func word(_ name: String) -> String? {

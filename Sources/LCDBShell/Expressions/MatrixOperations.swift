@@ -11,6 +11,10 @@ enum MatrixOperations {
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.product(stored, v, matching: matching), collectionName: name)
         }
+        if let scale = m.scaledIdentity {
+            let (_, vector) = try aligned(m, v, matching, "mv", session)
+            return .vector(try combine(vector.converted(to: m.dtype), nil, 0, scale: scale, dtype: m.dtype), collectionName: name)
+        }
         if identical, let linear = try linearProduct(m, v, session: session) {
             return .vector(linear, collectionName: name)
         }
@@ -63,6 +67,13 @@ enum MatrixOperations {
         if case .stored(let stored) = m.origin {
             return try session.store.quadraticForm(stored, v, matching: matching)
         }
+        if let scale = m.scaledIdentity {
+            let (_, vector) = try aligned(m, v, matching, "vtmv", session)
+            return switch vector.converted(to: m.dtype) {
+            case .float32(let x): scale * (try x.dot(x))
+            case .float64(let x): scale * (try x.dot(x))
+            }
+        }
         guard case .vector(let mv, _) = try product(m, v, matching: matching, session: session) else { return 0 }
         let x = try v.typed(Double.self).restricted(to: mv.collection)
         return try mv.typed(Double.self).dot(x)
@@ -73,6 +84,14 @@ enum MatrixOperations {
         let name = m.collection == v.collection || matching == .identical ? m.collectionName : nil
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.solve(stored, v, regularization: regularization, matching: matching), collectionName: name)
+        }
+        if let scale = m.scaledIdentity {
+            guard scale + regularization != 0 else {
+                throw ShellError("solve: the matrix plus regul times I is zero (singular); add a nonzero regul")
+            }
+            let (_, vector) = try aligned(m, v, matching, "solve", session)
+            return .vector(try combine(vector.converted(to: m.dtype), nil, 0, scale: 1 / (scale + regularization), dtype: m.dtype),
+                           collectionName: name)
         }
         let (matrix, vector) = try aligned(m, v, matching, "solve", session)
         switch matrix.dtype {
@@ -93,12 +112,14 @@ enum MatrixOperations {
         case .stored(let stored): return try session.store.trace(stored)
         case .sum(let a, let b, let alpha): return try trace(a, session: session) + alpha * trace(b, session: session)
         case .scaled(let a, let alpha): return try alpha * trace(a, session: session)
-        case .source(.identity(let scale)): return scale * Double(m.collection.numel)
-        default: return try perBlock(m, session) { $0.trace() }.reduce(0, +)
+        default:
+            if let scale = m.scaledIdentity { return scale * Double(m.collection.numel) }
+            return try perBlock(m, session) { $0.trace() }.reduce(0, +)
         }
     }
 
     static func frobeniusNorm(_ m: MatrixValue, session: Session) throws -> Double {
+        if let scale = m.scaledIdentity { return abs(scale) * Double(m.collection.numel).squareRoot() }
         switch m.origin {
         case .stored(let stored):
             return try session.store.frobeniusNorm(stored)
@@ -107,7 +128,7 @@ enum MatrixOperations {
         default:
             break
         }
-        return try perBlock(m, session) { $0.frobeniusNorm() }.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return Norms.combined(try perBlock(m, session) { ($0.frobeniusNorm(), 1) })
     }
 
     /// The Frobenius norm of a sum or multiple computed a panel at a time
@@ -155,6 +176,11 @@ enum MatrixOperations {
     }
 
     private static func diagonalVector(_ m: MatrixValue, session: Session) throws -> AnyParameterVector {
+        if let scale = m.scaledIdentity {
+            try ParameterVector<Double>.requireMemory(over: m.collection, copies: 2, "the diagonal")
+            let values = [Double](repeating: scale, count: m.collection.numel)
+            return AnyParameterVector(try ParameterVector<Double>(collection: m.collection, values: values)).converted(to: m.dtype)
+        }
         switch m.origin {
         case .stored(let stored):
             return try session.store.diagonal(stored)
@@ -162,9 +188,6 @@ enum MatrixOperations {
             return try combine(diagonalVector(a, session: session), diagonalVector(b, session: session), alpha, scale: 1, dtype: m.dtype)
         case .scaled(let a, let alpha) where a.dtype == m.dtype:
             return try combine(diagonalVector(a, session: session), nil, 0, scale: alpha, dtype: m.dtype)
-        case .source(.identity(let scale)):
-            let values = [Double](repeating: scale, count: m.collection.numel)
-            return AnyParameterVector(try ParameterVector<Double>(collection: m.collection, values: values)).converted(to: m.dtype)
         default:
             let values = try perBlock(m, session) { $0.diagonal().values }.flatMap { $0 }
             let diagonal = try ParameterVector<Double>(collection: m.collection, values: values)
@@ -206,6 +229,7 @@ enum MatrixOperations {
         _ m: MatrixValue, _ x: ParameterVector<Scalar>, _ session: Session,
         _ operation: (BlockDiagonalMatrix<Scalar>, ParameterVector<Scalar>) throws -> ParameterVector<Scalar>
     ) throws -> ParameterVector<Scalar> {
+        try m.requireBlocksFit(for: "this product")
         var values: [Scalar] = []
         values.reserveCapacity(m.collection.numel)
         for position in m.collection.entries.indices {
@@ -219,7 +243,8 @@ enum MatrixOperations {
 
     private static func perBlock<T>(_ m: MatrixValue, _ session: Session,
                                     _ operation: (BlockDiagonalMatrix<Double>) throws -> T) throws -> [T] {
-        try m.collection.entries.indices.map { position in
+        try m.requireBlocksFit(for: "this operation")
+        return try m.collection.entries.indices.map { position in
             try Interruption.check()
             return try operation(m.singleBlock(m, position, session.store, Double.self))
         }

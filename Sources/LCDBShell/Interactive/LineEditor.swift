@@ -1,10 +1,10 @@
 import CEditLine
+import CLineEditing
 import Foundation
 import LCDBCore
 
-/// libedit's line editing and history, through the shim in CEditLine.
-/// Every call into the shim lives in this file: the shim's static state
-/// (prompt, Ctrl-C flag) exists once per Swift file that uses it.
+/// libedit's line editing and history, through the C glue in CLineEditing
+/// (which holds the one copy of the prompt and the Ctrl-C flag).
 final class LineEditor {
     enum Input {
         case line(String)

@@ -42,18 +42,35 @@ enum ValuePresenter {
         let values = vector.doubles
         let collection = vector.collection
         var rows: [[ResultTable.Cell]] = []
-        for (index, entry) in collection.entries.enumerated() {
-            let slice = values[collection.range(at: index)]
-            let norm = slice.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            let shown = slice.count <= valuesShownPerLayer
-                ? ResultTable.Cell.text(slice.map(ResultTable.format).joined(separator: " ")) : .text("...")
-            rows.append([.text(entry.name), .integer(entry.layer.numel), .real(norm),
-                         .real(slice.min() ?? 0), .real(slice.max() ?? 0), shown])
+        values.withUnsafeBufferPointer { all in
+            for (index, entry) in collection.entries.enumerated() {
+                let range = collection.range(at: index)
+                let slice = all[range]
+                // The same norm as norm(v) (IEEE: NaN if any NaN); min and max propagate NaN too.
+                let norm = range.isEmpty ? 0 : Double.nrm2(count: range.count, all.baseAddress! + range.lowerBound)
+                let shown = slice.count <= valuesShownPerLayer
+                    ? ResultTable.Cell.text(slice.map(ResultTable.format).joined(separator: " ")) : .text("...")
+                rows.append([.text(entry.name), .integer(entry.layer.numel), .real(norm),
+                             .real(extreme(slice, <)), .real(extreme(slice, >)), shown])
+            }
         }
         let over = collectionName.map { " over \($0)" } ?? ""
-        let total = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let total = switch vector {
+        case .float32(let v): v.norm(.l2)
+        case .float64(let v): v.norm(.l2)
+        }
         return ResultTable(columns: ["layer", "numel", "norm", "min", "max", "values"], rows: rows,
                            note: "\(vector.dtype) vector\(over): \(plural(collection.numel, "value")), norm \(ResultTable.format(total))")
+    }
+
+    /// The smallest (`<`) or largest (`>`) value; NaN when any is NaN (NumPy's min and max).
+    static func extreme<Values: Collection<Double>>(_ values: Values, _ better: (Double, Double) -> Bool) -> Double {
+        guard var best = values.first else { return 0 }
+        for value in values {
+            if value.isNaN { return .nan }
+            if better(value, best) { best = value }
+        }
+        return best
     }
 
     static func matrixTable(_ matrix: MatrixValue, session: Session) throws -> ResultTable {
@@ -65,7 +82,13 @@ enum ValuePresenter {
             for (entry, summary) in zip(matrix.collection.entries, try session.store.blockSummaries(name)) {
                 rows.append([.text(entry.name), .integer(entry.layer.numel), .real(summary.trace), .real(summary.frobenius)])
             }
+        } else if let scale = matrix.scaledIdentity {
+            for entry in matrix.collection.entries {
+                let side = Double(entry.layer.numel)
+                rows.append([.text(entry.name), .integer(entry.layer.numel), .real(scale * side), .real(abs(scale) * side.squareRoot())])
+            }
         } else {
+            try matrix.requireBlocksFit(for: "show")
             for (position, entry) in matrix.collection.entries.enumerated() {
                 try Interruption.check()
                 let block = try matrix.singleBlock(matrix, position, session.store, Double.self)
@@ -79,6 +102,6 @@ enum ValuePresenter {
             storage = " (stored as its upper triangle: \(plural(summary.bytes, "byte")))"
         }
         return ResultTable(columns: ["layer", "side", "trace", "frobenius"], rows: rows,
-                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(plural(matrix.collection.count, "block")), \(plural(matrix.byteCount, "byte"))\(storage)")
+                           note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(plural(matrix.collection.count, "block")), \(MemoryBudget.format(matrix.bytes))\(storage)")
     }
 }

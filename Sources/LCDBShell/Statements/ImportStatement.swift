@@ -170,7 +170,7 @@ struct ImportStatement: Statement {
 /// memory as float64) are not checked and count as not symmetric: they are
 /// stored whole and products use gemv instead of symv (slower, never wrong).
 enum SymmetryCheck {
-    static let limit = max(1 << 24, Int(ProcessInfo.processInfo.physicalMemory / 64))
+    static let limit = max(1 << 24, Int(MemoryBudget.available / 64))
 
     static func holds(for reader: MatrixFiles.Reader, over collection: LayerCollection) throws -> Bool {
         for (position, entry) in collection.entries.enumerated() {

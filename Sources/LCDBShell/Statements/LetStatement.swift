@@ -20,8 +20,9 @@ struct LetStatement: Statement {
     }
 
     func run(in session: Session) throws -> [ResultTable] {
-        let value = try Evaluator(session: session).evaluate(expression)
         let store = session.store
+        try requireNoShadowedLayer(store)
+        let value = try Evaluator(session: session).evaluate(expression)
         do {
             switch value {
             case .vector(let vector, let collectionName):
@@ -43,6 +44,21 @@ struct LetStatement: Statement {
             throw ShellError(error.message, at: name.location)
         }
         return []
+    }
+
+    /// `let g.fc1 = ...` would make a new vector named `g.fc1`, not change
+    /// layer fc1 of vector g: refused, so nobody believes a layer was assigned.
+    private func requireNoShadowedLayer(_ store: Store) throws {
+        let parts = name.value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count > 1 else { return }
+        for cut in 1 ..< parts.count {
+            let owner = parts[..<cut].joined(separator: "."), layer = parts[cut...].joined(separator: ".")
+            guard try store.kind(of: owner) == "vector" else { continue }
+            let collection = try store.collection(named: try store.collectionName(ofVector: owner))
+            if collection.names.contains(layer) {
+                throw ShellError("'\(name.value)' names layer '\(layer)' of vector '\(owner)'; let stores whole vectors only and would make a separate vector called '\(name.value)': choose a name without that dot", at: name.location)
+            }
+        }
     }
 
     private func requireNotTaken(by names: [String], kind: String) throws {

@@ -22,8 +22,13 @@ enum VectorFunctions {
         FunctionSpec(name: "axpy", parameters: [.init("alpha", .number), .init("x", .vector), .init("y", .vector), FunctionSpec.layers],
                      summary: "alpha * x + y (BLAS axpy).", example: "let w = axpy(-0.1, step, w);") { args, _ in
             let (x, y) = (try args.vector("x"), try args.vector("y"))
-            return .vector(try Arithmetic.combine(y.vector, x.vector, alpha: try args.number("alpha"), matching: args.matching),
-                           collectionName: y.collectionName)
+            let result = try Arithmetic.combine(y.vector, x.vector, alpha: try args.number("alpha"), matching: args.matching)
+            // With layers=common the result is over the shared layers: named after
+            // an operand's collection only when it is that collection (else `let`
+            // finds the stored collection with exactly those layers, as for mv).
+            let name = result.collection == y.vector.collection ? y.collectionName
+                : result.collection == x.vector.collection ? x.collectionName : nil
+            return .vector(result, collectionName: name)
         },
         FunctionSpec(name: "cast", parameters: [.init("x", .object), .init("dtype", .choice(["float32", "float64"]))],
                      summary: "The same vector or matrix in another dtype.", example: "let g32 = cast(g, float32);") { args, _ in
@@ -47,14 +52,18 @@ enum VectorFunctions {
             let rounded = (try args.number("x") * scale).rounded() / scale
             return .number(rounded == 0 ? 0 : rounded)
         },
-        FunctionSpec(name: "numel", parameters: [.init("x", .anyName)],
+        FunctionSpec(name: "numel", parameters: [.init("x", .name)],
                      summary: "The number of parameters of a collection, vector or matrix.", example: "numel(mlp);") { args, evaluator in
-            switch args.value("x") {
-            case .collection(let name)?: return .number(Double(try evaluator.store.collection(named: name).numel))
-            case .vector(let vector, _)?: return .number(Double(vector.collection.numel))
-            case .matrix(let matrix)?: return .number(Double(matrix.collection.numel))
-            default: throw args.error("x must be a collection, vector or matrix name")
+            // From the schema: the object's collection, never its values.
+            let name = try args.name("x")
+            let store = evaluator.store
+            let collection: String = switch try store.kind(of: name) {
+            case "collection": name
+            case "vector": try store.collectionName(ofVector: name)
+            case "matrix": try store.matrix(named: name).collectionName
+            default: throw args.error("no collection, vector or matrix '\(name)'" + NameSuggester.hint(for: name, among: try store.allNames()))
             }
+            return .number(Double(try store.collection(named: collection).numel))
         },
     ]
 }
