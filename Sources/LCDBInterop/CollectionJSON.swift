@@ -14,15 +14,11 @@ public enum CollectionJSON {
     }
 
     public static func write(_ collection: LayerCollection, name: String, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text(collection, name: name).utf8)) else {
-            throw InteropError(path, "cannot write the file")
-        }
+        try FileWriter.write(Data(text(collection, name: name).utf8), to: path)
     }
 
     public static func read(_ path: String) throws -> LayerCollection {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InteropError(path, "cannot read the file (missing or not readable)")
-        }
+        let data = try FileRegion.contents(path)
         let root: JSONValue
         do { root = try JSONReader.parse([UInt8](data)) } catch let error as JSONReader.Error {
             throw InteropError(path, "invalid JSON: \(error)")

@@ -19,17 +19,32 @@ public enum MatrixFiles {
             try writer.close()
             return
         }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw InteropError(path, "cannot create the directory")
+        // One .npy holds one array: a one-block matrix is written there, a
+        // larger one would need a directory that the name does not announce.
+        let single = path.lowercased().hasSuffix(".npy")
+        if single {
+            guard collection.count == 1 else {
+                throw InteropError(path, "a .npy file holds one array, and this matrix has \(collection.count) blocks; export to a .safetensors file, or to a directory name (one <layer>.npy per block)")
+            }
+        } else {
+            switch FileKind.of(path) {
+            case nil:
+                do {
+                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                } catch {
+                    throw InteropError(path, "cannot create the directory")
+                }
+            case .directory?: break
+            case let kind?:
+                throw InteropError(path, "is \(kind.description); a matrix exports to a .safetensors file or a directory of .npy files")
+            }
         }
         var writer: FileWriter?
         var current = -1
         try tiles { position, side, _, bytes in
             if position != current {
                 try writer?.close()
-                let file = (path as NSString).appendingPathComponent(try fileName(collection.entries[position].name, path))
+                let file = single ? path : (path as NSString).appendingPathComponent(try fileName(collection.entries[position].name, path))
                 writer = try FileWriter(file)
                 try writer?.write(NPYFile.header(shape: [side, side], dtype: fileDType))
                 current = position
@@ -51,6 +66,9 @@ public enum MatrixFiles {
     /// checking every block's presence and shape first.
     public struct Reader {
         private let read: (Int, Range<Int>) throws -> [Double]
+        private let readFloats: (Int, Range<Int>) throws -> [Float]
+        /// float64 when any block is stored as float64 in the file, else float32.
+        public let fileDType: DType
 
         public init(_ path: String, over collection: LayerCollection) throws {
             let sides = collection.entries.map(\.layer.numel)
@@ -68,6 +86,11 @@ public enum MatrixFiles {
                 read = { position, rows in
                     try file.values(of: tensors[position], elements: rows.lowerBound * sides[position] ..< rows.upperBound * sides[position])
                 }
+                readFloats = { position, rows in
+                    try file.values(of: tensors[position], elements: rows.lowerBound * sides[position] ..< rows.upperBound * sides[position],
+                                    as: Float.self)
+                }
+                fileDType = tensors.contains { $0.dtype == .f64 } ? .float64 : .float32
             } else {
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -93,10 +116,23 @@ public enum MatrixFiles {
                     }
                     return try NPYFile.values(layouts[position], elements: rows.lowerBound * side ..< rows.upperBound * side, path: files[position])
                 }
+                let readDoubles = read
+                readFloats = { position, rows in
+                    let side = sides[position]
+                    if layouts[position].fortranOrder { return try readDoubles(position, rows).map { Float($0) } }
+                    return try NPYFile.values(layouts[position], elements: rows.lowerBound * side ..< rows.upperBound * side,
+                                              path: files[position], as: Float.self)
+                }
+                fileDType = layouts.contains { $0.dtype == .f64 } ? .float64 : .float32
             }
         }
 
         /// Rows `rows` of block `position`, as Doubles (exact).
         public func rows(_ position: Int, _ rows: Range<Int>) throws -> [Double] { try read(position, rows) }
+
+        /// The same rows as Float, decoded straight from the file: float32
+        /// data keeps its bits (a signalling NaN stays signalling, which a
+        /// detour through Double would quiet).
+        public func rows(_ position: Int, _ rows: Range<Int>, as _: Float.Type) throws -> [Float] { try readFloats(position, rows) }
     }
 }

@@ -12,10 +12,7 @@ public struct NPYFile: Sendable {
     public let dtype: TensorDType
 
     public static func read(_ path: String) throws -> NPYFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InteropError(path, "cannot read the file (missing or not readable)")
-        }
-        return try NPYFile(bytes: [UInt8](data), path: path)
+        return try NPYFile(bytes: [UInt8](try FileRegion.contents(path)), path: path)
     }
 
     public init(bytes: [UInt8], path: String) throws {
@@ -41,6 +38,7 @@ public struct NPYFile: Sendable {
 
     /// Reads only the header of an .npy file (for streamed imports).
     public static func layout(of path: String) throws -> Layout {
+        try FileRegion.requireRegularInput(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw InteropError(path, "cannot read the file (missing or not readable)")
         }
@@ -57,10 +55,11 @@ public struct NPYFile: Sendable {
     }
 
     /// Values `elements` (file order) of an array, read from its file.
-    public static func values(_ layout: Layout, elements: Range<Int>, path: String) throws -> [Double] {
+    public static func values<Scalar: BinaryFloatingPoint>(_ layout: Layout, elements: Range<Int>, path: String,
+                                                           as _: Scalar.Type = Double.self) throws -> [Scalar] {
         let raw = try FileRegion.read(path, offset: layout.dataOffset + elements.lowerBound * layout.dtype.size,
                                       count: elements.count * layout.dtype.size)
-        return raw.withUnsafeBytes { TensorDType.decode(layout.dtype, $0, offset: 0, count: elements.count, bigEndian: layout.bigEndian) }
+        return raw.withUnsafeBytes { TensorDType.decode(layout.dtype, $0, offset: 0, count: elements.count, bigEndian: layout.bigEndian, as: Scalar.self) }
     }
 
     /// Parses and checks the header found at the start of `bytes` (which need
@@ -153,9 +152,7 @@ public struct NPYFile: Sendable {
     public static func write(shape: [Int], values: TensorValues, to path: String) throws {
         var out = header(shape: shape, dtype: values.dtype)
         values.append(to: &out)
-        guard FileManager.default.createFile(atPath: path, contents: out) else {
-            throw InteropError(path, "cannot write the file")
-        }
+        try FileWriter.write(out, to: path)
     }
 }
 

@@ -28,6 +28,7 @@ public struct SafetensorsFile: Sendable {
 
     /// Maps the whole file (no copy) and checks its header.
     public static func read(_ path: String) throws -> SafetensorsFile {
+        try FileRegion.requireRegularInput(path)
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
             throw InteropError(path, "cannot read the file (missing or not readable)")
         }
@@ -36,6 +37,7 @@ public struct SafetensorsFile: Sendable {
 
     /// Reads only the header; values are read from the file when asked for.
     public static func open(_ path: String) throws -> SafetensorsFile {
+        try FileRegion.requireRegularInput(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw InteropError(path, "cannot read the file (missing or not readable)")
         }
@@ -167,17 +169,18 @@ public struct SafetensorsFile: Sendable {
 
     /// Some of a floating tensor's values (row-major element indices), read
     /// from the file itself when the file was opened with `open`.
-    public func values(of tensor: Tensor, elements: Range<Int>) throws -> [Double] {
+    public func values<Scalar: BinaryFloatingPoint>(of tensor: Tensor, elements: Range<Int>,
+                                                    as _: Scalar.Type = Double.self) throws -> [Scalar] {
         guard tensor.dtype.isFloatingPoint else {
             throw InteropError(path, "tensor '\(tensor.name)' is \(tensor.dtype.rawValue), not a floating-point tensor")
         }
         precondition(elements.lowerBound >= 0 && elements.upperBound <= tensor.count, "element range outside the tensor")
         let start = tensor.range.lowerBound + elements.lowerBound * tensor.dtype.size
         if !streamed {
-            return bytes.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: start, count: elements.count) }
+            return bytes.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: start, count: elements.count, as: Scalar.self) }
         }
         let raw = try FileRegion.read(path, offset: start, count: elements.count * tensor.dtype.size)
-        return raw.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: 0, count: elements.count) }
+        return raw.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: 0, count: elements.count, as: Scalar.self) }
     }
 
     /// The header of a file whose tensors are written afterwards in order
@@ -223,9 +226,7 @@ public struct SafetensorsFile: Sendable {
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(contentsOf: json)
         for tensor in tensors { tensor.values.append(to: &out) }
-        guard FileManager.default.createFile(atPath: path, contents: out) else {
-            throw InteropError(path, "cannot write the file")
-        }
+        try FileWriter.write(out, to: path)
     }
 }
 

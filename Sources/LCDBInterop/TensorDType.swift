@@ -39,10 +39,11 @@ public enum TensorDType: String, CaseIterable, Sendable {
         }
     }
 
-    /// Decodes `count` little-endian values starting at `offset` as Doubles (floating types only).
-    static func decode(_ dtype: TensorDType, _ bytes: UnsafeRawBufferPointer, offset: Int, count: Int,
-                       bigEndian: Bool = false) -> [Double] {
-        var values = [Double](repeating: 0, count: count)
+    /// Decodes `count` values starting at `offset` as `Scalar` (floating types only;
+    /// Doubles by default). Float32 data decoded as Float keeps its bits, NaN payloads included.
+    static func decode<Scalar: BinaryFloatingPoint>(_ dtype: TensorDType, _ bytes: UnsafeRawBufferPointer, offset: Int, count: Int,
+                                                    bigEndian: Bool = false, as _: Scalar.Type = Double.self) -> [Scalar] {
+        var values = [Scalar](repeating: 0, count: count)
         if count > 0 {
             values.withUnsafeMutableBufferPointer { decode(dtype, bytes, offset: offset, count: count, bigEndian: bigEndian, into: $0.baseAddress!) }
         }

@@ -9,17 +9,7 @@ import LCDBCore
 public enum VectorFiles {
     /// Tensor names and shapes of a collection's parameters, in flattening order.
     public static func tensorNames(_ collection: LayerCollection) -> [(name: String, shape: [Int], range: Range<Int>)] {
-        var result: [(name: String, shape: [Int], range: Range<Int>)] = []
-        for (index, entry) in collection.entries.enumerated() {
-            let start = collection.offsets[index]
-            let weightCount = entry.layer.weightShape.reduce(1, *)
-            let weightName = entry.layer.kind == .parameter ? entry.name : "\(entry.name).weight"
-            result.append((weightName, entry.layer.weightShape, start ..< start + weightCount))
-            if let bias = entry.layer.biasShape {
-                result.append(("\(entry.name).bias", bias, start + weightCount ..< start + entry.layer.numel))
-            }
-        }
-        return result
+        collection.namedParameters().map { ($0.name, $0.shape, $0.offset ..< $0.offset + $0.numel) }
     }
 
     /// Reads a vector over `collection` as `Scalar`, decoding each tensor
@@ -29,12 +19,13 @@ public enum VectorFiles {
         var values = [Scalar](repeating: 0, count: collection.numel)
         var nonFinite: [(tensor: String, count: Int)] = []
         if path.lowercased().hasSuffix(".npy") {
-            let array = try NPYFile.read(path)
-            guard array.shape == [collection.numel] else {
-                throw InteropError(path, "a vector over this collection is one flat array of shape (\(collection.numel),); the file has \(array.shape)")
+            let layout = try NPYFile.layout(of: path)
+            guard layout.shape == [collection.numel] else {
+                throw InteropError(path, "a vector over this collection is one flat array of shape (\(collection.numel),); the file has \(layout.shape)")
             }
-            values = array.values.map { Scalar($0) }
-            let bad = array.values.filter { !$0.isFinite }.count
+            // Decoded straight into Scalar: float32 data keeps its bits; counted after conversion.
+            values = try NPYFile.values(layout, elements: 0 ..< collection.numel, path: path, as: Scalar.self)
+            let bad = values.filter { !$0.isFinite }.count
             if bad > 0 { nonFinite.append(("(array)", bad)) }
             return (try ParameterVector(collection: collection, values: values), nonFinite)
         }

@@ -49,6 +49,26 @@ struct LCDBCommand: ParsableCommand {
     @Flag(name: .customLong("interactive"), help: "Force the interactive shell.")
     var interactive = false
 
+    /// `-c VALUE` and `--command VALUE` (and -f/--file) with a VALUE that
+    /// starts with '-' become `-c=VALUE`; everything after `--` is left alone.
+    static func joiningDashValues(_ arguments: [String]) -> [String] {
+        let takesValue: Set<String> = ["-c", "--command", "-f", "--file"]
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { return result + arguments[index...] }
+            if takesValue.contains(argument), index + 1 < arguments.count, arguments[index + 1].hasPrefix("-") {
+                result.append(argument + "=" + arguments[index + 1])
+                index += 2
+            } else {
+                result.append(argument)
+                index += 1
+            }
+        }
+        return result
+    }
+
     func validate() throws {
         if let format, OutputFormat(rawValue: format) == nil {
             throw ValidationError("--format takes table, csv or json, not '\(format)'")

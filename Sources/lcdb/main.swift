@@ -1,3 +1,6 @@
 import LCDBShell
 
-LCDBCommand.main()
+// A statement given to -c or -f may start with '-' (`-c '-norm(g);'`), which
+// the argument parser would take for an option: join such values to their
+// flag (`-c=-norm(g);`) first, as `--command=...` already worked.
+LCDBCommand.main(LCDBCommand.joiningDashValues(Array(CommandLine.arguments.dropFirst())))

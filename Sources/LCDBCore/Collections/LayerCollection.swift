@@ -77,12 +77,15 @@ public struct LayerCollection: Hashable, Sendable {
         return position
     }
 
-    /// `fc1.weight`, `fc1.bias`, ... with shapes and offsets, in flattening order.
+    /// `fc1.weight`, `fc1.bias`, ... with shapes and offsets, in flattening
+    /// order: PyTorch's `named_parameters()` names, so a `Parameter` layer's
+    /// tensor is the layer's own name (`p`, not `p.weight`), here and in files.
     public func namedParameters() -> [NamedParameter] {
         var result: [NamedParameter] = []
         for (index, entry) in entries.enumerated() {
             let weightCount = entry.layer.weightShape.reduce(1, *)
-            result.append(NamedParameter(name: "\(entry.name).weight", layer: entry.name,
+            let weightName = entry.layer.kind == .parameter ? entry.name : "\(entry.name).weight"
+            result.append(NamedParameter(name: weightName, layer: entry.name,
                                          shape: entry.layer.weightShape, offset: offsets[index]))
             if let bias = entry.layer.biasShape {
                 result.append(NamedParameter(name: "\(entry.name).bias", layer: entry.name,

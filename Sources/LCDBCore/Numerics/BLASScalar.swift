@@ -80,11 +80,13 @@ extension Double: BLASScalar {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
                     1, a, inner, b, columns, 0, c, columns)
     }
+    // Loops rather than daxpy/dscal, which skip the work when alpha is 0
+    // (0 * inf gave 0, not NaN); the compiler vectorises these memory-bound loops.
     public static func axpy(_ n: Int32, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
-        cblas_daxpy(n, alpha, x, 1, y, 1)
+        for index in 0 ..< Int(n) { y[index] += alpha * x[index] }
     }
     public static func scal(_ n: Int32, _ alpha: Double, _ x: UnsafeMutablePointer<Double>) {
-        cblas_dscal(n, alpha, x, 1)
+        for index in 0 ..< Int(n) { x[index] *= alpha }
     }
     public static func dot(_ n: Int32, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
         cblas_ddot(n, x, 1, y, 1)
@@ -177,11 +179,13 @@ extension Float: BLASScalar {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, columns, inner,
                     1, a, inner, b, columns, 0, c, columns)
     }
+    // Loops rather than saxpy/sscal, which skip the work when alpha is 0
+    // (0 * inf gave 0, not NaN); the compiler vectorises these memory-bound loops.
     public static func axpy(_ n: Int32, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        cblas_saxpy(n, alpha, x, 1, y, 1)
+        for index in 0 ..< Int(n) { y[index] += alpha * x[index] }
     }
     public static func scal(_ n: Int32, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
-        cblas_sscal(n, alpha, x, 1)
+        for index in 0 ..< Int(n) { x[index] *= alpha }
     }
     public static func dot(_ n: Int32, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
         cblas_sdot(n, x, 1, y, 1)

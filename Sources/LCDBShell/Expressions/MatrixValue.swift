@@ -89,7 +89,8 @@ public struct MatrixValue: Sendable {
     /// build a block (`vtmv(identity(resnet18), g)` built 10.7 GB blocks).
     var scaledIdentity: Double? {
         switch origin {
-        case .source(.identity(let scale)): return scale
+        // A non-finite scale is left to the block path: its zeros times inf are NaN.
+        case .source(.identity(let scale)): return scale.isFinite ? scale : nil
         case .scaled(let a, let alpha): return a.scaledIdentity.map { $0 * alpha }
         case .sum(let a, let b, let alpha):
             guard let x = a.scaledIdentity, let y = b.scaledIdentity else { return nil }

@@ -21,7 +21,7 @@ struct Completer {
 
     /// `pending`: earlier lines of the statement being typed; `line`: the current line up to the cursor.
     func complete(pending: String, line: String) -> (word: String, candidates: [String]) {
-        let word = String(line.reversed().prefix { Lexer.isIdentifierPart($0.unicodeScalars.first!) || $0 == "." }.reversed())
+        let word = Completer.currentWord(line)
         let before = pending + "\n" + String(line.dropLast(word.count))
         let tokens = before.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == ";" }).map(String.init)
         let starting = before.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
@@ -30,16 +30,83 @@ struct Completer {
             pool = MetaCommands.names
         } else if starting {
             pool = StatementRegistry.leadingWords
+        } else if let meta = metaCommand(before) {
+            pool = Completer.metaArguments[meta] ?? []
         } else if let kind = openLayerKind(before) {
-            pool = kind.signature.map { $0.name + "=" } + ["true", "false"]
+            pool = layerArguments(kind, before)
+        } else if tokens.first?.lowercased() == "help" {
+            pool = tokens.count == 1 ? HelpStatement.topics : []
+        } else if word.isEmpty, Completer.followsCompleteWord(before) {
+            // After a complete word only an operator or a keyword the user knows follows: offering every name is noise.
+            pool = []
         } else {
             pool = candidates(after: tokens.map { $0.lowercased() }, original: tokens)
         }
         let lowered = word.lowercased()
-        let matches = pool.filter { $0.lowercased().hasPrefix(lowered) }
+        let matches = pool.map(Completer.quotedIfNeeded).filter { $0.lowercased().hasPrefix(lowered) }
         var unique: [String] = []
         for match in matches where !unique.contains(match) { unique.append(match) }
         return (word, unique.sorted())
+    }
+
+    /// The word before the cursor: an identifier (dots allowed), or a quoted
+    /// name still open (`"my ne`), quote included.
+    static func currentWord(_ line: String) -> String {
+        var quotes = 0
+        var open: String.Index?
+        for index in line.indices where line[index] == "\"" {
+            quotes += 1
+            open = quotes % 2 == 1 ? index : nil
+        }
+        if let open { return String(line[open...]) }
+        return String(line.reversed().prefix { Lexer.isIdentifierPart($0.unicodeScalars.first!) || $0 == "." }.reversed())
+    }
+
+    /// A name as it must be typed: in double quotes (inner quotes doubled)
+    /// unless it is a plain identifier. Keywords and `name(` stay as they are.
+    static func quotedIfNeeded(_ name: String) -> String {
+        let scalars = Array(name.unicodeScalars)
+        let plain = scalars.first.map(Lexer.isIdentifierStart) == true
+            && scalars.dropFirst().allSatisfy { Lexer.isIdentifierPart($0) || $0 == "(" || $0 == "=" }
+        return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// True when the text before the cursor ends with a finished word or a
+    /// closing parenthesis, then a blank.
+    static func followsCompleteWord(_ text: String) -> Bool {
+        guard let last = text.last, last == " " || last == "\t" else { return false }
+        guard let previous = text.last(where: { !$0.isWhitespace }) else { return false }
+        return previous == ")" || previous == "\"" || previous.unicodeScalars.first.map(Lexer.isIdentifierPart) == true
+    }
+
+    /// The dot-command whose argument is being typed, e.g. `.format`.
+    private func metaCommand(_ text: String) -> String? {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasPrefix("."), !trimmed.contains(" ") else { return nil }
+        return trimmed.lowercased()
+    }
+
+    static let metaArguments: [String: [String]] = [
+        ".format": OutputFormat.allCases.map(\.rawValue), ".mode": OutputFormat.allCases.map(\.rawValue),
+        ".timer": ["on", "off"], ".echo": ["on", "off"], ".bail": ["on", "off"], ".help": [], ".quit": [], ".exit": [],
+    ]
+
+    /// A layer kind's argument names not given yet (by keyword or by position).
+    private func layerArguments(_ kind: LayerKind, _ text: String) -> [String] {
+        guard let open = text.lastIndex(of: "(") else { return [] }
+        let inside = text[text.index(after: open)...]
+        let given = inside.split(separator: ",", omittingEmptySubsequences: false).dropLast()
+        var named = Set<String>()
+        var positional = 0
+        for argument in given {
+            if let equals = argument.firstIndex(of: "=") {
+                named.insert(argument[..<equals].trimmingCharacters(in: .whitespaces))
+            } else if !argument.trimmingCharacters(in: .whitespaces).isEmpty {
+                positional += 1
+            }
+        }
+        let remaining = kind.signature.enumerated().filter { index, parameter in index >= positional && !named.contains(parameter.name) }
+        return remaining.map { $0.element.name + "=" } + ["true", "false"]
     }
 
     /// The layer kind whose argument list the cursor is in, if any.

@@ -46,8 +46,10 @@ public struct Lexer {
         skipSpaceAndComments()
         let start = location
         guard let c = current else { return Token(kind: .end, text: "", location: start) }
-        if Lexer.isIdentifierStart(c) {
+        // `.read` (as in `help .read`) is one word; no other token starts with '.' and a letter.
+        if Lexer.isIdentifierStart(c) || (c == "." && peek(1).map(Lexer.isIdentifierStart) == true) {
             var text = ""
+            if c == "." { text = "."; advance() }
             while let c = current, Lexer.isIdentifierPart(c) { text.unicodeScalars.append(c); advance() }
             return Token(kind: .identifier, text: text, location: start)
         }

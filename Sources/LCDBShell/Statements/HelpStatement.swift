@@ -25,7 +25,13 @@ struct HelpStatement: Statement {
         case "functions": return functions
         case "layers", "kinds": return layers
         case "meta", "dot", "commands": return MetaCommands.help
+        case "merge", "union", "copy":
+            let create = StatementRegistry.all.first { $0.words == ["create", "collection"] } ?? StatementRegistry.all[0]
+            return "\(topic)(...) makes a new collection in 'create collection NAME as \(topic)(...)':\n" + detail(create)
         default: break
+        }
+        if let meta = MetaCommands.all.first(where: { $0.names.contains(topic) || $0.names.contains("." + topic) }) {
+            return "\(meta.syntax)\n    \(meta.summary)"
         }
         if let definition = StatementRegistry.all.first(where: { !$0.words.isEmpty && $0.words.joined(separator: " ").hasPrefix(topic) })
             ?? StatementRegistry.all.first(where: { $0.words.first == topic.split(separator: " ").first.map(String.init) }) {
@@ -37,8 +43,17 @@ struct HelpStatement: Statement {
         if let kind = LayerKind(named: topic) {
             return "\(kind.usage)\n    Parameters as PyTorch stores them; see 'help layers'."
         }
-        let topics = StatementRegistry.all.compactMap(\.words.first) + FunctionRegistry.all.map(\.name) + ["functions", "layers", "meta"]
         return "no help for '\(topic)'\(NameSuggester.hint(for: topic, among: topics)); type 'help' for the list"
+    }
+
+    /// Every word `help` explains (completion offers them after `help `).
+    static var topics: [String] {
+        var words: [String] = []
+        for word in StatementRegistry.all.compactMap(\.words.first) + FunctionRegistry.all.map(\.name)
+            + ["functions", "layers", "meta", "merge", "union", "copy"] + MetaCommands.names + LayerKind.allCases.map(\.rawValue) where !words.contains(word) {
+            words.append(word)
+        }
+        return words
     }
 
     static func detail(_ definition: StatementDefinition) -> String {

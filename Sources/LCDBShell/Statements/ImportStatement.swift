@@ -130,25 +130,33 @@ struct ImportStatement: Statement {
         let store = session.store
         let collection = try store.collection(named: collectionName)
         let reader = try MatrixFiles.Reader(file.value, over: collection)
-        let chosen = dtype ?? .float64
+        // The file's dtype unless asked otherwise, as for vectors.
+        let chosen = dtype ?? reader.fileDType
         var nonFinite = 0
         let symmetric = try SymmetryCheck.holds(for: reader, over: collection)
         func load<Scalar: BLASScalar>(_: Scalar.Type) throws {
             try store.createMatrix(name.value, over: collectionName, as: Scalar.self, layout: symmetric ? .upper : .full,
                                    symmetric: symmetric, replace: true,
                                    progress: session.progressReporter("importing \(name.value)")) { position, side, rows, columns, target in
-                let values = try reader.rows(position, rows)
-                nonFinite += values.filter { !$0.isFinite }.count
+                // Float targets decode straight from the file (bits kept); counted
+                // after conversion, so a value beyond float32's range counts.
+                let values: [Scalar] = Scalar.self == Float.self
+                    ? unsafeBitCast(try reader.rows(position, rows, as: Float.self), to: [Scalar].self)
+                    : unsafeBitCast(try reader.rows(position, rows), to: [Scalar].self)
                 for (index, row) in rows.enumerated() {
                     let source = (row - rows.lowerBound) * side + columns.lowerBound
                     let panelRow = target + index * columns.count
-                    for column in 0 ..< columns.count { panelRow[column] = Scalar(values[source + column]) }
+                    for column in 0 ..< columns.count {
+                        let value = values[source + column]
+                        if !value.isFinite { nonFinite += 1 }
+                        panelRow[column] = value
+                    }
                 }
             }
         }
         chosen == .float32 ? try load(Float.self) : try load(Double.self)
         var note = "matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen)\(symmetric ? ", symmetric" : "")"
-        if nonFinite > 0 { note += "; \(nonFinite) non-finite values (imported as they are)" }
+        if nonFinite > 0 { note += "; \(nonFinite) non-finite values (imported as they are, or beyond \(chosen)'s range)" }
         return [.message(note)]
     }
 
