@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import LCDBCore
 
@@ -32,6 +33,22 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// Why a database path cannot be opened, in the user's terms (SQLite
+    /// says only "unable to open database file").
+    static func whyNotOpenable(_ path: String?) -> String {
+        guard let path else { return "unable to open database file" }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            return isDirectory.boolValue ? "it is a directory; give a file name for the database"
+                : "the file exists but cannot be opened (permissions?)"
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+            return "the folder '\(folder)' does not exist; create it first"
+        }
+        return "the folder is not writable, or the file cannot be created"
+    }
+
     /// Translates SQLite's errors into messages about the user's situation.
     static func wrap(_ error: Error, path: String?) -> Error {
         guard let error = error as? DatabaseError else { return error }
@@ -49,7 +66,9 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return StoreError(.interrupted, "interrupted; nothing was changed")
         case .SQLITE_READONLY:
             return StoreError(.io, "\(file) is read-only; nothing was changed")
-        case .SQLITE_IOERR, .SQLITE_CANTOPEN:
+        case .SQLITE_CANTOPEN:
+            return StoreError(.io, "cannot open \(file): \(StoreError.whyNotOpenable(path))")
+        case .SQLITE_IOERR:
             return StoreError(.io, "cannot read or write \(file): \(error.message ?? "I/O error")")
         default:
             return StoreError(.io, "SQLite error on \(file): \(error.message ?? "\(error.resultCode)")")

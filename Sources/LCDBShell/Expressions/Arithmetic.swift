@@ -3,8 +3,19 @@ import LCDBStore
 
 /// `+ - *` and negation on numbers, vectors and matrices.
 enum Arithmetic {
+    /// A matrix expression is kept lazy (one block at a time is computed), so
+    /// a chain of matrix terms is a tree walked recursively: capped like nesting.
     static func apply(_ op: Character, _ left: Value, _ right: Value, session: Session,
                       at location: SourceLocation) throws -> Value {
+        let result = try applyUnchecked(op, left, right, session: session, at: location)
+        if case .matrix(let m) = result, m.depth > Expression.maxNesting {
+            throw ShellError("more than \(Expression.maxNesting) matrix operations in one expression; store partial results with let", at: location)
+        }
+        return result
+    }
+
+    private static func applyUnchecked(_ op: Character, _ left: Value, _ right: Value, session: Session,
+                                       at location: SourceLocation) throws -> Value {
         switch (op, left, right) {
         case ("+", .number(let a), .number(let b)): return .number(a + b)
         case ("-", .number(let a), .number(let b)): return .number(a - b)

@@ -14,7 +14,15 @@ public final class Evaluator {
         self.session = session
     }
 
+    /// Current nesting of `evaluate`, capped like the parser's (`Expression.maxNesting`).
+    private var depth = 0
+
     public func evaluate(_ expression: Expression) throws -> Value {
+        guard depth <= Expression.maxNesting + 1 else {
+            throw ShellError("expression nested more than \(Expression.maxNesting) levels deep", at: expression.location)
+        }
+        depth += 1
+        defer { depth -= 1 }
         do {
             return try evaluateUnwrapped(expression)
         } catch let error as CoreError {
@@ -36,8 +44,13 @@ public final class Evaluator {
             throw ShellError("a tuple is only allowed as a layer argument, such as kernel_size=(3, 3)", at: location)
         case .negate(let operand, let location):
             return try Arithmetic.scale(try evaluate(operand), by: -1, session: session, at: location)
-        case .binary(let op, let left, let right, let location):
-            return try Arithmetic.apply(op, try evaluate(left), try evaluate(right), session: session, at: location)
+        case .chain(let first, let links, _):
+            var value = try evaluate(first)
+            for link in links {
+                try Interruption.check()
+                value = try Arithmetic.apply(link.op, value, try evaluate(link.operand), session: session, at: link.location)
+            }
+            return value
         }
     }
 

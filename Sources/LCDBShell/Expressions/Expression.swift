@@ -6,13 +6,29 @@ public struct Located<Value: Equatable & Sendable>: Equatable, Sendable {
 
 /// The expression language: numbers, names, calls with positional and
 /// keyword arguments, tuples, unary minus, and `+ - *`.
+///
+/// A run of operators of one precedence (`a + b - c + ...`) is one flat
+/// `chain`, evaluated left to right in a loop: a 9,400-term sum was a
+/// left-deep tree whose recursive evaluation overflowed the stack. Real
+/// nesting (parentheses, calls) is capped at `maxNesting`, in the parser
+/// and in the evaluator alike.
 public indirect enum Expression: Equatable, Sendable {
     case number(Double, text: String, SourceLocation)
     case name(String, SourceLocation)
     case call(String, [Argument], SourceLocation)
     case tuple([Expression], SourceLocation)
     case negate(Expression, SourceLocation)
-    case binary(Character, Expression, Expression, SourceLocation)
+    /// `first op1 operand1 op2 operand2 ...`, left-associative.
+    case chain(Expression, [Link], SourceLocation)
+
+    /// Deepest nesting of parentheses and calls accepted.
+    public static let maxNesting = 200
+
+    public struct Link: Equatable, Sendable {
+        public let op: Character
+        public let operand: Expression
+        public let location: SourceLocation
+    }
 
     public struct Argument: Equatable, Sendable {
         public let label: String?
@@ -23,7 +39,7 @@ public indirect enum Expression: Equatable, Sendable {
     public var location: SourceLocation {
         switch self {
         case .number(_, _, let l), .name(_, let l), .call(_, _, let l), .tuple(_, let l), .negate(_, let l),
-             .binary(_, _, _, let l): l
+             .chain(_, _, let l): l
         }
     }
 }

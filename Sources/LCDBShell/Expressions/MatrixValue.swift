@@ -106,6 +106,15 @@ public struct MatrixValue: Sendable {
         }
     }
 
+    /// Operations between this matrix and its stored or generated operands.
+    var depth: Int {
+        switch origin {
+        case .stored, .memory, .source: 0
+        case .inverse(let a, _), .scaled(let a, _): a.depth + 1
+        case .product(let a, let b), .sum(let a, let b, _): max(a.depth, b.depth) + 1
+        }
+    }
+
     /// How many whole blocks of one layer computing a block of this matrix
     /// holds at once (the result included).
     private var blocksHeld: Int {

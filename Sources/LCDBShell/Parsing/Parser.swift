@@ -72,30 +72,49 @@ public struct Parser {
     // MARK: - Expressions
 
     public mutating func expression() throws -> Expression {
-        var left = try term()
+        let first = try term()
+        var links: [Expression.Link] = []
         while current.isSymbol("+") || current.isSymbol("-") {
             let op = advance()
-            left = .binary(Character(op.text), left, try term(), op.location)
+            links.append(.init(op: Character(op.text), operand: try term(), location: op.location))
         }
-        return left
+        return links.isEmpty ? first : .chain(first, links, first.location)
     }
 
     private mutating func term() throws -> Expression {
-        var left = try unary()
+        let first = try unary()
+        var links: [Expression.Link] = []
         while current.isSymbol("*") {
             let op = advance()
-            left = .binary("*", left, try unary(), op.location)
+            links.append(.init(op: "*", operand: try unary(), location: op.location))
         }
-        return left
+        return links.isEmpty ? first : .chain(first, links, first.location)
     }
 
+    /// Signs are counted in a loop (`- - - x` is `-x`), not recursed over.
     private mutating func unary() throws -> Expression {
-        if current.isSymbol("-") {
-            let op = advance()
-            return .negate(try unary(), op.location)
+        var negations = 0
+        var first: SourceLocation?
+        while current.isSymbol("-") || current.isSymbol("+") {
+            let sign = advance()
+            if sign.text == "-" { negations += 1 }
+            first = first ?? sign.location
         }
-        if current.isSymbol("+") { advance() }
-        return try primary()
+        let operand = try primary()
+        return negations % 2 == 1 ? .negate(operand, first ?? operand.location) : operand
+    }
+
+    /// Parentheses and calls nest; the depth is capped with a located error
+    /// (100,000 nested parentheses overflowed the stack).
+    private var nesting = 0
+
+    private mutating func nested<T>(at location: SourceLocation, _ body: (inout Parser) throws -> T) throws -> T {
+        guard nesting < Expression.maxNesting else {
+            throw ShellError("expression nested more than \(Expression.maxNesting) levels deep (parentheses and calls); store intermediate results with let", at: location)
+        }
+        nesting += 1
+        defer { nesting -= 1 }
+        return try body(&self)
     }
 
     private mutating func primary() throws -> Expression {
@@ -108,24 +127,29 @@ public struct Parser {
         case .identifier, .quotedIdentifier:
             advance()
             if token.kind == .identifier && current.isSymbol("(") {
-                return .call(token.text, try arguments(), token.location)
+                return .call(token.text, try nested(at: token.location) { try $0.arguments() }, token.location)
             }
             return .name(token.text, token.location)
         case .symbol where token.text == "(":
-            advance()
-            if acceptSymbol(")") { return .tuple([], token.location) }
-            let first = try expression()
-            if acceptSymbol(")") { return first }
-            var items = [first]
-            while acceptSymbol(",") {
-                if current.isSymbol(")") { break } // (768,)
-                items.append(try expression())
-            }
-            try expectSymbol(")")
-            return .tuple(items, token.location)
+            return try nested(at: token.location) { try $0.parenthesized(token) }
         default:
             throw unexpected(expected: "a value")
         }
+    }
+
+    /// `( ... )` after its opening parenthesis: a grouped expression or a tuple.
+    private mutating func parenthesized(_ token: Token) throws -> Expression {
+        advance()
+        if acceptSymbol(")") { return .tuple([], token.location) }
+        let first = try expression()
+        if acceptSymbol(")") { return first }
+        var items = [first]
+        while acceptSymbol(",") {
+            if current.isSymbol(")") { break } // (768,)
+            items.append(try expression())
+        }
+        try expectSymbol(")")
+        return .tuple(items, token.location)
     }
 
     /// `(a, b, name=value)`: keyword arguments after positional ones.
@@ -178,7 +202,9 @@ public struct Parser {
         do {
             return try Layer(kind, positional, keywords: keywords)
         } catch let error as CoreError {
-            throw ShellError(error.message, at: kindToken.location)
+            // Point at the argument the message names, when it names one.
+            let named = arguments.first { argument in argument.label.map { error.message.contains("'\($0)'") } ?? false }
+            throw ShellError(error.message, at: named?.location ?? kindToken.location)
         }
     }
 
@@ -187,6 +213,9 @@ public struct Parser {
         switch expression {
         case .number(let value, let text, let location):
             guard let integer = Int(exactly: value), !text.contains("."), !text.lowercased().contains("e") else {
+                if !text.contains("."), !text.lowercased().contains("e") {
+                    throw ShellError("integer \(text) is too large (the largest is \(Int.max))", at: location)
+                }
                 throw ShellError("expected an integer, found \(text)", at: location)
             }
             return .int(integer)

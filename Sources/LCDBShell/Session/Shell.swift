@@ -30,7 +30,7 @@ public final class Shell {
         let isFile = FileManager.default.fileExists(atPath: source)
         if isFile { scriptFolders.append((source as NSString).deletingLastPathComponent) }
         defer { if isFile { scriptFolders.removeLast() } }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = Shell.lines(of: text)
         let context = ErrorContext(source: source, lines: lines)
         for line in lines {
             for piece in splitter.feed(line) {
@@ -42,6 +42,15 @@ public final class Shell {
             if !execute(rest, context: context) && !keepGoing { return false }
         }
         return true
+    }
+
+    /// A script's lines: a leading UTF-8 byte order mark dropped, and lines
+    /// ending in CR LF (Windows) split like LF ones (Swift sees "\r\n" as one
+    /// character, so splitting on "\n" alone left such a script one line).
+    static func lines(of text: String) -> [String] {
+        var body = Substring(text)
+        if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
+        return body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
     }
 
     /// Where a statement came from, for error messages.
@@ -89,6 +98,7 @@ public final class Shell {
             message = "\(error)"
         }
         if Interruption.isRequested { message = "interrupted; nothing was changed" }
+        message = Shell.elided(message, keeping: 600)
         var text: String
         if let source = context.source, let location {
             text = "\(source):\(location.line):\(location.column): error: \(message)\n"
@@ -96,10 +106,31 @@ public final class Shell {
             text = "error: \(message)\n"
         }
         if let location, location.line >= 1, location.line <= context.lines.count {
-            let line = context.lines[location.line - 1]
-            text += "  \(line)\n  \(String(repeating: " ", count: max(0, location.column - 1)))^\n"
+            let (line, caret) = Shell.excerpt(context.lines[location.line - 1], column: location.column)
+            text += "  \(line)\n  \(String(repeating: " ", count: caret))^\n"
         }
         FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// At most `width` characters of `line` around `column` (1-based), with
+    /// `...` where it was cut, and the caret's offset in the excerpt: a
+    /// 100 KB line no longer prints 200 KB of error.
+    static func excerpt(_ line: String, column: Int, width: Int = 120) -> (String, Int) {
+        let characters = Array(line)
+        let index = max(0, min(characters.count, column - 1))
+        guard characters.count > width else { return (line, index) }
+        let start = max(0, min(index - width / 2, characters.count - width))
+        let end = min(characters.count, start + width)
+        let prefix = start > 0 ? "..." : ""
+        let suffix = end < characters.count ? "..." : ""
+        return (prefix + String(characters[start ..< end]) + suffix, prefix.count + index - start)
+    }
+
+    /// A message of at most `limit` characters, its middle elided (a long name repeated in it).
+    static func elided(_ message: String, keeping limit: Int) -> String {
+        guard message.count > limit else { return message }
+        let half = limit / 2
+        return String(message.prefix(half)) + " ... (\(message.count - limit) characters elided) ... " + String(message.suffix(half))
     }
 
     private func runMetaCommand(_ piece: StatementSplitter.Piece) throws {

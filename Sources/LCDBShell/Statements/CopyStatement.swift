@@ -23,7 +23,8 @@ struct CopyStatement: Statement {
         try ShellError.located(name.location) {
             switch kind {
             case "collection":
-                try store.createCollection(newName.value, try store.collection(named: name.value))
+                let collection = try store.collection(named: name.value)
+                try ShellError.located(newName.location) { try store.createCollection(newName.value, collection) }
             case "vector":
                 if try store.matrixSummaries().contains(where: { $0.name == newName.value }) {
                     throw ShellError("'\(newName.value)' is already a matrix", at: newName.location)

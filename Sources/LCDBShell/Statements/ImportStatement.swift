@@ -88,6 +88,11 @@ struct ImportStatement: Statement {
             try session.store.createCollection(name.value, collection)
             return [.message("collection \(name.value): \(ValuePresenter.plural(collection.count, "layer")), \(ValuePresenter.plural(collection.numel, "parameter")) from \(file.value)")]
         }
+        guard file.value.lowercased().hasSuffix(".safetensors") else {
+            let what = file.value.lowercased().hasSuffix(".npy") ? "a .npy file holds one array, not a checkpoint"
+                : "the file name must end in .safetensors (a checkpoint) or .json (lcdb's collection format)"
+            throw ShellError("cannot import a collection from '\(file.value)': \(what)", at: file.location)
+        }
         let checkpoint = try SafetensorsFile.open(file.value) // the header is all it needs
         let inference = try CheckpointInference(checkpoint, overrides: overrides)
         try session.store.createCollection(name.value, inference.collection)

@@ -50,6 +50,7 @@ public enum StatementRegistry {
         guard let definition else {
             if parser.atEnd { throw parser.unexpected(expected: "a statement") }
             try rejectPartialKeywords(parser)
+            try rejectUnknownStatement(parser)
             return try ExpressionStatement.definition.parse(&parser)
         }
         for _ in definition.words { parser.advance() }
@@ -69,6 +70,22 @@ public enum StatementRegistry {
         let hint = NameSuggester.hint(for: probe.current.text, among: expected)
         throw ShellError("expected \(expected.map { "'\($0)'" }.joined(separator: " or ")) after '\(first)', found \(probe.current.quoted)\(hint)",
                          at: probe.current.location)
+    }
+
+    /// `shwo mlp;` or `quit;`: a bare word followed by another word is no
+    /// expression; say which statement was probably meant.
+    private static func rejectUnknownStatement(_ parser: Parser) throws {
+        let first = parser.current
+        guard first.kind == .identifier else { return }
+        var probe = parser
+        probe.advance()
+        let word = first.text.lowercased()
+        if ["quit", "exit"].contains(word) && (probe.atEnd || probe.current.kind == .identifier) {
+            throw ShellError("'\(first.text)' is not a statement; type .quit (or Ctrl-D) to leave", at: first.location)
+        }
+        guard probe.current.kind == .identifier || probe.current.kind == .quotedIdentifier else { return }
+        let hint = NameSuggester.hint(for: first.text, among: leadingWords + MetaCommands.names.map { String($0.dropFirst()) })
+        throw ShellError("unknown statement '\(first.text)'\(hint) (type help for the list)", at: first.location)
     }
 
     private static func matches(_ words: [String], _ parser: Parser) -> Bool {
