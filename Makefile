@@ -34,8 +34,10 @@ run: release
 	.build/release/lcdb --no-init $(DB) samples/quickstart.lc
 	@if [ -t 0 ]; then .build/release/lcdb $(DB); else echo "(no terminal: open the shell with .build/release/lcdb $(DB))"; fi
 
-test: deps
-	$(SWIFT) test
+# The tests run the debug build and, for what users run (the pseudo-terminal
+# session, memory-capped statements, the samples), the release binary too.
+test: deps release
+	LCDB_RELEASE_BINARY=$(CURDIR)/.build/release/lcdb $(SWIFT) test
 
 bench: release
 	Benchmarks/run

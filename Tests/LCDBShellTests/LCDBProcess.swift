@@ -15,6 +15,21 @@ struct LCDBProcess {
             .deletingLastPathComponent().appendingPathComponent("lcdb")
     }
 
+    /// The release binary that `make run` builds (`make test` passes its path
+    /// in LCDB_RELEASE_BINARY); nil when it was not built.
+    static var releaseExecutable: URL? {
+        let path = ProcessInfo.processInfo.environment["LCDB_RELEASE_BINARY"]
+            ?? packageRoot.appendingPathComponent(".build/release/lcdb").path
+        return FileManager.default.isExecutableFile(atPath: path) ? URL(fileURLWithPath: path) : nil
+    }
+
+    /// The binaries user-facing behaviour is checked on: the debug build and
+    /// the release build. A missing release binary fails the test that asks for
+    /// it (never a silent skip): run the tests with `make test`.
+    static func binaries() -> [(name: String, path: String?)] {
+        [("debug", executable.path), ("release", releaseExecutable?.path)]
+    }
+
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

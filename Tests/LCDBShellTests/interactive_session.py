@@ -77,6 +77,24 @@ child.send("numel(resnet_small);\r")
 out = result_after(child)
 check("242" in out, f"after Ctrl-C the shell still works: {out!r}")
 
+# The continuation prompt follows an open statement; Ctrl-C there abandons it
+# and the shell stays (the release build once showed 'lcdb> ' and then quit).
+child.send("norm(\r")
+child.expect_exact("  ...> ")
+child.sendcontrol("c")
+child.expect_exact("^C")
+child.expect_exact("lcdb> ")
+child.send("numel(resnet_small);\r")
+out = result_after(child)
+check("242" in out, f"continuation prompt, Ctrl-C, and the shell still works: {out!r}")
+
+# Tab after '.format ' offers the formats.
+child.send(".format \t\t")
+child.expect_exact("csv  json  table")
+child.send("\x15\r")
+child.expect_exact("lcdb> ")
+check(True, "completion of .format's argument")
+
 # Ctrl-C inside a multi-line statement discards it.
 child.send("create collection abandoned (\r")
 child.expect_exact("  ...> ")
@@ -104,6 +122,10 @@ check("interrupted; nothing was changed" in out, f"Ctrl-C interrupts a long stat
 child.send("list matrices;\r")
 out = result_after(child)
 check("representation" in out and "big" not in out, f"an interrupted statement stores nothing: {out!r}")
+# The line after an interrupted statement runs (it once quit the shell).
+child.send("numel(wide);\r")
+out = result_after(child)
+check("12000" in out, f"the next line after an interrupted statement runs: {out!r}")
 
 # Ctrl-D on an empty line quits with status 0.
 child.sendcontrol("d")
@@ -116,10 +138,10 @@ history = open(os.path.join(folder, "history"), encoding="utf-8", errors="replac
 check("numel(resnet_small);" in history, "history file written")
 check("create\\040collection\\040resnet_small\\040(\\012conv" in history, "a multi-line statement is one history entry")
 child = start()
-child.send("\x1b[A")  # Up: the previous entry, 'list matrices;'
-child.expect_exact("list matrices;")
+child.send("\x1b[A")  # Up: the previous entry, 'numel(wide);'
+child.expect_exact("numel(wide);")
 child.send("\x15")  # Ctrl-U clears the line
-child.send("\x1b[A\x1b[A\x1b[A\x1b[A")  # further back: 'list collections;'
+child.send("\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A")  # further back: 'list collections;'
 child.expect_exact("list collections;")
 child.send("\r")
 out = result_after(child)

@@ -28,7 +28,11 @@ final class InteractiveShell {
         while !shell.quitRequested {
             switch editor.readLine(prompt: splitter.isInsideStatement ? Self.continuationPrompt : Self.prompt) {
             case .end:
-                if splitter.isInsideStatement { print("") }
+                // Ctrl-D leaves; an unfinished statement is said to be dropped, on its own line.
+                print("")
+                if splitter.isInsideStatement {
+                    FileHandle.standardError.write(Data("unfinished statement discarded (it had no ';')\n".utf8))
+                }
                 return
             case .interrupted:
                 print("^C")

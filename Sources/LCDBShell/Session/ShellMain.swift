@@ -92,6 +92,9 @@ public enum ShellMain {
         if interactive {
             print("lcdb \(version): layer collections, parameter vectors and block matrices. Type help; Ctrl-D quits.")
             print(options.database.map { $0 == ":memory:" ? inMemoryBanner : "Database: \($0)" } ?? inMemoryBanner)
+            // print() buffers when standard output is not a terminal; results are
+            // written unbuffered, so without this the banner came after them.
+            fflush(nil)
             let environment = ProcessInfo.processInfo.environment
             let historyPath = environment["LCDB_HISTORY"]
                 ?? environment["HOME"].map { ($0 as NSString).appendingPathComponent(".lcdb_history") }
