@@ -143,7 +143,7 @@ struct BlockDiagonalMatrixTests {
         let m = try BlockDiagonalMatrix<Double>.randomSPD(over: a, seed: 1)
         let x = ParameterVector<Double>.random(over: b, seed: 2)
         #expect(throws: CoreError(.mismatchedCollections,
-                                  "mv: the operands are over different collections: layer 2 is 'fc2' Linear(2, 2) in the first and 'fc3' Linear(2, 2) in the second; use the common layers explicitly to operate on the layers they share")) {
+                                  "mv: the operands are over different collections: layer 2 is 'fc2' Linear(2, 2) in the first and 'fc3' Linear(2, 2) in the second; to operate on the layers they share, add layers=common (dot, axpy, mv, vtmv and solve take it; for u + v write axpy(1, v, u, layers=common))")) {
             _ = try m.product(with: x)
         }
         // Opt-in: only fc1 is used, and the result is over fc1 alone.

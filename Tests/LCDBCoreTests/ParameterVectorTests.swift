@@ -84,7 +84,7 @@ struct ParameterVectorTests {
         let x = ParameterVector<Double>.ones(over: a)
         let y = ParameterVector<Double>.ones(over: b)
         #expect(throws: CoreError(.mismatchedCollections,
-                                  "dot: the operands are over different collections: layer 1 is 'fc' Linear(2, 3) in the first and 'fc' Linear(2, 3, bias=false) in the second; use the common layers explicitly to operate on the layers they share")) {
+                                  "dot: the operands are over different collections: layer 1 is 'fc' Linear(2, 3) in the first and 'fc' Linear(2, 3, bias=false) in the second; to operate on the layers they share, add layers=common (dot, axpy, mv, vtmv and solve take it; for u + v write axpy(1, v, u, layers=common))")) {
             _ = try x.dot(y)
         }
         #expect(throws: CoreError(.noCommonLayers, "dot: the operands have no identical layer in common")) {

@@ -83,7 +83,7 @@ struct CommandLineTests {
         let run = try LCDBProcess.run(["--no-init", ":memory:", "-c",
             "create collection huge (p Parameter(400000)); show random_spd(huge);"])
         #expect(run.status == 1)
-        #expect(run.stderr.contains("block 'p' (400000 x 400000) needs 1280.0 GB, more than half of this machine's"), "\(run.stderr)")
+        #expect(run.stderr.contains("show builds whole blocks; the largest, layer 'p' (400000 x 400000), needs 1.3 TB of memory, more than this process can safely allocate"), "\(run.stderr)")
     }
 
     /// `let` of sums and multiples of stored and generated matrices streams

@@ -1,5 +1,6 @@
 import Testing
 @testable import LCDBShell
+import LCDBCore
 
 /// The parts of the shell that are pure logic: splitting input into
 /// statements, and completion.
@@ -35,6 +36,27 @@ struct StatementSplitterTests {
         #expect(splitter.feed("numel(c)").isEmpty)
         #expect(splitter.finish()?.text == "numel(c)", "a last statement without ';' still runs")
     }
+
+    /// A 10,000-line statement comes out whole, once, with its start; lines
+    /// holding quotes, comments and ';' inside them keep their meaning.
+    @Test func aLongStatementSplitsExactlyOnce() {
+        var splitter = StatementSplitter()
+        let lines = ["create collection big ("] + (0 ..< 10_000).map { "    \"l;\($0)\" Linear(4, 4), -- layer \($0); not the end" } + ["    last Linear(1, 1)", "); numel(big);"]
+        var pieces: [StatementSplitter.Piece] = []
+        for line in lines { pieces += splitter.feed(line) }
+        #expect(pieces.count == 2)
+        #expect(pieces.first?.text == lines.joined(separator: "\n").replacingOccurrences(of: "); numel(big);", with: ")"))
+        #expect(pieces.first?.start == SourceLocation(line: 1, column: 1))
+        #expect(pieces.last?.text == " numel(big)" && pieces.last?.start == SourceLocation(line: 10_003, column: 3))
+        #expect(!splitter.isInsideStatement)
+    }
+
+    @Test func multiByteTextKeepsItsColumns() {
+        var splitter = StatementSplitter()
+        let pieces = splitter.feed("show \"réseau ✓\"; show g;")
+        #expect(pieces.map(\.text) == ["show \"réseau ✓\"", " show g"])
+        #expect(pieces.last?.start == SourceLocation(line: 1, column: 17))
+    }
 }
 
 struct CompleterTests {
@@ -58,6 +80,30 @@ struct CompleterTests {
         #expect(completer.complete(pending: "create collection n (", line: "fc1 Li").candidates == ["Linear("])
         #expect(completer.complete(pending: "", line: "alter collection mlp add fc3 Linear(10, 10, bi").candidates == ["bias="])
         #expect(completer.complete(pending: "", line: "create collection n (c Conv2d(3, 8, ker").candidates == ["kernel_size="])
+    }
+
+    @Test func namesThatNeedQuotesAreCompletedQuoted() {
+        let quoted = Completer(names: .init(collections: ["my net", "mlp"], vectors: ["g\"x"]))
+        #expect(quoted.complete(pending: "", line: "show \"my").candidates == ["\"my net\""])
+        #expect(quoted.complete(pending: "", line: "show \"my n").word == "\"my n")
+        #expect(quoted.complete(pending: "", line: "show m").candidates == ["mlp"])
+        #expect(quoted.complete(pending: "", line: "show ").candidates == ["\"g\"\"x\"", "\"my net\"", "mlp"])
+    }
+
+    @Test func argumentsFollowTheirContext() {
+        #expect(completer.complete(pending: "", line: ".format ").candidates == ["csv", "json", "table"])
+        #expect(completer.complete(pending: "", line: ".timer o").candidates == ["off", "on"])
+        #expect(completer.complete(pending: "", line: "help ").candidates.contains("merge"))
+        #expect(completer.complete(pending: "", line: "help ").candidates.contains(".read"))
+        // After a complete word nothing is offered; after an operator, values are.
+        #expect(completer.complete(pending: "", line: "show mlp ").candidates.isEmpty)
+        #expect(completer.complete(pending: "", line: "norm(grad) ").candidates.isEmpty)
+        #expect(completer.complete(pending: "", line: "let x = grad + ").candidates.contains("fisher"))
+        // Arguments already given are not offered again.
+        let conv = completer.complete(pending: "", line: "create collection n (c Conv2d(3, 4, ").candidates
+        #expect(!conv.contains("in_channels=") && !conv.contains("out_channels=") && conv.contains("kernel_size="))
+        let named = completer.complete(pending: "", line: "create collection n (c Linear(2, 3, bias=false, ").candidates
+        #expect(!named.contains("bias=") && !named.contains("in_features="))
     }
 
     @Test func functionsAndObjectsInExpressions() {
@@ -84,5 +130,19 @@ struct SymmetryCheckTests {
             changed[i * side + j] += 0.5
             #expect(!SymmetryCheck.isSymmetric(changed, side: side), "(\(i), \(j))")
         }
+    }
+}
+
+/// "Did you mean": cheap whatever the names' length.
+struct NameSuggesterTests {
+    @Test func closeNamesAreSuggested() {
+        #expect(NameSuggester.suggestions(for: "resnet_smal", among: ["resnet_small", "mlp"]) == ["resnet_small"])
+        #expect(NameSuggester.suggestions(for: "fc1", among: ["cf1", "fc2", "zzz"]) == ["cf1", "fc2"])
+    }
+
+    @Test func longNamesGetNoSuggestionAndCostNothing() {
+        let long = String(repeating: "a", count: 100_000)
+        #expect(NameSuggester.suggestions(for: long + "b", among: [long]).isEmpty)
+        #expect(NameSuggester.suggestions(for: "ab", among: [long]).isEmpty)
     }
 }

@@ -43,14 +43,16 @@ import Testing
         for name in names {
             let collection = try LayerCollection([(name, .linear(1, 1))])
             try store.createCollection(name, collection)
-            try store.saveVector(name, over: name, .float64(.ones(over: collection)))
-            try store.saveMatrix(name, over: name, try BlockDiagonalMatrix<Double>.identity(over: collection))
+            // One namespace: the vector and the matrix take suffixed names.
+            try store.saveVector(name + " v", over: name, .float64(.ones(over: collection)))
+            try store.saveMatrix(name + " M", over: name, try BlockDiagonalMatrix<Double>.identity(over: collection))
         }
         #expect(try store.collectionNames() == names.sorted())
+        #expect(throws: StoreError.self) { try store.saveVector(names[0], over: names[0], .float64(.ones(over: try LayerCollection([(names[0], .linear(1, 1))])))) }
         for name in names {
             #expect(try store.collection(named: name).names == [name])
-            #expect(try store.vector(named: name).doubles == [1, 1])
-            #expect(try store.trace(name) == 2)
+            #expect(try store.vector(named: name + " v").doubles == [1, 1])
+            #expect(try store.trace(name + " M") == 2)
         }
     }
 

@@ -146,8 +146,11 @@ public final class Evaluator {
             default: throw ShellError("\(what) must be 1, 2 or inf", at: expression.location)
             }
         case .name:
-            guard case .name(let name, _) = expression else {
+            guard case .name(let name, let location) = expression else {
                 throw ShellError("\(what) must be a name", at: expression.location)
+            }
+            guard try store.kind(of: name) != nil else {
+                throw ShellError("no vector, matrix or collection '\(name)'" + NameSuggester.hint(for: name, among: try store.allNames()), at: location)
             }
             return .word(name)
         case .number, .vector, .matrix, .object:

@@ -36,14 +36,12 @@ struct Completer {
             pool = layerArguments(kind, before)
         } else if tokens.first?.lowercased() == "help" {
             pool = tokens.count == 1 ? HelpStatement.topics : []
-        } else if word.isEmpty, Completer.followsCompleteWord(before) {
-            // After a complete word only an operator or a keyword the user knows follows: offering every name is noise.
-            pool = []
         } else {
-            pool = candidates(after: tokens.map { $0.lowercased() }, original: tokens)
+            pool = candidates(after: tokens.map { $0.lowercased() }, original: tokens,
+                              afterCompleteWord: word.isEmpty && Completer.followsCompleteWord(before))
         }
         let lowered = word.lowercased()
-        let matches = pool.map(Completer.quotedIfNeeded).filter { $0.lowercased().hasPrefix(lowered) }
+        let matches = pool.filter { $0.lowercased().hasPrefix(lowered) }
         var unique: [String] = []
         for match in matches where !unique.contains(match) { unique.append(match) }
         return (word, unique.sorted())
@@ -62,12 +60,11 @@ struct Completer {
         return String(line.reversed().prefix { Lexer.isIdentifierPart($0.unicodeScalars.first!) || $0 == "." }.reversed())
     }
 
-    /// A name as it must be typed: in double quotes (inner quotes doubled)
-    /// unless it is a plain identifier. Keywords and `name(` stay as they are.
+    /// A stored name as it must be typed: in double quotes (inner quotes
+    /// doubled) unless it is a plain identifier.
     static func quotedIfNeeded(_ name: String) -> String {
         let scalars = Array(name.unicodeScalars)
-        let plain = scalars.first.map(Lexer.isIdentifierStart) == true
-            && scalars.dropFirst().allSatisfy { Lexer.isIdentifierPart($0) || $0 == "(" || $0 == "=" }
+        let plain = scalars.first.map(Lexer.isIdentifierStart) == true && scalars.dropFirst().allSatisfy(Lexer.isIdentifierPart)
         return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
@@ -116,23 +113,24 @@ struct Completer {
         return LayerKind(named: String(head.reversed()))
     }
 
-    private func candidates(after tokens: [String], original: [String]) -> [String] {
+    private func candidates(after tokens: [String], original: [String], afterCompleteWord: Bool) -> [String] {
         let last = tokens.last ?? ""
-        let objects = names.collections + names.vectors + names.matrices
+        let quoted = { (names: [String]) in names.map(Completer.quotedIfNeeded) }
+        let objects = quoted(names.collections + names.vectors + names.matrices)
         switch last {
         case "collection", "parameters", "diff":
-            return names.collections
+            return quoted(names.collections)
         case "vector":
-            return names.vectors
+            return quoted(names.vectors)
         case "matrix":
-            return names.matrices
+            return quoted(names.matrices)
         case "show":
             return objects
         case "list":
             return ["collections", "vectors", "matrices"]
         case "drop", "rename", "copy":
             if tokens.count >= 3, tokens[tokens.count - 3] == "alter" || tokens.contains("alter") {
-                return layers(of: original)
+                return quoted(layers(of: original))
             }
             return ["collection", "vector", "matrix"]
         case "create", "alter":
@@ -144,6 +142,8 @@ struct Completer {
         if tokens.contains("add") || (tokens.first == "create" && tokens.contains(where: { $0.hasSuffix("(") || $0.contains("(") })) {
             if !last.contains("(") && !last.hasSuffix(")") && last != "add" { return LayerKind.allCases.map { $0.rawValue + "(" } }
         }
+        // After a complete word (`show mlp `, `norm(g) `) an operator or `;` follows: offering every name is noise.
+        if afterCompleteWord { return [] }
         return objects + FunctionRegistry.all.map { $0.name + "(" } + Completer.keywords
     }
 

@@ -45,25 +45,32 @@ public struct StatementSplitter {
         pending.append(contentsOf: text.utf8)
         if !StatementSplitter.onlyComments(text) { hasContent = true }
         var pieces: [Piece] = []
+        // Statements are cut at `consumed`; the bytes before it are dropped
+        // once per line, so many statements on one line stay linear too.
+        var consumed = 0
+        var start = pendingStart ?? SourceLocation(line: line, column: 1)
         while let end = nextStatementEnd() {
-            let statementBytes = pending[..<end]
+            let statementBytes = pending[consumed ..< end]
             let statement = String(decoding: statementBytes, as: UTF8.self)
-            let start = pendingStart ?? SourceLocation(line: line, column: 1)
             // The rest is on the current line, right after the ';'.
             let consumedLines = statementBytes.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-            let lastLineStart = statementBytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            let lastLineStart = statementBytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? consumed
             let lastLine = String(decoding: pending[lastLineStart ..< end], as: UTF8.self)
             let restColumn = (consumedLines == 0 ? start.column : 1) + lastLine.count + 1
-            if hasContent && !StatementSplitter.onlyComments(statement) {
+            if !StatementSplitter.onlyComments(statement) {
                 pieces.append(Piece(text: statement, start: start, isMetaCommand: false))
             }
-            pending.removeSubrange(...end)
-            scanned = 0
+            consumed = end + 1
             quote = nil
             inComment = false
             previous = nil
+            start = SourceLocation(line: start.line + consumedLines, column: restColumn)
+        }
+        if consumed > 0 {
+            pending.removeSubrange(..<consumed)
+            scanned -= consumed
+            pendingStart = start
             hasContent = !StatementSplitter.onlyComments(String(decoding: pending, as: UTF8.self))
-            pendingStart = SourceLocation(line: start.line + consumedLines, column: restColumn)
         }
         if pending.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
             reset()
