@@ -103,6 +103,12 @@ public final class Store {
         let objects = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
         let file = path.map { "'\($0)'" } ?? "the database"
         if applicationID == Store.applicationID {
+            // Checked before anything is written (not even the journal mode): a
+            // refused file stays byte for byte as it was.
+            if !objects.isEmpty && (version < 1 || !objects.contains("grdb_migrations")) {
+                let what = version < 1 ? "its schema version (PRAGMA user_version) is \(version)" : "its migration record (grdb_migrations) is missing"
+                throw StoreError(.corrupt, "\(file) is an lcdb file that was damaged or edited: \(what). Nothing was changed; restore it from a copy")
+            }
             guard version <= schemaVersion else {
                 throw StoreError(.newerSchema,
                                  "\(file) was written by a newer lcdb (schema version \(version); this lcdb knows up to \(schemaVersion)); upgrade lcdb to open it. Nothing was changed")

@@ -238,3 +238,23 @@ struct ShippedBinaryDefectTests {
         #expect(leftovers.isEmpty, "no temporary files left: \(leftovers)")
     }
 }
+
+/// Issue "scripts at the edges", item 4: a damaged lcdb file is refused before
+/// anything is written to it.
+struct DamagedFileTests {
+    @Test(arguments: ["DROP TABLE grdb_migrations;", "PRAGMA user_version = 0;", "PRAGMA user_version = -1;"])
+    func aDamagedFileIsRefusedUntouched(edit: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-damaged-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("d.lcdb").path
+        #expect(try LCDBProcess.run(["--no-init", db, "-c", "create collection c (a Linear(1, 1));"]).status == 0)
+        let sqlite = try LCDBProcess.run([db, "PRAGMA journal_mode = DELETE; " + edit], executableOverride: "/usr/bin/sqlite3")
+        #expect(sqlite.status == 0, "\(sqlite.stderr)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        let run = try LCDBProcess.run(["--no-init", db, "-c", "list collections;"])
+        #expect(run.status != 0 && run.stderr.contains("was damaged or edited"), "\(run.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "the refused file is unchanged")
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "no WAL was created")
+    }
+}
