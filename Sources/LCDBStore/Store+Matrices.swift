@@ -69,8 +69,11 @@ extension Store {
                                                  fill: TileFiller<Scalar>) throws {
         try write { db in
             let (collectionID, collection) = try Store.loadCollection(db, name: collectionName)
-            if !replace { try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name) }
-            try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
+            if replace {
+                try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
+            } else {
+                try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name)
+            }
             for entry in collection.entries where entry.layer.numel > Int(Int32.max) {
                 throw StoreError(.mismatch, "layer '\(entry.name)' has \(entry.layer.numel) parameters: its block is too large for BLAS")
             }

@@ -117,7 +117,7 @@ extension Store {
     /// sqrt of the sum of squares of all entries, streamed.
     public func frobeniusNorm(_ matrixName: String) throws -> Double {
         try withStoredMatrix(matrixName) { db, matrix in
-            Store.combinedNorm(try blockStatistics(db, matrix).map { ($0.frobenius, 1) })
+            Norms.combined(try blockStatistics(db, matrix).map { ($0.frobenius, 1) })
         }
     }
 
@@ -151,15 +151,10 @@ extension Store {
                         norms.append((Scalar.nrm2(count: tile.width - square, row + square), 2))
                     }
                 }
-                return (diagonal, Store.combinedNorm(norms))
+                return (diagonal, Norms.combined(norms))
             }
         }
         return matrix.dtype == .float32 ? try collect(Float.self) : try collect(Double.self)
-    }
-
-    /// sqrt(sum of weight * norm^2), with IEEE semantics (see `Norms`).
-    public static func combinedNorm(_ norms: [(norm: Double, weight: Double)]) -> Double {
-        Norms.combined(norms)
     }
 
     /// (M + regularization I)^-1 x, one block in memory at a time.

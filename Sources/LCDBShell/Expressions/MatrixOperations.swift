@@ -166,7 +166,7 @@ enum MatrixOperations {
                     }
                 }
             }
-            return Store.combinedNorm(norms)
+            return Norms.combined(norms)
         }
     }
 

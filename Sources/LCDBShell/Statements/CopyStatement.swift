@@ -25,15 +25,10 @@ struct CopyStatement: Statement {
             case "collection":
                 let collection = try store.collection(named: name.value)
                 try ShellError.located(newName.location) { try store.createCollection(newName.value, collection) }
+            // A new name taken by another kind of object is refused by the store (one namespace).
             case "vector":
-                if try store.matrixSummaries().contains(where: { $0.name == newName.value }) {
-                    throw ShellError("'\(newName.value)' is already a matrix", at: newName.location)
-                }
                 try store.saveVector(newName.value, over: try store.collectionName(ofVector: name.value), try store.vector(named: name.value))
             default:
-                if try store.vectorSummaries().contains(where: { $0.name == newName.value }) {
-                    throw ShellError("'\(newName.value)' is already a vector", at: newName.location)
-                }
                 try store.copyMatrix(name.value, to: newName.value)
             }
         }

@@ -25,12 +25,11 @@ struct LetStatement: Statement {
         let value = try Evaluator(session: session).evaluate(expression)
         do {
             switch value {
+            // A name taken by another kind of object is refused by the store (one namespace).
             case .vector(let vector, let collectionName):
-                try requireNotTaken(by: store.matrixSummaries().map(\.name), kind: "matrix")
                 let over = try collectionName ?? storedCollection(equalTo: vector.collection, store)
                 try store.saveVector(name.value, over: over, vector, replace: true)
             case .matrix(let matrix):
-                try requireNotTaken(by: store.vectorSummaries().map(\.name), kind: "vector")
                 let over = try matrix.collectionName ?? storedCollection(equalTo: matrix.collection, store)
                 try storeMatrix(matrix, over: over, session)
             case .number:
@@ -58,12 +57,6 @@ struct LetStatement: Statement {
             if collection.names.contains(layer) {
                 throw ShellError("'\(name.value)' names layer '\(layer)' of vector '\(owner)'; let stores whole vectors only and would make a separate vector called '\(name.value)': choose a name without that dot", at: name.location)
             }
-        }
-    }
-
-    private func requireNotTaken(by names: [String], kind: String) throws {
-        if names.contains(name.value) {
-            throw ShellError("'\(name.value)' is already a \(kind); drop it or choose another name", at: name.location)
         }
     }
 

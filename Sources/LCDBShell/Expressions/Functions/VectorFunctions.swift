@@ -61,7 +61,7 @@ enum VectorFunctions {
             case "collection": name
             case "vector": try store.collectionName(ofVector: name)
             case "matrix": try store.matrix(named: name).collectionName
-            default: throw args.error("no collection, vector or matrix '\(name)'" + NameSuggester.hint(for: name, among: try store.allNames()))
+            default: throw args.error("x must be a collection, vector or matrix name") // unknown names are refused when binding
             }
             return .number(Double(try store.collection(named: collection).numel))
         },
