@@ -110,7 +110,9 @@ out = result_after(child)
 check("did you mean 'resnet_small'" in out, f"error with suggestion: {out!r}")
 
 # Ctrl-C during a long statement interrupts it; nothing is stored.
-child.send("create collection wide (p Parameter(12000));\r")
+# 24,000 parameters: a 2.3 GB triangle, many seconds even for the release
+# binary (12,000 took under the 1 s after which progress shows, on a fast run).
+child.send("create collection wide (p Parameter(24000));\r")
 child.expect_exact("lcdb> ")
 child.send("let big = random_spd(wide, seed=1);\r")
 # Wait for its progress line (shown after a second), so that Ctrl-C surely
@@ -125,7 +127,7 @@ check("representation" in out and "big" not in out, f"an interrupted statement s
 # The line after an interrupted statement runs (it once quit the shell).
 child.send("numel(wide);\r")
 out = result_after(child)
-check("12000" in out, f"the next line after an interrupted statement runs: {out!r}")
+check("24000" in out, f"the next line after an interrupted statement runs: {out!r}")
 
 # Ctrl-D on an empty line quits with status 0.
 child.sendcontrol("d")
