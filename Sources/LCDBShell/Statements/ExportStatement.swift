@@ -12,8 +12,8 @@ struct ExportStatement: Statement {
         words: ["export"],
         syntax: ["export collection NAME to 'FILE.json'",
                  "export vector NAME to 'FILE.safetensors' | 'FILE.npy'",
-                 "export matrix NAME to 'FILE.safetensors' | 'DIRECTORY'"],
-        summary: "Writes a collection as JSON (name, layers with kind and hyperparameters, in order); a vector as safetensors (tensors <layer>.weight and <layer>.bias with PyTorch shapes) or as one flat .npy array in flattening order; a block-diagonal matrix as safetensors or a directory of <layer>.npy files, one side x side block per layer, tile by tile.",
+                 "export matrix NAME to 'FILE.safetensors' | 'DIRECTORY' | 'FILE.npy' (one-block matrices)"],
+        summary: "Writes a collection as JSON (name, layers with kind and hyperparameters, in order); a vector as safetensors (tensors <layer>.weight and <layer>.bias with PyTorch shapes) or as one flat .npy array in flattening order; a block-diagonal matrix as safetensors or a directory of <layer>.npy files, one side x side block per layer, tile by tile (a one-block matrix also as one .npy). Files are written beside their target and renamed into place; devices, FIFOs and directories are refused, a symlink is written through.",
         example: "export vector g to 'gradient.safetensors';"
     ) { parser in
         let kind = try parser.expectKeyword("collection", "vector", "matrix")
