@@ -202,10 +202,13 @@ struct CommandLineTests {
         #expect(looped.status == 1 && looped.stderr.contains(".read is nested more than 25 deep"))
     }
 
-    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient", "import_checkpoint"])
-    func samplesRun(sample: String) throws {
+    /// Every sample, on the debug build and on the release binary users run.
+    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient", "import_checkpoint"], ["debug", "release"])
+    func samplesRun(sample: String, build: String) throws {
+        let binary = try #require(LCDBProcess.binaries().first { $0.name == build }?.path,
+                                  "no \(build) binary: run the tests with make test, which builds the release binary first")
         let samples = LCDBProcess.packageRoot.appendingPathComponent("samples")
-        let run = try LCDBProcess.run(["--no-init", ":memory:", "\(sample).lc"], in: samples)
+        let run = try LCDBProcess.run(["--no-init", ":memory:", "\(sample).lc"], in: samples, executableOverride: binary)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         switch sample {
