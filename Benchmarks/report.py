@@ -21,7 +21,7 @@ def median(values):
 
 lcdb, numpy = {}, {}
 for _ in range(rounds):
-    for case, row in run([bench, "mv-large", "mv-small", "memcpy", "stream-read"]).items():
+    for case, row in run([bench, "mv-large", "mv-small", "memcpy", "stream-read", "cholesky"]).items():
         lcdb.setdefault(case, []).append(row)
     for case, row in run([sys.executable, "Benchmarks/numpy_mv.py", "mv-large", "mv-small"]).items():
         numpy.setdefault(case, []).append(row)
@@ -37,3 +37,6 @@ print(f"memory copy (1 GiB memcpy): {gbps(lcdb['memcpy']):.1f} GB/s copied;"
 effective = gbps(lcdb["mv-large"])
 print(f"mv-large: {effective:.1f} GB/s of block data; symv reads the lower triangle only, so"
       f" {effective / 2:.1f} GB/s physically read, {effective / 2 / gbps(lcdb['stream-read']):.0%} of the read stream")
+panels = median([r["median_s"] for r in lcdb["cholesky-panels"]])
+whole = median([r["median_s"] for r in lcdb["cholesky-potrf"]])
+print(f"cholesky 4000 x 4000: interruptible panels {panels:.3f} s, one LAPACK potrf {whole:.3f} s, ratio {panels / whole:.2f}")

@@ -20,10 +20,13 @@ public struct Dependents: Equatable, Sendable {
 }
 
 extension Store {
+    /// Counts from the layer definitions (a damaged stored numel is an
+    /// error naming the layer, never believed).
     public func collectionSummaries() throws -> [CollectionSummary] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, layer_count, numel FROM collections ORDER BY name").map {
-                CollectionSummary(name: $0["name"], layerCount: $0["layer_count"], numel: $0["numel"])
+            try String.fetchAll(db, sql: "SELECT name FROM lcdb_collection ORDER BY name").map { name in
+                let collection = try Store.loadCollection(db, name: name).collection
+                return CollectionSummary(name: name, layerCount: collection.count, numel: collection.numel)
             }
         }
     }
@@ -143,15 +146,19 @@ extension Store {
             let layerName: String = row["name"]
             let kindName: String = row["kind"]
             func damaged(_ what: String) -> StoreError {
-                StoreError(.corrupt, "layer '\(layerName)' of collection '\(name)' is damaged in the database: \(what)")
+                StoreError(.corrupt, "layer '\(layerName)' of collection '\(name)' is damaged in the database: \(what); `check` lists every damaged object")
             }
             guard let kind = LayerKind(named: kindName) else { throw damaged("unknown kind '\(kindName)'") }
             let keywords = try HyperparameterJSON.decode(row["hyperparameters"])
             let layer: Layer
             do { layer = try Layer(kind, [], keywords: keywords) } catch { throw damaged("\(error)") }
             try collection.append(layerName, layer)
-            guard row["numel"] == layer.numel, row["param_offset"] == collection.offsets.last else {
-                throw damaged("its numel or offset disagrees with its definition")
+            let numel: Int = row["numel"], offset: Int = row["param_offset"]
+            guard numel == layer.numel else {
+                throw damaged("its numel is stored as \(numel) but its definition (\(layer)) has \(layer.numel) parameters")
+            }
+            guard offset == collection.offsets.last else {
+                throw damaged("its param_offset is stored as \(offset) but the layers before it hold \(collection.offsets.last ?? 0) parameters")
             }
         }
         return (id, collection)

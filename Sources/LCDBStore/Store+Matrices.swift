@@ -288,6 +288,8 @@ extension Store {
     public func copyMatrix(_ name: String, to newName: String) throws {
         try write { db in
             let matrix = try Store.matrixRow(db, name: name)
+            // A damaged matrix is not copied: its tiles are checked first (sizes only).
+            for position in matrix.collection.entries.indices { _ = try TileReader(db, matrix, position: position) }
             try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", newName)
             try db.execute(sql: """
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout)

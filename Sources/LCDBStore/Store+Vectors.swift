@@ -10,11 +10,19 @@ public struct VectorSummary: Equatable, Sendable {
 }
 
 extension Store {
+    /// Sizes from the collections' layer definitions, not the stored numel.
     public func vectorSummaries() throws -> [VectorSummary] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, collection, dtype, numel FROM vectors ORDER BY name").map {
-                VectorSummary(name: $0["name"], collection: $0["collection"],
-                              dtype: DType(rawValue: $0["dtype"]) ?? .float64, numel: $0["numel"])
+            var numels: [String: Int] = [:]
+            return try Row.fetchAll(db, sql: """
+                SELECT v.name, c.name AS collection, v.dtype FROM lcdb_vector v
+                JOIN lcdb_collection c ON c.id = v.collection_id ORDER BY v.name
+                """).map { row in
+                let collection: String = row["collection"]
+                let numel = try numels[collection] ?? Store.loadCollection(db, name: collection).collection.numel
+                numels[collection] = numel
+                return VectorSummary(name: row["name"], collection: collection,
+                                     dtype: DType(rawValue: row["dtype"]) ?? .float64, numel: numel)
             }
         }
     }
@@ -79,36 +87,48 @@ extension Store {
     private func readChunks<Scalar: BLASScalar>(_ db: Database, vectorID: Int64, name: String,
                                                 _ collection: LayerCollection) throws -> ParameterVector<Scalar> {
         try ParameterVector<Scalar>.requireMemory(over: collection, "vector '\(name)'")
+        let chunks = try Store.chunkPlacements(db, vectorID: vectorID, name: name, collection, scalarSize: MemoryLayout<Scalar>.size)
         var values = [Scalar](repeating: 0, count: collection.numel)
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT rowid, position, start, count FROM lcdb_vector_chunk WHERE vector_id = ? ORDER BY position, chunk
-            """, arguments: [vectorID])
         var blob: BlobHandle?
-        var covered = [Int](repeating: 0, count: collection.count)
         try values.withUnsafeMutableBytes { bytes in
-            for row in rows {
-                let position: Int = row["position"], start: Int = row["start"], count: Int = row["count"]
-                guard position >= 0, position < collection.count, start == covered[position], count > 0,
-                      start + count <= collection.range(at: position).count else {
-                    throw StoreError(.corrupt, "vector '\(name)' has a chunk that does not fit its collection")
+            for chunk in chunks {
+                if let blob { try blob.move(to: chunk.rowID) } else {
+                    blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: chunk.rowID, writable: false)
                 }
-                let rowID: Int64 = row["rowid"]
-                if let blob { try blob.move(to: rowID) } else {
-                    blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: rowID, writable: false)
-                }
-                let byteCount = count * MemoryLayout<Scalar>.size
-                guard blob?.byteCount == byteCount else {
-                    throw StoreError(.corrupt, "vector '\(name)' has a chunk of the wrong size")
-                }
-                let offset = (collection.offsets[position] + start) * MemoryLayout<Scalar>.size
-                try blob?.read(into: bytes.baseAddress! + offset, count: byteCount)
-                covered[position] += count
+                let offset = (collection.offsets[chunk.position] + chunk.start) * MemoryLayout<Scalar>.size
+                try blob?.read(into: bytes.baseAddress! + offset, count: chunk.count * MemoryLayout<Scalar>.size)
             }
+        }
+        return try ParameterVector(collection: collection, values: values)
+    }
+
+    /// Where a vector's chunks lie, checked to cover every layer exactly once,
+    /// in order, each blob the size its count says (without arithmetic that
+    /// a damaged file's integers could overflow).
+    static func chunkPlacements(_ db: Database, vectorID: Int64, name: String, _ collection: LayerCollection,
+                                scalarSize: Int) throws -> [(rowID: Int64, position: Int, start: Int, count: Int)] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT rowid, position, start, count, length(data) AS bytes FROM lcdb_vector_chunk
+            WHERE vector_id = ? ORDER BY position, chunk
+            """, arguments: [vectorID])
+        var covered = [Int](repeating: 0, count: collection.count)
+        var chunks: [(rowID: Int64, position: Int, start: Int, count: Int)] = []
+        for row in rows {
+            let position: Int = row["position"], start: Int = row["start"], count: Int = row["count"], bytes: Int = row["bytes"]
+            guard position >= 0, position < collection.count, start == covered[position], count > 0,
+                  count <= collection.range(at: position).count - start else {
+                throw StoreError(.corrupt, "vector '\(name)' has a chunk that does not fit its collection (layer position \(position), elements \(start) + \(count))")
+            }
+            guard bytes == count * scalarSize else {
+                throw StoreError(.corrupt, "vector '\(name)': a chunk of layer '\(collection.names[position])' holds \(bytes) bytes, not the \(count * scalarSize) its \(count) values need")
+            }
+            chunks.append((row["rowid"], position, start, count))
+            covered[position] += count
         }
         for (position, entry) in collection.entries.enumerated() where covered[position] != entry.layer.numel {
             throw StoreError(.corrupt, "vector '\(name)' is missing values of layer '\(entry.name)'")
         }
-        return try ParameterVector(collection: collection, values: values)
+        return chunks
     }
 
     public func dropVector(_ name: String) throws { try dropObject(.vector, name) }

@@ -98,6 +98,9 @@ public final class Store {
     /// Checks ownership and version and sets the connection's pragmas; the
     /// migrator then creates or completes the schema.
     static func prepare(_ db: Database, path: String?) throws {
+        // Functions in views, triggers and defaults of the file run only if
+        // they are harmless (SQLite's recommended setting for files of any origin).
+        try db.execute(sql: "PRAGMA trusted_schema = OFF")
         let applicationID = try Int32(Int.fetchOne(db, sql: "PRAGMA application_id") ?? 0)
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         let objects = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -113,6 +116,7 @@ public final class Store {
                 throw StoreError(.newerSchema,
                                  "\(file) was written by a newer lcdb (schema version \(version); this lcdb knows up to \(schemaVersion)); upgrade lcdb to open it. Nothing was changed")
             }
+            if !objects.isEmpty { try requireOwnSchema(db, version: version, file: file) }
         } else if !objects.isEmpty || applicationID != 0 {
             let listed = objects.prefix(5).joined(separator: ", ") + (objects.count > 5 ? ", ..." : "")
             throw StoreError(.notLcdb,

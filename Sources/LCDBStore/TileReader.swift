@@ -2,8 +2,11 @@ import GRDB
 import LCDBCore
 
 /// The tiles of one stored block: listed and checked when made (they must
-/// cover the block row by row, in the matrix's layout), then read one at a
-/// time into the caller's memory through one blob handle moved from row to row.
+/// cover the block row by row, in the matrix's layout, each blob exactly the
+/// size its rows and columns say), then read one at a time into the caller's
+/// memory through one blob handle moved from row to row. The checks are made
+/// without arithmetic that can overflow, since a damaged file may hold any
+/// integers (`check` reports what they find).
 final class TileReader {
     /// Where one tile lies in its block, and its row in lcdb_matrix_tile.
     struct Placement: Sendable {
@@ -25,18 +28,23 @@ final class TileReader {
         let layer = matrix.collection.entries[position].name
         self.layer = layer
         let rows = try Row.fetchAll(db, sql: """
-            SELECT rowid, row_start, row_count, col_start FROM lcdb_matrix_tile
+            SELECT rowid, row_start, row_count, col_start, length(data) AS bytes FROM lcdb_matrix_tile
             WHERE matrix_id = ? AND part = 'block' AND position = ? ORDER BY row_start
             """, arguments: [matrix.id, position])
         var nextRow = 0
         var tiles: [Placement] = []
         for row in rows {
             let rowStart: Int = row["row_start"], rowCount: Int = row["row_count"], columnStart: Int = row["col_start"]
-            guard rowStart == nextRow, rowCount > 0, rowStart + rowCount <= side else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of block '\(layer)' do not cover it row by row")
+            guard rowStart == nextRow, rowCount > 0, rowCount <= side - rowStart else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of block '\(layer)' do not cover it row by row (a tile claims rows \(rowStart) to \(rowStart) + \(rowCount) of \(side))")
             }
             guard columnStart == (matrix.layout == .upper ? rowStart : 0) else {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' starts at column \(columnStart), which its \(matrix.layout.rawValue) layout does not allow")
+            }
+            let bytes: Int = row["bytes"]
+            let expected = Store.exactProduct(rowCount, side - columnStart, matrix.dtype.size)
+            guard bytes == expected else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tile of block '\(layer)' at row \(rowStart) holds \(bytes) bytes, not the \(expected.map(String.init) ?? "too many") its rows need")
             }
             tiles.append(Placement(rowID: row["rowid"], rows: rowStart ..< rowStart + rowCount, columns: columnStart ..< side))
             nextRow = rowStart + rowCount

@@ -131,10 +131,65 @@ struct BlockDiagonalMatrixTests {
         #expect(throws: CoreError.self) { _ = try m.inverse() }
         // Regularization makes it invertible.
         #expect(try m.solve(x, regularization: 1).values.allSatisfy(\.isFinite))
+        // A block holding NaN or inf is named as such, not called singular.
         let nan = try BlockDiagonalMatrix<Float>(collection: collection, blocks: [[.nan], [1, 0, 0, 1]])
-        #expect(throws: CoreError(.singularBlock, "block 'ok' is singular (the solution is not finite); add a positive regularization")) {
+        #expect(throws: CoreError(.invalidArgument, "block 'ok' holds NaN; solve and inv need finite values (`check` the inputs that made it)")) {
             _ = try nan.solve(.ones(over: collection))
         }
+        let infinite = try BlockDiagonalMatrix<Double>(collection: collection, blocks: [[1], [1, .infinity, .infinity, 1]])
+        #expect(throws: CoreError(.invalidArgument, "block 'flat' holds an infinite value; solve and inv need finite values (`check` the inputs that made it)")) {
+            _ = try infinite.inverse(regularization: 1)
+        }
+    }
+
+    /// The panel-by-panel Cholesky (interruptible) against LAPACK's one-call
+    /// `potrf` and the solve it serves, on sizes around the panel width.
+    @Test(arguments: [1, 7, 383, 384, 385, 1000])
+    func blockedCholeskyAgreesWithPotrf(side: Int) throws {
+        let collection = try LayerCollection([("p", .parameter([side]))])
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: UInt64(side))
+        var blocked = m.blocks[0], reference = m.blocks[0]
+        let positive = try blocked.withUnsafeMutableBufferPointer {
+            try PanelCholesky.factor($0.baseAddress!, side: side)
+        }
+        #expect(positive)
+        #expect(reference.withUnsafeMutableBufferPointer { Double.potrf(Int32(side), $0.baseAddress!) } == 0)
+        // Only the lower triangle (row-major) is the factor; compare it.
+        var largest = 0.0, scale = 0.0
+        for i in 0 ..< side {
+            for j in 0 ... i {
+                largest = max(largest, abs(blocked[i * side + j] - reference[i * side + j]))
+                scale = max(scale, abs(reference[i * side + j]))
+            }
+        }
+        #expect(largest <= 1e-12 * scale, "side \(side): factors differ by \(largest)")
+        let x = ParameterVector<Double>.random(over: collection, seed: 3)
+        let solved = try m.solve(x, regularization: 0.5)
+        let back = NaiveReference.matvec(m.blocks[0], side, solved.values)
+        let residual = NaiveReference.relativeError(zip(back, solved.values).map { $0 + 0.5 * $1 }, x.values)
+        #expect(residual < 1e-10, "side \(side): residual \(residual)")
+    }
+
+    @Test func blockedCholeskyStopsOnInterruption() throws {
+        let collection = try LayerCollection([("p", .parameter([800]))])
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1)
+        Interruption.request()
+        defer { Interruption.clear() }
+        #expect(throws: CoreError(.interrupted, "interrupted")) { _ = try m.solve(.ones(over: collection)) }
+    }
+
+    @Test func notPositiveDefiniteFallsBackToLUWithTheOriginalValues() throws {
+        // Positive for the first panel, indefinite later: the Cholesky attempt
+        // must not leave a half-factored block for LU.
+        let side = 500
+        let collection = try LayerCollection([("p", .parameter([side]))])
+        var block = [Double](repeating: 0, count: side * side)
+        for i in 0 ..< side { block[i * side + i] = i < 450 ? 2 : -3 }
+        block[1] = 0.5; block[side] = 0.5
+        let m = try BlockDiagonalMatrix<Double>(collection: collection, blocks: [block])
+        let x = ParameterVector<Double>.random(over: collection, seed: 9)
+        let solved = try m.solve(x)
+        #expect(NaiveReference.relativeError(NaiveReference.matvec(block, side, solved.values), x.values) < 1e-12)
     }
 
     @Test func mismatchedCollectionsNameTheLayer() throws {

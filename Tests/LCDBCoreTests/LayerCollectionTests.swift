@@ -91,12 +91,22 @@ struct LayerCollectionTests {
         #expect(d.added.map(\.name) == ["n"])
         #expect(d.removed.map(\.name) == ["z"])
         #expect(d.reordered)
+        #expect(d.reorderedSpan.old == "x, y" && d.reorderedSpan.new == "y, x")
         #expect(d.changed.map(\.name) == ["x", "y"])
         #expect(d.changed[0].changes == [.init(field: "kind", old: "Linear", new: "WeightNorm1d"),
                                          .init(field: "bias", old: "true", new: "(none)")])
         #expect(d.changed[1].changes == [.init(field: "num_groups", old: "2", new: "4")])
         #expect(a.diff(to: a).isEmpty)
         #expect(d.renamed.isEmpty) // z (position 2) and n (position 2) differ in definition
+
+        // In a long collection only the span that moved is shown.
+        let names = (0 ..< 10).map { "l\($0)" }
+        let long = try LayerCollection(names.map { ($0, try Layer.linear(1, 1)) })
+        var swapped = names
+        swapped.swapAt(4, 6)
+        let swappedCollection = try LayerCollection(swapped.map { ($0, try Layer.linear(1, 1)) })
+        let span = long.diff(to: swappedCollection).reorderedSpan
+        #expect(span.old == "..., l4, l5, l6, ..." && span.new == "..., l6, l5, l4, ...")
     }
 
     @Test func diffFindsLayersRenamedInPlace() throws {

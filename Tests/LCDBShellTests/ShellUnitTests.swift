@@ -146,3 +146,30 @@ struct NameSuggesterTests {
         #expect(NameSuggester.suggestions(for: "ab", among: [long]).isEmpty)
     }
 }
+
+/// Tables and error carets align by terminal columns (item 13 of issue 12).
+struct TerminalWidthTests {
+    @Test func wideAndZeroWidthCharacters() {
+        #expect(TerminalWidth.of("abc") == 3)
+        #expect(TerminalWidth.of("日本") == 4)
+        #expect(TerminalWidth.of("🔥net") == 5)
+        #expect(TerminalWidth.of("👩‍👩‍👧") == 2, "a ZWJ family is one grapheme, two columns")
+        #expect(TerminalWidth.of("e\u{301}") == 1, "a combining accent takes no column")
+        #expect(TerminalWidth.of("\u{2764}\u{FE0F}") == 2, "VS16 makes a text symbol an emoji")
+        #expect(TerminalWidth.of("\u{2764}") == 1)
+    }
+
+    @Test func tableColumnsLineUpWithWideNames() {
+        let table = ResultTable(columns: ["name", "numel"], rows: [[.text("日本"), .integer(2)], [.text("🔥net"), .integer(12)], [.text("plain"), .integer(3)]])
+        let lines = OutputFormat.table.render(table).split(separator: "\n").map(String.init)
+        // Every row's numel ends at the same terminal column.
+        let ends = lines.filter { !$0.hasPrefix("-") }.map { TerminalWidth.of($0) }
+        #expect(Set(ends).count == 1, "\(lines)")
+    }
+
+    @Test func caretsCountWideCharactersTwice() {
+        let (line, caret) = Shell.excerpt("show 日本 + 1 1;", column: 13)
+        #expect(line == "show 日本 + 1 1;")
+        #expect(caret == 14, "5 columns of 'show ', 4 of the name, 5 of ' + 1 '")
+    }
+}

@@ -180,6 +180,32 @@ struct ShippedBinaryDefectTests {
         #expect(help.status == 0 && help.stdout.contains(".read FILE") && help.stdout.contains("create collection NAME as merge(A, B)"), "\(help.stdout)\(help.stderr)")
     }
 
+    // Item 13, continued: NaN blocks, reorderings, the timer.
+    @Test func nanBlocksReorderingsAndTheTimer() throws {
+        let db = path("more-messages.lcdb")
+        let made = try lcdb([db, "-c", """
+            create collection c (a Linear(2, 2), b Linear(1, 1)); create collection d (b Linear(1, 1), a Linear(2, 2));
+            let F = random_spd(c, seed=1);
+            """])
+        #expect(made.status == 0, "\(made.stderr)")
+        // A block holding NaN, made as a user would: import of a file with NaN.
+        let setup = try lcdb([db, "-c", "export matrix F to '\(path("F.safetensors"))';"])
+        #expect(setup.status == 0, "\(setup.stderr)")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path("F.safetensors")))
+        // The last 8 bytes are the last float64 of block b: make it NaN.
+        bytes.replaceSubrange(bytes.count - 8 ..< bytes.count, with: withUnsafeBytes(of: Double.nan.bitPattern.littleEndian) { Data($0) })
+        try bytes.write(to: URL(fileURLWithPath: path("N.safetensors")))
+        #expect(try lcdb([db, "-c", "import matrix M over c from '\(path("N.safetensors"))';"]).status == 0)
+        for statement in ["solve(M, ones(c), regul=1);", "let Mi = inv(M);"] {
+            let run = try lcdb([db, "-c", statement])
+            #expect(run.status == 1 && run.stderr.contains("block 'b' holds NaN") && !run.stderr.contains("singular"), "\(run.stderr)")
+        }
+        let diff = try lcdb([db, "-c", "diff c d;"])
+        #expect(diff.stdout.contains("reordered") && diff.stdout.contains("a, b") && diff.stdout.contains("b, a"), "\(diff.stdout)")
+        let timed = try lcdb([db], stdin: ".timer on\nnorm(ones(c));\n.timer off\n")
+        #expect(timed.stdout.components(separatedBy: "Run Time").count == 2, "only the statement is timed: \(timed.stdout)")
+    }
+
     // Item 14: deep nesting and long flat expressions end in a result or a located error.
     @Test func deepAndLongExpressionsDoNotCrash() throws {
         let sum = try lcdb([":memory:"], stdin: "1" + String(repeating: " + 1", count: 20_000) + ";\n")
@@ -256,5 +282,124 @@ struct DamagedFileTests {
         #expect(run.status != 0 && run.stderr.contains("was damaged or edited"), "\(run.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "the refused file is unchanged")
         #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "no WAL was created")
+    }
+}
+
+/// Item 15: lcdb files edited with sqlite3 (hostile or damaged), run on the
+/// binaries users run.
+@Suite(.serialized)
+struct HostileFileTests {
+    /// A small database with a vector and a matrix of several tiles per block.
+    private static func makeDatabase(_ folder: URL) throws -> String {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let db = folder.appendingPathComponent("h.lcdb").path
+        let made = try LCDBProcess.run(["--no-init", db, "-c",
+            "create collection c (a Linear(30, 20), b LayerNorm(20)); let F = random_spd(c, seed=1); let G = F * 1; let v = ones(c);"])
+        #expect(made.status == 0, "\(made.stderr)")
+        return db
+    }
+
+    private static func sqlite(_ db: String, _ sql: String) throws {
+        let run = try LCDBProcess.run([db, "PRAGMA journal_mode = DELETE; PRAGMA ignore_check_constraints = 1; " + sql],
+                                      executableOverride: "/usr/bin/sqlite3")
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
+    @Test(arguments: ["9223372036854775807", "-9223372036854775808", "100000000000", "0", "19"])
+    func aTileWithImpossibleRowsIsReportedNeverATrap(rowCount: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-hostile-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = try Self.makeDatabase(folder)
+        try Self.sqlite(db, "UPDATE lcdb_matrix_tile SET row_count = \(rowCount) WHERE matrix_id = 1 AND position = 0 AND row_start = 77;")
+        let statements = ["show F;", "frobenius(F);", "mv(F, v);", "solve(F, v, regul=1);", "trace(F);", "diag(F);",
+                          "vtmv(F, v);", "let K = inv(F);", "let S = F + G;", "copy matrix F to F2;",
+                          "export matrix F to '\(folder.path)/F.safetensors';"]
+        for binary in LCDBProcess.binaries() {
+            let path = try #require(binary.path, "the \(binary.name) binary is missing: run the tests with `make test`")
+            for statement in statements {
+                let run = try LCDBProcess.run(["--no-init", db, "-c", statement], executableOverride: path)
+                #expect(run.status == 1 && run.stderr.contains("matrix 'F'") && run.stderr.contains("block 'a'"),
+                        "\(binary.name): \(statement) -> \(run.status) \(run.stderr)")
+            }
+        }
+        let listed = try LCDBProcess.run(["--no-init", db, "-c", "list matrices;"])
+        #expect(!listed.stdout.contains("F2"), "a damaged matrix is not copied")
+        let check = try LCDBProcess.run(["--no-init", db, "-c", "check;"])
+        #expect(check.status == 1, "check fails on damage")
+        #expect(check.stdout.contains("matrix  F") && check.stdout.contains("matrix  G") == false, "\(check.stdout)")
+        // Negative or zero counts also break the table's CHECK, which SQLite's own check reports.
+        #expect(check.stderr.contains(Int(rowCount)! > 0 ? "1 damaged object" : "2 damaged objects"), "\(check.stderr)")
+    }
+
+    @Test(arguments: ["-48", "196"])
+    func anEditedNumelIsNotBelieved(numel: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-hostile-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = try Self.makeDatabase(folder)
+        try Self.sqlite(db, "UPDATE lcdb_layer SET numel = \(numel) WHERE position = 0;")
+        for statement in ["list collections;", "list vectors;", "show v;", "show c;"] {
+            let run = try LCDBProcess.run(["--no-init", db, "-c", statement])
+            #expect(run.status == 1 && run.stderr.contains("numel is stored as \(numel)") && run.stderr.contains("620 parameters"),
+                    "\(statement) -> \(run.stdout) \(run.stderr)")
+        }
+        let check = try LCDBProcess.run(["--no-init", db, "-c", "check;"])
+        #expect(check.status == 1)
+        for line in ["collection  c", "vector      v", "matrix      F", "matrix      G"] {
+            #expect(check.stdout.contains(line), "check lists \(line): \(check.stdout)")
+        }
+    }
+
+    @Test func damagedChunksAndTilesAreEachNamedByCheck() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-hostile-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = try Self.makeDatabase(folder)
+        let healthy = try LCDBProcess.run(["--no-init", db, "-c", "check;"])
+        #expect(healthy.status == 0 && healthy.stdout.contains("check: ok"), "\(healthy.stdout) \(healthy.stderr)")
+        try Self.sqlite(db, """
+            UPDATE lcdb_vector_chunk SET count = 5 WHERE position = 1;
+            UPDATE lcdb_matrix_tile SET data = x'00' WHERE matrix_id = 1 AND row_start = 77;
+            INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data, col_start) VALUES (2, 'block', 7, 0, 1, x'00', 0);
+            """)
+        let check = try LCDBProcess.run(["--no-init", db, "-c", "check;"])
+        #expect(check.status == 1 && check.stderr.contains("3 damaged objects"), "\(check.stderr)")
+        #expect(check.stdout.contains("vector  v") && check.stdout.contains("holds 320 bytes, not the 40"), "\(check.stdout)")
+        #expect(check.stdout.contains("matrix  F") && check.stdout.contains("holds 1 bytes, not the 291048"), "\(check.stdout)")
+        #expect(check.stdout.contains("matrix  G") && check.stdout.contains("outside its collection's layers"), "\(check.stdout)")
+    }
+
+    @Test(arguments: [
+        ("CREATE TRIGGER zero AFTER INSERT ON lcdb_matrix_tile BEGIN UPDATE lcdb_matrix_tile SET data = zeroblob(length(new.data)) WHERE rowid = new.rowid; END;",
+         "a foreign trigger 'zero' on 'lcdb_matrix_tile'"),
+        ("DROP VIEW matrices; CREATE VIEW matrices AS SELECT 'ghost' AS name;", "view 'matrices' is not lcdb's definition"),
+        ("CREATE INDEX mine ON lcdb_vector(dtype);", "a foreign index 'mine' on 'lcdb_vector'"),
+        ("DROP VIEW layers;", "view 'layers' is missing"),
+    ])
+    func aFileWithForeignSchemaObjectsIsRefusedUntouched(edit: String, expected: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-hostile-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = try Self.makeDatabase(folder)
+        try Self.sqlite(db, edit)
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        for statement in ["list matrices;", "let F2 = F + F;"] {
+            let run = try LCDBProcess.run(["--no-init", db, "-c", statement])
+            #expect(run.status != 0 && run.stderr.contains("schema was edited") && run.stderr.contains(expected), "\(run.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before, "the refused file is unchanged")
+    }
+
+    @Test func anOlderFileIsCheckedAgainstItsOwnVersionThenUpgraded() throws {
+        // A version-1 file (before the upper-triangle migration), made by
+        // running only the first migration file through sqlite3.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let db = folder.appendingPathComponent("old.lcdb").path
+        let first = try String(contentsOf: LCDBProcess.packageRoot.appendingPathComponent("migrations/0001_initial.sql"), encoding: .utf8)
+        try Self.sqlite(db, first + """
+            CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+            INSERT INTO grdb_migrations VALUES ('0001_initial.sql');
+            """)
+        let run = try LCDBProcess.run(["--no-init", db, "-c", "create collection c (a Linear(2, 2)); check;"])
+        #expect(run.status == 0 && run.stdout.contains("check: ok"), "\(run.stdout) \(run.stderr)")
     }
 }

@@ -65,6 +65,22 @@ func benchStreamRead(repetitions: Int) throws {
     report("stream-read", Array(times.dropFirst()), bytes: collection.numel * 8)
 }
 
+/// Cholesky of one `side x side` SPD block: lcdb's interruptible panels
+/// ("cholesky-panels") against one LAPACK `potrf` call ("cholesky-potrf"), in
+/// alternation on copies of the same block.
+func benchCholesky(side: Int, repetitions: Int) throws {
+    let collection = try LayerCollection([("p", .parameter([side]))])
+    let block = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1).blocks[0]
+    var panels: [Double] = [], whole: [Double] = []
+    for _ in 0 ..< repetitions {
+        var a = block, b = block
+        panels.append(try seconds { _ = try a.withUnsafeMutableBufferPointer { try PanelCholesky.factor($0.baseAddress!, side: side) } })
+        whole.append(seconds { _ = b.withUnsafeMutableBufferPointer { Double.potrf(Int32(side), $0.baseAddress!) } })
+    }
+    report("cholesky-panels", panels, bytes: side * side * 8)
+    report("cholesky-potrf", whole, bytes: side * side * 8)
+}
+
 /// `store-general DB`: stores, into the existing lcdb database DB over its
 /// collection `w`, a matrix `G` that is
 /// not symmetric (2 on the diagonal, 1 just right of it), so it is written in
@@ -94,6 +110,7 @@ for argument in arguments.isEmpty ? ["mv-large", "mv-small", "memcpy", "stream-r
     case "mv-small": try benchMv(name: "mv-small", layers: 2000, side: 64, repetitions: repetitions * 10)
     case "memcpy": benchMemcpy(repetitions: repetitions)
     case "stream-read": try benchStreamRead(repetitions: repetitions)
+    case "cholesky": try benchCholesky(side: 4000, repetitions: 5)
     default:
         FileHandle.standardError.write("unknown case \(argument)\n".data(using: .utf8)!)
         exit(2)

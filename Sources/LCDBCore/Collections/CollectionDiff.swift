@@ -35,6 +35,8 @@ public struct CollectionDiff: Equatable, Sendable {
     /// True when the layers in both appear in a different relative order
     /// (so their offsets differ even if nothing else changed).
     public let reordered: Bool
+    /// The layers in both, in the first collection's order and in the second's.
+    public let sharedInOldOrder: [String], sharedInNewOrder: [String]
 
     public var isEmpty: Bool { added.isEmpty && removed.isEmpty && renamed.isEmpty && changed.isEmpty && !reordered }
 
@@ -57,6 +59,23 @@ public struct CollectionDiff: Equatable, Sendable {
         let sharedInOldOrder = old.names.filter { new.contains($0) }
         let sharedInNewOrder = new.names.filter { old.contains($0) }
         reordered = sharedInOldOrder != sharedInNewOrder
+        self.sharedInOldOrder = sharedInOldOrder
+        self.sharedInNewOrder = sharedInNewOrder
+    }
+
+    /// The part of the two orders that differs (the common start and end
+    /// elided), e.g. `fc1, fc2` and `fc2, fc1` for a swap in a long list.
+    public var reorderedSpan: (old: String, new: String) {
+        let (old, new) = (sharedInOldOrder, sharedInNewOrder)
+        var first = 0
+        while first < old.count, old[first] == new[first] { first += 1 }
+        var last = old.count - 1
+        while last > first, old[last] == new[last] { last -= 1 }
+        guard first <= last else { return ("", "") }
+        func span(_ names: [String]) -> String {
+            (first > 0 ? "..., " : "") + names[first ... last].joined(separator: ", ") + (last < names.count - 1 ? ", ..." : "")
+        }
+        return (span(old), span(new))
     }
 
     static func changes(from old: Layer, to new: Layer) -> [Change] {

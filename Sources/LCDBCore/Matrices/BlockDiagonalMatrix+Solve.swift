@@ -74,14 +74,24 @@ struct BlockFactorization<Scalar: BLASScalar> {
     private mutating func factorize(layer: String) throws(CoreError) {
         guard method == .unfactored else { return }
         let n = Int32(side)
+        // LAPACK would call a block holding NaN or inf singular (or return NaN).
+        if let bad = values.first(where: { !$0.isFinite }) {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values (`check` the inputs that made it)")
+        }
         if BlockDiagonalMatrix<Scalar>.isExactlySymmetric(values, side: side) {
-            let original = values
-            if values.withUnsafeMutableBufferPointer({ Scalar.potrf(n, $0.baseAddress!) }) == 0 {
+            // Factorized in a copy: a block that is not positive definite goes to LU as it was.
+            var factor = values
+            let side = side
+            let positiveDefinite = try factor.withUnsafeMutableBufferPointer { a throws(CoreError) in
+                try PanelCholesky.factor(a.baseAddress!, side: side)
+            }
+            if positiveDefinite {
+                values = factor
                 method = .cholesky
                 return
             }
-            values = original
         }
+        try Interruption.check()
         pivots = [Int32](repeating: 0, count: side)
         let info = values.withUnsafeMutableBufferPointer { a in
             pivots.withUnsafeMutableBufferPointer { Scalar.getrf(n, a.baseAddress!, $0.baseAddress!) }

@@ -38,6 +38,17 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
 
     /// Cholesky factorisation in place; returns LAPACK's `info`.
     static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Self>) -> Int32
+    /// The same on an `n x n` square of a wider row-major matrix (rows
+    /// `leadingDimension` apart): the row-major lower triangle gets L.
+    static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Self>, leadingDimension: Int32) -> Int32
+    /// B := B L^-T for a row-major `rows x columns` B and lower-triangular
+    /// `columns x columns` L, both rows `leadingDimension` apart.
+    static func trsmRightLowerTransposed(rows: Int32, columns: Int32, _ l: UnsafePointer<Self>,
+                                         _ b: UnsafeMutablePointer<Self>, leadingDimension: Int32)
+    /// The lower triangle of C := C - A A^T, A `side x inner`, all rows
+    /// `leadingDimension` apart.
+    static func syrkLowerSubtract(side: Int32, inner: Int32, _ a: UnsafePointer<Self>,
+                                  _ c: UnsafeMutablePointer<Self>, leadingDimension: Int32)
     static func potrs(_ n: Int32, _ a: UnsafePointer<Self>, _ b: UnsafeMutablePointer<Self>) -> Int32
     /// Inverse from a Cholesky factor; fills one triangle only.
     static func potri(_ n: Int32, _ a: UnsafeMutablePointer<Self>) -> Int32
@@ -128,6 +139,20 @@ extension Double: BLASScalar {
         var n = n, lda = max(n, 1), info: Int32 = 0
         dpotrf_(upper, &n, a, &lda, &info, 1)
         return info
+    }
+    public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Double>, leadingDimension: Int32) -> Int32 {
+        var n = n, lda = max(leadingDimension, 1), info: Int32 = 0
+        dpotrf_(upper, &n, a, &lda, &info, 1)
+        return info
+    }
+    public static func trsmRightLowerTransposed(rows: Int32, columns: Int32, _ l: UnsafePointer<Double>,
+                                                _ b: UnsafeMutablePointer<Double>, leadingDimension: Int32) {
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, columns, 1,
+                    l, leadingDimension, b, leadingDimension)
+    }
+    public static func syrkLowerSubtract(side: Int32, inner: Int32, _ a: UnsafePointer<Double>,
+                                         _ c: UnsafeMutablePointer<Double>, leadingDimension: Int32) {
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, side, inner, -1, a, leadingDimension, 1, c, leadingDimension)
     }
     public static func potrs(_ n: Int32, _ a: UnsafePointer<Double>, _ b: UnsafeMutablePointer<Double>) -> Int32 {
         var n = n, nrhs: Int32 = 1, lda = max(n, 1), info: Int32 = 0
@@ -220,6 +245,20 @@ extension Float: BLASScalar {
         var n = n, lda = max(n, 1), info: Int32 = 0
         spotrf_(upper, &n, a, &lda, &info, 1)
         return info
+    }
+    public static func potrf(_ n: Int32, _ a: UnsafeMutablePointer<Float>, leadingDimension: Int32) -> Int32 {
+        var n = n, lda = max(leadingDimension, 1), info: Int32 = 0
+        spotrf_(upper, &n, a, &lda, &info, 1)
+        return info
+    }
+    public static func trsmRightLowerTransposed(rows: Int32, columns: Int32, _ l: UnsafePointer<Float>,
+                                                _ b: UnsafeMutablePointer<Float>, leadingDimension: Int32) {
+        cblas_strsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, columns, 1,
+                    l, leadingDimension, b, leadingDimension)
+    }
+    public static func syrkLowerSubtract(side: Int32, inner: Int32, _ a: UnsafePointer<Float>,
+                                         _ c: UnsafeMutablePointer<Float>, leadingDimension: Int32) {
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, side, inner, -1, a, leadingDimension, 1, c, leadingDimension)
     }
     public static func potrs(_ n: Int32, _ a: UnsafePointer<Float>, _ b: UnsafeMutablePointer<Float>) -> Int32 {
         var n = n, nrhs: Int32 = 1, lda = max(n, 1), info: Int32 = 0

@@ -26,14 +26,15 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 
     private func renderTable(_ result: ResultTable) -> String {
         let cells = result.rows.map { $0.map(\.rendered) }
-        var widths = result.columns.map(\.count)
-        for row in cells { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        // Terminal columns, not characters: an emoji or CJK name takes two.
+        var widths = result.columns.map(TerminalWidth.of)
+        for row in cells { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], TerminalWidth.of(cell)) } }
         let numeric = result.columns.indices.map { column in
             !result.rows.isEmpty && result.rows.allSatisfy { $0[column].isNumeric || $0[column] == .null }
         }
         func line(_ values: [String]) -> String {
             values.enumerated().map { index, value in
-                let padding = String(repeating: " ", count: widths[index] - value.count)
+                let padding = String(repeating: " ", count: widths[index] - TerminalWidth.of(value))
                 return numeric[index] ? padding + value : value + padding
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }

@@ -72,7 +72,8 @@ public final class Shell {
             } else {
                 try session.emit(try session.run(statement: piece.text, start: piece.start))
             }
-            if session.timer {
+            // Statements are timed, not dot-commands (`.timer on` does not time itself).
+            if session.timer && !piece.isMetaCommand {
                 try session.emit([.message(String(format: "Run Time: real %.3f s", Date().timeIntervalSince(started)))])
             }
             return true
@@ -118,12 +119,14 @@ public final class Shell {
     static func excerpt(_ line: String, column: Int, width: Int = 120) -> (String, Int) {
         let characters = Array(line)
         let index = max(0, min(characters.count, column - 1))
-        guard characters.count > width else { return (line, index) }
+        // The caret's offset is in terminal columns (a wide character before it takes two).
+        guard characters.count > width else { return (line, TerminalWidth.of(String(characters[..<index]))) }
         let start = max(0, min(index - width / 2, characters.count - width))
         let end = min(characters.count, start + width)
         let prefix = start > 0 ? "..." : ""
         let suffix = end < characters.count ? "..." : ""
-        return (prefix + String(characters[start ..< end]) + suffix, prefix.count + index - start)
+        return (prefix + String(characters[start ..< end]) + suffix,
+                prefix.count + TerminalWidth.of(String(characters[start ..< index])))
     }
 
     /// A message of at most `limit` characters, its middle elided (a long name repeated in it).

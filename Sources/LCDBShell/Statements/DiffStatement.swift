@@ -29,7 +29,10 @@ struct DiffStatement: Statement {
                 rows.append([.text("changed"), .text(layer.name), .text(change.field), .text(change.old), .text(change.new)])
             }
         }
-        if diff.reordered { rows.append([.text("reordered"), .null, .text("order"), .text(first.value), .text(second.value)]) }
+        if diff.reordered {
+            let span = diff.reorderedSpan
+            rows.append([.text("reordered"), .null, .text("order"), .text(span.old), .text(span.new)])
+        }
         let note = diff.isEmpty ? "'\(first.value)' and '\(second.value)' are identical"
             : "\(diff.added.count) added, \(diff.removed.count) removed, \(diff.renamed.count) renamed, \(diff.changed.count) changed\(diff.reordered ? ", order changed" : "")"
         return [ResultTable(columns: ["change", "layer", "field", "old", "new"], rows: rows, note: note)]

@@ -33,6 +33,7 @@ public enum StatementRegistry {
         ImportStatement.definition,
         ExportStatement.definition,
         VacuumStatement.definition,
+        CheckStatement.definition,
         HelpStatement.definition,
         ExpressionStatement.definition,
     ]

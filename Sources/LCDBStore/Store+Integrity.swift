@@ -1,0 +1,158 @@
+import GRDB
+import LCDBCore
+
+/// One damaged object found by `check`.
+public struct IntegrityProblem: Equatable, Sendable {
+    /// "file", "schema", "collection", "vector" or "matrix".
+    public let kind: String
+    public let name: String
+    public let problem: String
+}
+
+/// One object of the schema as SQLite keeps it in `sqlite_master`.
+struct SchemaObject: Hashable, Comparable {
+    let type: String
+    let name: String
+    let table: String
+    /// The CREATE statement with runs of whitespace collapsed.
+    let sql: String
+
+    static func < (a: SchemaObject, b: SchemaObject) -> Bool { (a.type, a.name) < (b.type, b.name) }
+
+    var label: String { "\(type) '\(name)'" }
+}
+
+extension Store {
+    /// Refuses a file whose schema objects (tables, indexes, views, triggers)
+    /// are not exactly the ones lcdb's migrations made at its version, by
+    /// their SQL: a trigger planted in the file would run on lcdb's own
+    /// writes, a redefined view would lie to `list`. SQLite's own objects
+    /// (`sqlite_*`, e.g. the statistics `ANALYZE` keeps) are not compared.
+    static func requireOwnSchema(_ db: Database, version: Int, file: String) throws {
+        let differences = try schemaDifferences(db, version: version)
+        guard !differences.isEmpty else { return }
+        let listed = differences.prefix(4).joined(separator: "; ") + (differences.count > 4 ? "; and \(differences.count - 4) more" : "")
+        throw StoreError(.corrupt, "\(file) is an lcdb file whose schema was edited (\(listed)); lcdb refuses it so that no foreign trigger or view acts on it. Nothing was changed; restore it from a copy, or drop the foreign objects with sqlite3")
+    }
+
+    /// What differs between the file's schema and lcdb's at `version`, one
+    /// phrase per object.
+    static func schemaDifferences(_ db: Database, version: Int) throws -> [String] {
+        let found = try schemaObjects(db)
+        let expected = try expectedSchema(version: version)
+        let foundByName = Dictionary(found.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let expectedByName = Dictionary(expected.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var differences: [String] = []
+        for object in found.sorted() {
+            guard let own = expectedByName[object.name] else {
+                differences.append("a foreign \(object.label)" + (object.table != object.name ? " on '\(object.table)'" : ""))
+                continue
+            }
+            if own != object { differences.append("\(object.label) is not lcdb's definition") }
+        }
+        for object in expected.sorted() where foundByName[object.name] == nil {
+            differences.append("\(object.label) is missing")
+        }
+        return differences
+    }
+
+    static func schemaObjects(_ db: Database) throws -> Set<SchemaObject> {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+            """)
+        return Set(rows.map { row in
+            let sql: String = row["sql"] ?? ""
+            return SchemaObject(type: row["type"], name: row["name"], table: row["tbl_name"],
+                                sql: sql.split(whereSeparator: \.isWhitespace).joined(separator: " "))
+        })
+    }
+
+    /// The schema a new in-memory database has after the first `version`
+    /// migrations (a few milliseconds; done once per open).
+    static func expectedSchema(version: Int) throws -> Set<SchemaObject> {
+        let all = EmbeddedMigrations.all
+        guard version >= 1, version <= all.count else { return [] }
+        let queue = try DatabaseQueue()
+        try migrator.migrate(queue, upTo: all[version - 1].0)
+        return try queue.read { try schemaObjects($0) }
+    }
+
+    /// `a * b * c`, or nil if it overflows (sizes read from a damaged file).
+    static func exactProduct(_ a: Int, _ b: Int, _ c: Int) -> Int? {
+        let (ab, first) = a.multipliedReportingOverflow(by: b)
+        let (abc, second) = ab.multipliedReportingOverflow(by: c)
+        return first || second ? nil : abc
+    }
+
+    /// lcdb's own invariants, object by object (like `PRAGMA integrity_check`,
+    /// which it runs first): every layer's numel and offset agree with its
+    /// definition; every vector's chunks cover each layer exactly once; every
+    /// matrix's tiles cover each block exactly once in its layout, each blob
+    /// of the right size. Reads no values, only sizes. Empty when healthy.
+    public func check() throws -> [IntegrityProblem] {
+        try read { db in
+            var problems: [IntegrityProblem] = []
+            let sqliteAnswer = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            if sqliteAnswer != ["ok"] {
+                problems += sqliteAnswer.map { IntegrityProblem(kind: "file", name: path ?? ":memory:", problem: $0) }
+            }
+            let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            problems += try Store.schemaDifferences(db, version: version).map {
+                IntegrityProblem(kind: "schema", name: "sqlite_master", problem: $0)
+            }
+            var damagedCollections: Set<String> = []
+            for name in try String.fetchAll(db, sql: "SELECT name FROM lcdb_collection ORDER BY name") {
+                do { _ = try Store.loadCollection(db, name: name) } catch {
+                    damagedCollections.insert(name)
+                    problems.append(IntegrityProblem(kind: "collection", name: name, problem: "\(error)"))
+                }
+            }
+            /// Objects over a damaged collection are reported as such, not by its error again.
+            func overDamaged(_ collection: String) throws {
+                if damagedCollections.contains(collection) {
+                    throw StoreError(.corrupt, "it is over collection '\(collection)', which is damaged")
+                }
+            }
+            for name in try String.fetchAll(db, sql: "SELECT name FROM lcdb_vector ORDER BY name") {
+                do {
+                    let (id, collectionName, dtype) = try Store.vectorRow(db, name: name)
+                    try overDamaged(collectionName)
+                    let collection = try Store.loadCollection(db, name: collectionName).collection
+                    _ = try Store.chunkPlacements(db, vectorID: id, name: name, collection, scalarSize: dtype.size)
+                    try Store.requireNoStrayRows(db, table: "lcdb_vector_chunk", owner: "vector_id", id: id,
+                                                 positions: collection.count, what: "vector '\(name)'")
+                } catch {
+                    problems.append(IntegrityProblem(kind: "vector", name: name, problem: "\(error)"))
+                }
+            }
+            for name in try String.fetchAll(db, sql: "SELECT name FROM lcdb_matrix ORDER BY name") {
+                do {
+                    try overDamaged(String.fetchOne(db, sql: """
+                        SELECT c.name FROM lcdb_matrix m JOIN lcdb_collection c ON c.id = m.collection_id WHERE m.name = ?
+                        """, arguments: [name]) ?? "")
+                    let matrix = try Store.matrixRow(db, name: name)
+                    for position in matrix.collection.entries.indices {
+                        _ = try TileReader(db, matrix, position: position)
+                    }
+                    try Store.requireNoStrayRows(db, table: "lcdb_matrix_tile", owner: "matrix_id", id: matrix.id,
+                                                 positions: matrix.collection.count, what: "matrix '\(name)'")
+                } catch {
+                    problems.append(IntegrityProblem(kind: "matrix", name: name, problem: "\(error)"))
+                }
+            }
+            return problems
+        }
+    }
+
+    /// Chunks or tiles at positions beyond the collection, or of unknown parts.
+    private static func requireNoStrayRows(_ db: Database, table: String, owner: String, id: Int64,
+                                           positions: Int, what: String) throws {
+        let partClause = table == "lcdb_matrix_tile" ? " OR part <> 'block'" : ""
+        let stray = try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM \(table) WHERE \(owner) = ? AND (position < 0 OR position >= ?\(partClause))
+            """, arguments: [id, positions]) ?? 0
+        if stray > 0 {
+            throw StoreError(.corrupt, "\(what) has \(stray) stored piece\(stray == 1 ? "" : "s") outside its collection's layers")
+        }
+    }
+}
