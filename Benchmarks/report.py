@@ -40,3 +40,6 @@ print(f"mv-large: {effective:.1f} GB/s of block data; symv reads the lower trian
 panels = median([r["median_s"] for r in lcdb["cholesky-panels"]])
 whole = median([r["median_s"] for r in lcdb["cholesky-potrf"]])
 print(f"cholesky 4000 x 4000: interruptible panels {panels:.3f} s, one LAPACK potrf {whole:.3f} s, ratio {panels / whole:.2f}")
+panels = median([r["median_s"] for r in lcdb["inverse-panels"]])
+whole = median([r["median_s"] for r in lcdb["inverse-potri"]])
+print(f"inverse from the factor, 4000 x 4000: panels {panels:.3f} s, one LAPACK potri {whole:.3f} s, ratio {panels / whole:.2f}")

@@ -170,12 +170,39 @@ struct BlockDiagonalMatrixTests {
         #expect(residual < 1e-10, "side \(side): residual \(residual)")
     }
 
+    /// The panel inverse against LAPACK's `potri` on the same factor, and
+    /// against the identity.
+    @Test(arguments: [1, 5, 384, 385, 900])
+    func panelInverseAgreesWithPotri(side: Int) throws {
+        let collection = try LayerCollection([("p", .parameter([side]))])
+        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: UInt64(side) + 7)
+        var factor = m.blocks[0]
+        #expect(try factor.withUnsafeMutableBufferPointer { try PanelCholesky.factor($0.baseAddress!, side: side) })
+        let inverse = try factor.withUnsafeBufferPointer { try PanelCholesky.inverse(fromFactor: $0.baseAddress!, side: side) }
+        var reference = factor
+        #expect(reference.withUnsafeMutableBufferPointer { Double.potri(Int32(side), $0.baseAddress!) } == 0)
+        var largest = 0.0, scale = 0.0
+        for i in 0 ..< side {
+            for j in 0 ... i {
+                largest = max(largest, abs(inverse[i * side + j] - reference[i * side + j]))
+                scale = max(scale, abs(reference[i * side + j]))
+                #expect(inverse[i * side + j] == inverse[j * side + i])
+            }
+        }
+        #expect(largest <= 1e-11 * scale, "side \(side): inverses differ by \(largest) (scale \(scale))")
+        // Inverse times M is the identity, seen on a random vector (O(side^2)).
+        let x = ParameterVector<Double>.random(over: collection, seed: 5).values
+        let back = NaiveReference.matvec(inverse, side, NaiveReference.matvec(m.blocks[0], side, x))
+        #expect(NaiveReference.relativeError(back, x) < 1e-10)
+    }
+
     @Test func blockedCholeskyStopsOnInterruption() throws {
         let collection = try LayerCollection([("p", .parameter([800]))])
         let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1)
         Interruption.request()
         defer { Interruption.clear() }
         #expect(throws: CoreError(.interrupted, "interrupted")) { _ = try m.solve(.ones(over: collection)) }
+        #expect(throws: CoreError(.interrupted, "interrupted")) { _ = try m.inverse() }
     }
 
     @Test func notPositiveDefiniteFallsBackToLUWithTheOriginalValues() throws {

@@ -79,6 +79,17 @@ func benchCholesky(side: Int, repetitions: Int) throws {
     }
     report("cholesky-panels", panels, bytes: side * side * 8)
     report("cholesky-potrf", whole, bytes: side * side * 8)
+    // The inverse from the factor: panels against one LAPACK potri call.
+    var factor = block
+    _ = try factor.withUnsafeMutableBufferPointer { try PanelCholesky.factor($0.baseAddress!, side: side) }
+    var inversePanels: [Double] = [], inverseWhole: [Double] = []
+    for _ in 0 ..< repetitions {
+        var b = factor
+        inversePanels.append(try seconds { _ = try factor.withUnsafeBufferPointer { try PanelCholesky.inverse(fromFactor: $0.baseAddress!, side: side) } })
+        inverseWhole.append(seconds { _ = b.withUnsafeMutableBufferPointer { Double.potri(Int32(side), $0.baseAddress!) } })
+    }
+    report("inverse-panels", inversePanels, bytes: side * side * 8)
+    report("inverse-potri", inverseWhole, bytes: side * side * 8)
 }
 
 /// `store-general DB`: stores, into the existing lcdb database DB over its

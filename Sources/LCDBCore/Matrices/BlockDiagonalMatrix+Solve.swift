@@ -1,9 +1,10 @@
 /// Solves and inverses of M + regularization * I, block by block.
 ///
 /// Route per block: if the regularized block is exactly symmetric, try
-/// Cholesky (`potrf`); success means positive definite, and `potrs`/`potri`
-/// finish. Otherwise (not symmetric, or not positive definite) LU with
-/// partial pivoting (`getrf`, then `getrs`/`getri`). A zero pivot, or any
+/// Cholesky (`PanelCholesky`, interruptible between panels); success means
+/// positive definite, and `potrs` or `PanelCholesky.inverse` finish. Otherwise
+/// (not symmetric, or not positive definite) LU with partial pivoting
+/// (`getrf`, then `getrs`/`getri`: one LAPACK call each, not interruptible). A zero pivot, or any
 /// non-finite value in the result, is a `singularBlock` error naming the layer.
 extension BlockDiagonalMatrix {
     /// (M + regularization * I)^-1 x.
@@ -123,10 +124,9 @@ struct BlockFactorization<Scalar: BLASScalar> {
         var info: Int32 = 0
         switch method {
         case .cholesky:
-            info = values.withUnsafeMutableBufferPointer { Scalar.potri(n, $0.baseAddress!) }
-            // potri fills LAPACK's upper triangle, which is the row-major lower one.
-            for row in 0 ..< side {
-                for column in (row + 1) ..< max(row + 1, side) { values[row * side + column] = values[column * side + row] }
+            let side = side
+            values = try values.withUnsafeBufferPointer { l throws(CoreError) in
+                try PanelCholesky.inverse(fromFactor: l.baseAddress!, side: side)
             }
         default:
             info = values.withUnsafeMutableBufferPointer { a in

@@ -9,8 +9,8 @@ import Foundation
 /// - matrixProduct (mm): `gemm` per block.
 /// - trace, diagonal: read the diagonal; frobeniusNorm: `nrm2` over each block.
 /// - adding, subtracting, scaled: `axpy` / `scal` over each block.
-/// - solve and inverse of M + regularization * I: Cholesky (`potrf`, then
-///   `potrs` or `potri`) when the block is exactly symmetric and positive
+/// - solve and inverse of M + regularization * I: Cholesky (`PanelCholesky`,
+///   then `potrs` or its panel inverse) when the block is exactly symmetric and positive
 ///   definite, LU with partial pivoting (`getrf`, then `getrs` or `getri`)
 ///   otherwise; an exactly singular block or a non-finite result is an error
 ///   naming the layer.

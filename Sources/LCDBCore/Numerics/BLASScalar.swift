@@ -45,6 +45,14 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     /// `columns x columns` L, both rows `leadingDimension` apart.
     static func trsmRightLowerTransposed(rows: Int32, columns: Int32, _ l: UnsafePointer<Self>,
                                          _ b: UnsafeMutablePointer<Self>, leadingDimension: Int32)
+    /// B := L^-1 B for a lower-triangular `rows x rows` L and a row-major
+    /// `rows x columns` B, both rows `leadingDimension` apart.
+    static func trsmLeftLower(rows: Int32, columns: Int32, _ l: UnsafePointer<Self>,
+                              _ b: UnsafeMutablePointer<Self>, leadingDimension: Int32)
+    /// The lower triangle of C := C + A^T A, A `inner x side`, all rows
+    /// `leadingDimension` apart.
+    static func syrkLowerAddTransposed(side: Int32, inner: Int32, _ a: UnsafePointer<Self>,
+                                       _ c: UnsafeMutablePointer<Self>, leadingDimension: Int32)
     /// The lower triangle of C := C - A A^T, A `side x inner`, all rows
     /// `leadingDimension` apart.
     static func syrkLowerSubtract(side: Int32, inner: Int32, _ a: UnsafePointer<Self>,
@@ -149,6 +157,15 @@ extension Double: BLASScalar {
                                                 _ b: UnsafeMutablePointer<Double>, leadingDimension: Int32) {
         cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, columns, 1,
                     l, leadingDimension, b, leadingDimension)
+    }
+    public static func trsmLeftLower(rows: Int32, columns: Int32, _ l: UnsafePointer<Double>,
+                                     _ b: UnsafeMutablePointer<Double>, leadingDimension: Int32) {
+        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows, columns, 1,
+                    l, leadingDimension, b, leadingDimension)
+    }
+    public static func syrkLowerAddTransposed(side: Int32, inner: Int32, _ a: UnsafePointer<Double>,
+                                              _ c: UnsafeMutablePointer<Double>, leadingDimension: Int32) {
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, side, inner, 1, a, leadingDimension, 1, c, leadingDimension)
     }
     public static func syrkLowerSubtract(side: Int32, inner: Int32, _ a: UnsafePointer<Double>,
                                          _ c: UnsafeMutablePointer<Double>, leadingDimension: Int32) {
@@ -255,6 +272,15 @@ extension Float: BLASScalar {
                                                 _ b: UnsafeMutablePointer<Float>, leadingDimension: Int32) {
         cblas_strsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, columns, 1,
                     l, leadingDimension, b, leadingDimension)
+    }
+    public static func trsmLeftLower(rows: Int32, columns: Int32, _ l: UnsafePointer<Float>,
+                                     _ b: UnsafeMutablePointer<Float>, leadingDimension: Int32) {
+        cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows, columns, 1,
+                    l, leadingDimension, b, leadingDimension)
+    }
+    public static func syrkLowerAddTransposed(side: Int32, inner: Int32, _ a: UnsafePointer<Float>,
+                                              _ c: UnsafeMutablePointer<Float>, leadingDimension: Int32) {
+        cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, side, inner, 1, a, leadingDimension, 1, c, leadingDimension)
     }
     public static func syrkLowerSubtract(side: Int32, inner: Int32, _ a: UnsafePointer<Float>,
                                          _ c: UnsafeMutablePointer<Float>, leadingDimension: Int32) {

@@ -29,4 +29,51 @@ public enum PanelCholesky {
         }
         return true
     }
+
+    /// The inverse of the matrix whose factor `factor` made (L in the
+    /// row-major lower triangle), whole and symmetric, row-major: X = L^-1 a
+    /// panel of columns at a time (`trsm` on the trailing rows, as X is lower
+    /// triangular), then A^-1 = X^T X a panel of rows at a time (`syrk` on the
+    /// leading square). The same work as LAPACK's `potri`, checking for
+    /// interruption between panels; one more `side x side` buffer.
+    public static func inverse<Scalar: BLASScalar>(fromFactor l: UnsafePointer<Scalar>, side: Int) throws(CoreError) -> [Scalar] {
+        let lda = Int32(side)
+        var x = [Scalar](repeating: 0, count: side * side)
+        var result = [Scalar](repeating: 0, count: side * side)
+        try x.withUnsafeMutableBufferPointer { (xBuffer: inout UnsafeMutableBufferPointer<Scalar>) throws(CoreError) in
+            let x = xBuffer.baseAddress!
+            for start in stride(from: 0, to: side, by: panel) {
+                try Interruption.check()
+                let width = min(panel, side - start)
+                for t in 0 ..< width { x[(start + t) * side + start + t] = 1 }
+                Scalar.trsmLeftLower(rows: Int32(side - start), columns: Int32(width), l + start * side + start,
+                                     x + start * side + start, leadingDimension: lda)
+            }
+            try result.withUnsafeMutableBufferPointer { (resultBuffer: inout UnsafeMutableBufferPointer<Scalar>) throws(CoreError) in
+                let c = resultBuffer.baseAddress!
+                for start in stride(from: 0, to: side, by: panel) {
+                    try Interruption.check()
+                    let width = min(panel, side - start)
+                    Scalar.syrkLowerAddTransposed(side: Int32(start + width), inner: Int32(width), x + start * side, c, leadingDimension: lda)
+                }
+                mirrorLowerToUpper(c, side: side)
+            }
+        }
+        return result
+    }
+
+    /// Entry (i, j) := entry (j, i) for every i < j, in 64 x 64 squares so
+    /// that the rows read and the columns written stay in cache.
+    static func mirrorLowerToUpper<Scalar>(_ c: UnsafeMutablePointer<Scalar>, side: Int) {
+        let square = 64
+        for rowStart in stride(from: 0, to: side, by: square) {
+            for columnStart in stride(from: rowStart, to: side, by: square) {
+                for i in rowStart ..< min(side, rowStart + square) {
+                    for j in max(i + 1, columnStart) ..< max(i + 1, min(side, columnStart + square)) {
+                        c[i * side + j] = c[j * side + i]
+                    }
+                }
+            }
+        }
+    }
 }
