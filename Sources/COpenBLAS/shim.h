@@ -27,5 +27,10 @@ void dgetri_(const int *n, double *a, const int *lda, const int *ipiv, double *w
              const int *lwork, int *info);
 void sgetri_(const int *n, float *a, const int *lda, const int *ipiv, float *work,
              const int *lwork, int *info);
+// Symmetric eigendecomposition (divide and conquer): eigenvalues ascending,
+// eigenvectors in the columns (column-major) when jobz = "V".
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+             double *work, const int *lwork, int *iwork, const int *liwork, int *info,
+             size_t jobz_len, size_t uplo_len);
 
 #endif

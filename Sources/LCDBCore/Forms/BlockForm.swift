@@ -1,0 +1,112 @@
+/// The form of one per-layer block of a matrix.
+public enum FormKind: String, CaseIterable, Sendable {
+    case dense, diag, kfac, ekfac, identity
+}
+
+/// One tensor of a block in some form: what is stored (one tiled part per
+/// tensor) and what files hold (`<layer>` for `block`, `<layer>.<name>`
+/// otherwise). A 1-D tensor of `n` values is stored as `n x 1`.
+public struct FormPart: Equatable, Sendable {
+    /// `block` (dense), `diag`, `A`, `G`, `U_A`, `U_G`, `D` or `scale`.
+    public let name: String
+    public let shape: [Int]
+    public var values: [Double]
+
+    public init(_ name: String, shape: [Int], values: [Double]) {
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+
+    /// Rows and columns as stored.
+    public var rows: Int { shape.first ?? 1 }
+    public var columns: Int { shape.count >= 2 ? shape[1] : 1 }
+
+    /// The tensor's name in a file, for layer `layer`.
+    public func tensorName(layer: String) -> String { name == "block" ? layer : "\(layer).\(name)" }
+}
+
+/// One block of a block-diagonal matrix in a structured form. Each form is
+/// one conforming type, in its own file, stating every operation; adding a
+/// form is that file plus its line in `BlockForms.all`. Values are float64
+/// in memory whatever the matrix's stored dtype.
+///
+/// Every operation acts on lcdb's flattening of the layer (weight row-major,
+/// then bias), `side` values.
+public protocol BlockForm: Sendable {
+    static var kind: FormKind { get }
+    /// The part names that make this form (e.g. `A`, `G`), for import and load.
+    static var partNames: [String] { get }
+    /// Builds the block from its parts (by name), checking every shape against
+    /// the layer and each value (finite, symmetric, orthonormal as the form needs).
+    init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError)
+
+    var side: Int { get }
+    var parts: [FormPart] { get }
+
+    /// M x.
+    func product(_ x: [Double]) -> [Double]
+    func trace() -> Double
+    func frobeniusNorm() -> Double
+    func diagonal() -> [Double]
+    /// alpha M, in the same form.
+    func scaled(by alpha: Double) -> any BlockForm
+    /// (M + regularization I)^-1 x, exactly; `layer` names the block in errors.
+    func solve(_ x: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double]
+    /// (M + regularization I)^-1 in the form that holds it exactly (kfac gives ekfac).
+    func inverse(regularization: Double, layer: String) throws(CoreError) -> any BlockForm
+    /// The explicit `side x side` block, row-major.
+    func dense() -> Matrix64
+}
+
+extension BlockForm {
+    public var kind: FormKind { Self.kind }
+
+    /// Bytes the parts take in `dtype`.
+    public func storedBytes(_ dtype: DType) -> Int { parts.reduce(0) { $0 + $1.values.count * dtype.size } }
+}
+
+/// Every form lcdb knows, by kind.
+public enum BlockForms {
+    public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self]
+
+    public static func type(of kind: FormKind) -> any BlockForm.Type {
+        all.first { $0.kind == kind }!
+    }
+
+    /// The form a set of tensor part names makes (`A` and `G`: kfac), or nil.
+    public static func kind(ofParts names: Set<String>) -> FormKind? {
+        all.first { Set($0.partNames) == names }?.kind
+    }
+
+    /// Finds `name` among `parts`, checking its shape is one of `shapes`.
+    static func part(_ name: String, in parts: [String: FormPart], layer: String, shapes: [[Int]]) throws(CoreError) -> FormPart {
+        guard let part = parts[name] else {
+            throw CoreError(.invalidArgument, "layer '\(layer)': the tensor '\(layer).\(name)' is missing")
+        }
+        guard shapes.contains(part.shape) else {
+            let expected = shapes.map { "(" + $0.map(String.init).joined(separator: ", ") + ($0.count == 1 ? ",)" : ")") }.joined(separator: " or ")
+            throw CoreError(.invalidArgument, "layer '\(layer)': tensor '\(part.tensorName(layer: layer))' has shape \(FormPart.describe(part.shape)), expected \(expected)")
+        }
+        return part
+    }
+
+    /// The error for a block that is singular even with the regularization.
+    static func singular(_ layer: String, _ regularization: Double, detail: String) -> CoreError {
+        let regularized = regularization == 0 ? "" : " even with regularization \(regularization)"
+        return CoreError(.singularBlock, "block '\(layer)' is singular\(regularized) (\(detail)); add a positive regularization")
+    }
+
+    /// Refuses non-finite values in a part (NaN would otherwise pass for singular).
+    static func requireFinite(_ part: FormPart, layer: String) throws(CoreError) {
+        if let bad = part.values.first(where: { !$0.isFinite }) {
+            throw CoreError(.invalidArgument, "layer '\(layer)': tensor '\(part.tensorName(layer: layer))' holds \(bad.isNaN ? "NaN" : "an infinite value")")
+        }
+    }
+}
+
+extension FormPart {
+    static func describe(_ shape: [Int]) -> String {
+        "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+    }
+}

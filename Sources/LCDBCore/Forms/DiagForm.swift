@@ -1,0 +1,43 @@
+/// A diagonal block: `side` values (NNGeometry's `PMatDiag`). Part `diag`.
+public struct DiagForm: BlockForm {
+    public static let kind = FormKind.diag
+    public static let partNames = ["diag"]
+    public let values: [Double]
+
+    public init(values: [Double]) { self.values = values }
+
+    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+        let part = try BlockForms.part("diag", in: parts, layer: name, shapes: [[layer.numel]])
+        values = part.values
+    }
+
+    public var side: Int { values.count }
+    public var parts: [FormPart] { [FormPart("diag", shape: [side], values: values)] }
+
+    public func product(_ x: [Double]) -> [Double] { zip(values, x).map { $0 * $1 } }
+    public func trace() -> Double { values.reduce(0, +) }
+    public func frobeniusNorm() -> Double { Matrix64.norm(values) }
+    public func diagonal() -> [Double] { values }
+    public func scaled(by alpha: Double) -> any BlockForm { DiagForm(values: values.map { $0 * alpha }) }
+
+    public func solve(_ x: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
+        try damped(regularization, layer).enumerated().map { x[$0.offset] / $0.element }
+    }
+
+    public func inverse(regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        DiagForm(values: try damped(regularization, layer).map { 1 / $0 })
+    }
+
+    private func damped(_ regularization: Double, _ layer: String) throws(CoreError) -> [Double] {
+        if let bad = values.first(where: { !$0.isFinite }) {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
+        }
+        let damped = values.map { $0 + regularization }
+        if let zero = damped.firstIndex(of: 0) {
+            throw BlockForms.singular(layer, regularization, detail: "diagonal entry \(zero) is zero")
+        }
+        return damped
+    }
+
+    public func dense() -> Matrix64 { KroneckerFactor.diagonal(values).dense }
+}

@@ -1,0 +1,104 @@
+/// An eigenvalue-corrected Kronecker block (NNGeometry's `PMatEKFAC`):
+/// `V -> U_L [(U_Lᵀ V U_R) ⊙ D] U_Rᵀ`, with orthonormal eigenbases `U_L`,
+/// `U_R` (`U_G`, `U_A` for Linear and Conv; `U_A`, `U_G` for Embedding) and a
+/// scaling `D` of `V`'s shape. Parts `U_A`, `U_G` (dense, or 1-D: a diagonal
+/// of ±1) and `D`.
+public struct EKFACForm: BlockForm {
+    public static let kind = FormKind.ekfac
+    public static let partNames = ["D", "U_A", "U_G"]
+    public let geometry: KroneckerGeometry
+    public let leftBasis: KroneckerFactor
+    public let rightBasis: KroneckerFactor
+    public let scaling: Matrix64
+
+    public init(geometry: KroneckerGeometry, leftBasis: KroneckerFactor, rightBasis: KroneckerFactor, scaling: Matrix64) {
+        self.geometry = geometry
+        self.leftBasis = leftBasis
+        self.rightBasis = rightBasis
+        self.scaling = scaling
+    }
+
+    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+        geometry = try KroneckerGeometry(layer, name: name)
+        let (rows, columns) = (geometry.rows, geometry.columns)
+        let leftPart = try BlockForms.part("U_" + geometry.leftName, in: parts, layer: name, shapes: [[rows], [rows, rows]])
+        let rightPart = try BlockForms.part("U_" + geometry.rightName, in: parts, layer: name, shapes: [[columns], [columns, columns]])
+        let scalingPart = try BlockForms.part("D", in: parts, layer: name, shapes: [[rows, columns]])
+        try BlockForms.requireFinite(scalingPart, layer: name)
+        leftBasis = KroneckerFactor(shape: leftPart.shape, values: leftPart.values)
+        rightBasis = KroneckerFactor(shape: rightPart.shape, values: rightPart.values)
+        scaling = Matrix64(rows: rows, columns: columns, values: scalingPart.values)
+        try leftBasis.requireOrthonormal("layer '\(name)': eigenbasis U_\(geometry.leftName)")
+        try rightBasis.requireOrthonormal("layer '\(name)': eigenbasis U_\(geometry.rightName)")
+    }
+
+    public var side: Int { geometry.side }
+
+    public var parts: [FormPart] {
+        [FormPart("D", shape: [geometry.rows, geometry.columns], values: scaling.values)]
+            + [("U_" + geometry.leftName, leftBasis), ("U_" + geometry.rightName, rightBasis)]
+            .sorted { $0.0 < $1.0 }
+            .map { FormPart($0.0, shape: $0.1.shape, values: $0.1.values) }
+    }
+
+    /// U_Lᵀ V U_R: `V` in the eigenbasis.
+    private func rotatedIn(_ x: [Double]) -> Matrix64 {
+        leftBasis.timesLeft(rightBasis.timesRight(geometry.matrix(x)), transposed: true)
+    }
+
+    /// U_L Z U_Rᵀ, flattened.
+    private func rotatedOut(_ z: Matrix64) -> [Double] {
+        geometry.flattened(leftBasis.timesLeft(rightBasis.timesRight(z, transposed: true)))
+    }
+
+    public func product(_ x: [Double]) -> [Double] {
+        var z = rotatedIn(x)
+        for k in z.values.indices { z.values[k] *= scaling.values[k] }
+        return rotatedOut(z)
+    }
+
+    public func trace() -> Double { scaling.values.reduce(0, +) }
+    public func frobeniusNorm() -> Double { scaling.frobeniusNorm }
+
+    /// diag = (U_L ∘ U_L) D (U_R ∘ U_R)ᵀ.
+    public func diagonal() -> [Double] {
+        func squared(_ f: KroneckerFactor) -> KroneckerFactor {
+            switch f {
+            case .dense(let m): .dense(Matrix64(rows: m.rows, columns: m.columns, values: m.values.map { $0 * $0 }))
+            case .diagonal(let d): .diagonal(d.map { $0 * $0 })
+            }
+        }
+        return geometry.flattened(squared(leftBasis).timesLeft(squared(rightBasis).timesRight(scaling, transposed: true)))
+    }
+
+    public func scaled(by alpha: Double) -> any BlockForm {
+        EKFACForm(geometry: geometry, leftBasis: leftBasis, rightBasis: rightBasis,
+                  scaling: Matrix64(rows: scaling.rows, columns: scaling.columns, values: scaling.values.map { $0 * alpha }))
+    }
+
+    public func solve(_ x: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
+        let damped = try dampedScaling(regularization, layer)
+        var z = rotatedIn(x)
+        for k in z.values.indices { z.values[k] /= damped[k] }
+        return rotatedOut(z)
+    }
+
+    public func inverse(regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        let damped = try dampedScaling(regularization, layer)
+        return EKFACForm(geometry: geometry, leftBasis: leftBasis, rightBasis: rightBasis,
+                         scaling: Matrix64(rows: scaling.rows, columns: scaling.columns, values: damped.map { 1 / $0 }))
+    }
+
+    private func dampedScaling(_ regularization: Double, _ layer: String) throws(CoreError) -> [Double] {
+        if let bad = scaling.values.first(where: { !$0.isFinite }) {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
+        }
+        let damped = scaling.values.map { $0 + regularization }
+        if let zero = damped.firstIndex(of: 0) {
+            throw BlockForms.singular(layer, regularization, detail: "eigenvalue \(zero) of the block plus regul is zero")
+        }
+        return damped
+    }
+
+    public func dense() -> Matrix64 { denseByColumns() }
+}

@@ -1,0 +1,115 @@
+/// A Kronecker-factored block (NNGeometry's `PMatKFAC`, laplace-torch's
+/// `Kron`): `V -> L V R` on the layer's matrix `V` (`KroneckerGeometry`),
+/// with `L = G`, `R = A` for Linear and Conv, `L = A`, `R = G` for Embedding.
+/// Parts `A` and `G`, each dense (2-D) or diagonal (1-D); both symmetric.
+public struct KFACForm: BlockForm {
+    public static let kind = FormKind.kfac
+    public static let partNames = ["A", "G"]
+    public let geometry: KroneckerGeometry
+    public let left: KroneckerFactor
+    public let right: KroneckerFactor
+
+    public init(geometry: KroneckerGeometry, left: KroneckerFactor, right: KroneckerFactor) {
+        self.geometry = geometry
+        self.left = left
+        self.right = right
+    }
+
+    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+        geometry = try KroneckerGeometry(layer, name: name)
+        let (rows, columns) = (geometry.rows, geometry.columns)
+        let leftPart = try BlockForms.part(geometry.leftName, in: parts, layer: name, shapes: [[rows], [rows, rows]])
+        let rightPart = try BlockForms.part(geometry.rightName, in: parts, layer: name, shapes: [[columns], [columns, columns]])
+        left = KroneckerFactor(shape: leftPart.shape, values: leftPart.values)
+        right = KroneckerFactor(shape: rightPart.shape, values: rightPart.values)
+        try left.requireSymmetricFinite("layer '\(name)': factor \(geometry.leftName)")
+        try right.requireSymmetricFinite("layer '\(name)': factor \(geometry.rightName)")
+    }
+
+    public var side: Int { geometry.side }
+
+    public var parts: [FormPart] {
+        [(geometry.leftName, left), (geometry.rightName, right)]
+            .sorted { $0.0 < $1.0 }
+            .map { FormPart($0.0, shape: $0.1.shape, values: $0.1.values) }
+    }
+
+    public func product(_ x: [Double]) -> [Double] {
+        geometry.flattened(left.timesLeft(right.timesRight(geometry.matrix(x))))
+    }
+
+    /// tr(G ⊗ A) = tr(A) tr(G).
+    public func trace() -> Double { left.trace * right.trace }
+    public func frobeniusNorm() -> Double { left.frobeniusNorm * right.frobeniusNorm }
+
+    public func diagonal() -> [Double] {
+        let l = left.diagonalValues, r = right.diagonalValues
+        var d = Matrix64(zeros: geometry.rows, geometry.columns)
+        for i in 0 ..< geometry.rows { for j in 0 ..< geometry.columns { d[i, j] = l[i] * r[j] } }
+        return geometry.flattened(d)
+    }
+
+    public func scaled(by alpha: Double) -> any BlockForm {
+        KFACForm(geometry: geometry, left: left.scaled(by: alpha), right: right)
+    }
+
+    /// Exact damping: (L ⊗ R + λ I)^-1 through both factors' eigendecompositions.
+    public func solve(_ x: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
+        try eigenform(layer: layer).solve(x, regularization: regularization, layer: layer)
+    }
+
+    /// Exact: an ekfac block with D = 1 / (λ_L,i λ_R,j + regularization).
+    public func inverse(regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        try eigenform(layer: layer).inverse(regularization: regularization, layer: layer)
+    }
+
+    /// The same block as ekfac: the factors' eigenbases, D = λ_L ⊗ λ_R.
+    public func eigenform(layer: String) throws(CoreError) -> EKFACForm {
+        let (leftValues, leftBasis) = try left.eigen()
+        let (rightValues, rightBasis) = try right.eigen()
+        var d = Matrix64(zeros: geometry.rows, geometry.columns)
+        for i in 0 ..< geometry.rows { for j in 0 ..< geometry.columns { d[i, j] = leftValues[i] * rightValues[j] } }
+        return EKFACForm(geometry: geometry, leftBasis: leftBasis, rightBasis: rightBasis, scaling: d)
+    }
+
+    /// NNGeometry's π-damped inverse, `(A + π√λ I)^-1 ⊗ (G + √λ/π I)^-1` with
+    /// π = sqrt((tr(A) / dim A) / (tr(G) / dim G)): not the inverse of
+    /// `M + λ I`, offered for users who need NNGeometry's numbers.
+    public func piDampedInverse(regularization: Double, layer: String) throws(CoreError) -> KFACForm {
+        let (a, g) = geometry.leftName == "A" ? (left, right) : (right, left)
+        let pi = ((a.trace / Double(a.size)) / (g.trace / Double(g.size))).squareRoot()
+        let root = regularization.squareRoot()
+        func inverted(_ factor: KroneckerFactor, _ damping: Double, _ name: String) throws(CoreError) -> KroneckerFactor {
+            switch factor {
+            case .diagonal(let d):
+                guard !d.contains(where: { $0 + damping == 0 }) else { throw BlockForms.singular(layer, regularization, detail: "factor \(name) plus its damping is singular") }
+                return .diagonal(d.map { 1 / ($0 + damping) })
+            case .dense(let m):
+                let inverse = try DenseForm(block: m).inverse(regularization: damping, layer: "\(layer)' factor '\(name)")
+                return .dense((inverse as! DenseForm).block)
+            }
+        }
+        let aInverse = try inverted(a, pi * root, "A"), gInverse = try inverted(g, root / pi, "G")
+        return geometry.leftName == "A"
+            ? KFACForm(geometry: geometry, left: aInverse, right: gInverse)
+            : KFACForm(geometry: geometry, left: gInverse, right: aInverse)
+    }
+
+    public func dense() -> Matrix64 { denseByColumns() }
+}
+
+extension BlockForm {
+    /// The explicit block, column by column (M e_j): for forms whose entries
+    /// have no simpler formula. `side` products; used on small blocks only.
+    func denseByColumns() -> Matrix64 {
+        var m = Matrix64(zeros: side, side)
+        var unit = [Double](repeating: 0, count: side)
+        for j in 0 ..< side {
+            unit[j] = 1
+            let column = product(unit)
+            for i in 0 ..< side { m.values[i * side + j] = column[i] }
+            unit[j] = 0
+        }
+        return m
+    }
+}

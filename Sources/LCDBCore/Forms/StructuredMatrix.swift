@@ -1,0 +1,151 @@
+/// A block-diagonal matrix whose blocks each have a form (`BlockForm`):
+/// diag, kfac, ekfac, identity or dense, mixed freely per layer. Held in
+/// memory as float64 (structured forms are megabytes where the dense blocks
+/// would be terabytes); every operation goes block by block through the
+/// forms' own methods.
+public struct StructuredMatrix: Sendable {
+    public let collection: LayerCollection
+    public let blocks: [any BlockForm]
+
+    public init(collection: LayerCollection, blocks: [any BlockForm]) throws(CoreError) {
+        guard blocks.count == collection.count else {
+            throw CoreError(.invalidSize, "\(blocks.count) blocks for a collection of \(collection.count) layers")
+        }
+        for (entry, block) in zip(collection.entries, blocks) where block.side != entry.layer.numel {
+            throw CoreError(.invalidSize, "block '\(entry.name)' has side \(block.side); the layer has \(entry.layer.numel) parameters")
+        }
+        self.collection = collection
+        self.blocks = blocks
+    }
+
+    /// The form's name when every block has it (`blockdiag` for all dense), `mixed` otherwise.
+    public var representation: String {
+        let kinds = Set(blocks.map(\.kind))
+        guard kinds.count == 1, let kind = kinds.first else { return kinds.isEmpty ? "blockdiag" : "mixed" }
+        return kind == .dense ? "blockdiag" : kind.rawValue
+    }
+
+    public func storedBytes(_ dtype: DType) -> Int { blocks.reduce(0) { $0 + $1.storedBytes(dtype) } }
+
+    /// Applies `body` to each block with its layer's values of `x`, and
+    /// assembles the results into a vector over this collection.
+    private func blockwise(_ x: ParameterVector<Double>, _ operation: String,
+                           _ body: (Int, [Double]) throws(CoreError) -> [Double]) throws -> ParameterVector<Double> {
+        guard x.collection == collection else {
+            throw CoreError(.mismatchedCollections, "\(operation): the vector is not over the matrix's collection")
+        }
+        var values: [Double] = []
+        values.reserveCapacity(collection.numel)
+        for index in blocks.indices {
+            try Interruption.check()
+            values += try body(index, Array(x.values[collection.range(at: index)]))
+        }
+        return try ParameterVector(collection: collection, values: values)
+    }
+
+    public func product(with x: ParameterVector<Double>) throws -> ParameterVector<Double> {
+        try blockwise(x, "mv") { index, values throws(CoreError) in blocks[index].product(values) }
+    }
+
+    public func solve(_ x: ParameterVector<Double>, regularization: Double) throws -> ParameterVector<Double> {
+        try blockwise(x, "solve") { index, values throws(CoreError) in
+            try blocks[index].solve(values, regularization: regularization, layer: collection.names[index])
+        }
+    }
+
+    public func trace() -> Double { blocks.reduce(0) { $0 + $1.trace() } }
+
+    public func frobeniusNorm() -> Double { Norms.combined(blocks.map { $0.frobeniusNorm() }) }
+
+    public func diagonal() throws -> ParameterVector<Double> {
+        try ParameterVector(collection: collection, values: blocks.flatMap { $0.diagonal() })
+    }
+
+    public func scaled(by alpha: Double) throws(CoreError) -> StructuredMatrix {
+        try StructuredMatrix(collection: collection, blocks: blocks.map { $0.scaled(by: alpha) })
+    }
+
+    /// (M + regularization I)^-1, exact per form (kfac blocks become ekfac).
+    public func inverse(regularization: Double) throws(CoreError) -> StructuredMatrix {
+        var inverses: [any BlockForm] = []
+        for (index, block) in blocks.enumerated() {
+            try Interruption.check()
+            inverses.append(try block.inverse(regularization: regularization, layer: collection.names[index]))
+        }
+        return try StructuredMatrix(collection: collection, blocks: inverses)
+    }
+
+    /// Every kfac block as ekfac (exact: the factors' eigendecompositions).
+    public func eigenforms() throws(CoreError) -> StructuredMatrix {
+        var result: [any BlockForm] = []
+        for (index, block) in blocks.enumerated() {
+            try Interruption.check()
+            result.append(try (block as? KFACForm)?.eigenform(layer: collection.names[index]) ?? block)
+        }
+        return try StructuredMatrix(collection: collection, blocks: result)
+    }
+
+    /// The diagonal as a diag matrix.
+    public func diagonalMatrix() throws(CoreError) -> StructuredMatrix {
+        try StructuredMatrix(collection: collection, blocks: blocks.map { DiagForm(values: $0.diagonal()) })
+    }
+
+    /// The explicit dense blocks, refused before anything is built when they
+    /// would not fit memory.
+    public func denseBlocks() throws -> BlockDiagonalMatrix<Double> {
+        let bytes = collection.entries.reduce(0.0) { $0 + Double($1.layer.numel) * Double($1.layer.numel) * 8 }
+        try MemoryBudget.require(bytes, for: "the dense blocks of this matrix")
+        var dense: [[Double]] = []
+        for block in blocks {
+            try Interruption.check()
+            dense.append(block.dense().values)
+        }
+        return try BlockDiagonalMatrix(collection: collection, blocks: dense)
+    }
+
+    /// The same matrix with layers matching `take` from `other` (same collection).
+    public func replacingBlocks(from other: StructuredMatrix, where take: (String) -> Bool) throws(CoreError) -> StructuredMatrix {
+        guard other.collection == collection else {
+            throw CoreError(.mismatchedCollections, "the matrices are over different collections; a mixed matrix takes its blocks from matrices over the same collection")
+        }
+        let blocks = collection.names.indices.map { take(collection.names[$0]) ? other.blocks[$0] : self.blocks[$0] }
+        return try StructuredMatrix(collection: collection, blocks: blocks)
+    }
+
+    /// Random SPD Kronecker factors for every Linear, Conv1d, Conv2d and
+    /// Embedding layer (an Embedding's input factor diagonal, as for one-hot
+    /// inputs), seeded and reproducible; layers of other kinds get a random
+    /// SPD dense block (`BlockSource.randomSPD`), making the matrix mixed.
+    /// A factor of size n has entries 2u - 1 off the diagonal and n + u on it
+    /// (u uniform, seeded per layer and factor): diagonally dominant, so SPD.
+    public static func randomKFAC(over collection: LayerCollection, seed: UInt64) throws(CoreError) -> StructuredMatrix {
+        var blocks: [any BlockForm] = []
+        for (position, entry) in collection.entries.enumerated() {
+            func factor(_ n: Int, _ which: UInt64) -> [Double] {
+                var values = [Double](repeating: 0, count: n * n)
+                values.withUnsafeMutableBufferPointer {
+                    BlockSource.randomSPD(seed: seed).fill(block: Int(1 << 20) + position * 2 + Int(which), side: n, rows: 0 ..< n, into: $0.baseAddress!)
+                }
+                return values
+            }
+            guard KroneckerGeometry.kinds.contains(entry.layer.kind) else {
+                try MemoryBudget.require(Double(entry.layer.numel) * Double(entry.layer.numel) * 8, for: "the random dense block of layer '\(entry.name)'")
+                let side = entry.layer.numel
+                blocks.append(DenseForm(block: Matrix64(rows: side, columns: side, values: factor(side, 0))))
+                continue
+            }
+            let geometry = try KroneckerGeometry(entry.layer, name: entry.name)
+            let left: KroneckerFactor, right: KroneckerFactor
+            if entry.layer.kind == .embedding {
+                left = .diagonal((0 ..< geometry.rows).map {
+                    1 + SeededGenerator.uniform(seed: seed, stream: UInt64(1 << 21 + position), index: UInt64($0))
+                })
+            } else {
+                left = .dense(Matrix64(rows: geometry.rows, columns: geometry.rows, values: factor(geometry.rows, 0)))
+            }
+            right = .dense(Matrix64(rows: geometry.columns, columns: geometry.columns, values: factor(geometry.columns, 1)))
+            blocks.append(KFACForm(geometry: geometry, left: left, right: right))
+        }
+        return try StructuredMatrix(collection: collection, blocks: blocks)
+    }
+}

@@ -1,0 +1,171 @@
+import Testing
+@testable import LCDBCore
+
+/// Every form against the explicit dense block built independently from its
+/// parts, on random data; float64 within 1e-12 relative (solves checked by
+/// their residual, 1e-10).
+struct BlockFormTests {
+    /// The admissible layer kinds, with and without bias.
+    static let layers: [(String, Layer)] = [
+        ("linear", try! .linear(3, 4)),
+        ("linear-nobias", try! .linear(5, 2, bias: false)),
+        ("conv1d", try! Layer(.conv1d, [.int(2), .int(3), .int(2)])),
+        ("conv2d", try! .conv2d(2, 3, kernelSize: (2, 2))),
+        ("conv2d-nobias", try! .conv2d(1, 2, kernelSize: (3, 1), bias: false)),
+        ("embedding", try! Layer(.embedding, [.int(6), .int(3)])),
+    ]
+
+    static func random(_ count: Int, seed: UInt64) -> [Double] {
+        var generator = SeededGenerator(seed: seed)
+        return (0 ..< count).map { _ in Double.random(in: -1 ..< 1, using: &generator) }
+    }
+
+    /// A random SPD `n x n` matrix, B Bᵀ / n + I / 2.
+    static func spd(_ n: Int, seed: UInt64) -> Matrix64 {
+        let b = Matrix64(rows: n, columns: n, values: random(n * n, seed: seed))
+        var m = NaiveReference.matmul(b.values, b.transposed().values, n).map { $0 / Double(n) }
+        for i in 0 ..< n { m[i * n + i] += 0.5 }
+        return Matrix64(rows: n, columns: n, values: m)
+    }
+
+    /// Position in lcdb's flattening of entry (i, j) of V (weight row-major, then the bias column).
+    static func flatIndex(_ i: Int, _ j: Int, rows: Int, columns: Int, bias: Bool) -> Int {
+        guard bias else { return i * columns + j }
+        return j < columns - 1 ? i * (columns - 1) + j : rows * (columns - 1) + i
+    }
+
+    /// The explicit block L ⊗ R in lcdb's order: entry ((i,j), (k,l)) = L[i,k] R[j,l].
+    static func kron(_ l: Matrix64, _ r: Matrix64, bias: Bool) -> [Double] {
+        let (rows, columns) = (l.rows, r.rows)
+        let side = rows * columns
+        var m = [Double](repeating: 0, count: side * side)
+        for i in 0 ..< rows { for j in 0 ..< columns { for k in 0 ..< rows { for l2 in 0 ..< columns {
+            let p = flatIndex(i, j, rows: rows, columns: columns, bias: bias), q = flatIndex(k, l2, rows: rows, columns: columns, bias: bias)
+            m[p * side + q] = l[i, k] * r[j, l2]
+        } } } }
+        return m
+    }
+
+    static func expectForm(_ form: any BlockForm, equals reference: [Double], _ label: String, regularization: Double = 0.3) throws {
+        let side = form.side
+        #expect(NaiveReference.relativeError(form.dense().values, reference) < 1e-12, "\(label): dense")
+        let x = random(side, seed: 11)
+        #expect(NaiveReference.relativeError(form.product(x), NaiveReference.matvec(reference, side, x)) < 1e-12, "\(label): mv")
+        let trace = (0 ..< side).reduce(0.0) { $0 + reference[$1 * side + $1] }
+        #expect(NaiveReference.relativeError(form.trace(), trace) < 1e-12, "\(label): trace")
+        let frobenius = reference.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+        #expect(NaiveReference.relativeError(form.frobeniusNorm(), frobenius) < 1e-12, "\(label): frobenius")
+        #expect(NaiveReference.relativeError(form.diagonal(), (0 ..< side).map { reference[$0 * side + $0] }) < 1e-12, "\(label): diag")
+        #expect(NaiveReference.relativeError(form.scaled(by: -2.5).product(x), NaiveReference.matvec(reference, side, x).map { -2.5 * $0 }) < 1e-12, "\(label): scaled")
+        // solve undoes (M + λ I); inverse(λ) times (M + λ I) is the identity on x.
+        let solved = try form.solve(x, regularization: regularization, layer: label)
+        let back = zip(NaiveReference.matvec(reference, side, solved), solved).map { $0 + regularization * $1 }
+        #expect(NaiveReference.relativeError(back, x) < 1e-10, "\(label): solve")
+        let inverse = try form.inverse(regularization: regularization, layer: label)
+        let damped = zip(NaiveReference.matvec(reference, side, x), x).map { $0 + regularization * $1 }
+        #expect(NaiveReference.relativeError(inverse.product(damped), x) < 1e-10, "\(label): inverse")
+    }
+
+    @Test(arguments: layers.indices)
+    func kfacMatchesItsExplicitKroneckerBlock(index: Int) throws {
+        let (label, layer) = Self.layers[index]
+        let geometry = try KroneckerGeometry(layer, name: label)
+        let l = Self.spd(geometry.rows, seed: 1), r = Self.spd(geometry.columns, seed: 2)
+        let form = KFACForm(geometry: geometry, left: .dense(l), right: .dense(r))
+        let reference = Self.kron(l, r, bias: geometry.biasColumn)
+        try Self.expectForm(form, equals: reference, label)
+        #expect(try form.inverse(regularization: 0.3, layer: label) is EKFACForm, "kfac's inverse is ekfac")
+        // ekfac from kfac equals kfac on every operation.
+        try Self.expectForm(try form.eigenform(layer: label), equals: reference, label + " as ekfac")
+        // A diagonal factor on the left (an Embedding's A, or any 1-D factor).
+        let d = (0 ..< geometry.rows).map { 1 + Double($0) / 3 }
+        let diagonalLeft = KFACForm(geometry: geometry, left: .diagonal(d), right: .dense(r))
+        try Self.expectForm(diagonalLeft, equals: Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: geometry.biasColumn), label + " diagonal factor")
+    }
+
+    @Test func factorNamesFollowTheLayerKind() throws {
+        let linear = try KroneckerGeometry(.linear(3, 4), name: "fc")
+        #expect(linear.leftName == "G" && linear.rightName == "A" && linear.rows == 4 && linear.columns == 4)
+        let embedding = try KroneckerGeometry(Layer(.embedding, [.int(6), .int(3)]), name: "wte")
+        #expect(embedding.leftName == "A" && embedding.rightName == "G" && embedding.rows == 6 && embedding.columns == 3)
+        let conv = try KroneckerGeometry(.conv2d(2, 3, kernelSize: (2, 2)), name: "conv")
+        #expect(conv.rows == 3 && conv.columns == 2 * 4 + 1)
+        let trace = KFACForm(geometry: linear, left: .dense(Self.spd(4, seed: 3)), right: .dense(Self.spd(4, seed: 4)))
+        // trace(kfac) = tr(A) tr(G).
+        #expect(abs(trace.trace() - trace.left.trace * trace.right.trace) == 0)
+    }
+
+    @Test func otherKindsCannotBeKronecker() throws {
+        #expect(throws: CoreError(.invalidArgument, "layer 'bn' is a BatchNorm2d, which cannot be kfac or ekfac (only Linear, Conv1d, Conv2d and Embedding can); its block can be dense, diag or identity")) {
+            _ = try KroneckerGeometry(Layer(.batchNorm2d, [.int(4)]), name: "bn")
+        }
+    }
+
+    @Test func diagIdentityAndDenseMatchTheirBlocks() throws {
+        let values = Self.random(7, seed: 5).map { $0 + 2 }
+        try Self.expectForm(DiagForm(values: values), equals: KroneckerFactor.diagonal(values).dense.values, "diag")
+        try Self.expectForm(IdentityForm(side: 5, scale: 1.7), equals: KroneckerFactor.diagonal([Double](repeating: 1.7, count: 5)).dense.values, "identity")
+        let block = Self.spd(6, seed: 6)
+        try Self.expectForm(DenseForm(block: block), equals: block.values, "dense")
+    }
+
+    @Test func piDampingIsNNGeometrysFormula() throws {
+        let layer = try Layer.linear(3, 2)
+        let geometry = try KroneckerGeometry(layer, name: "fc")
+        let g = Self.spd(geometry.rows, seed: 7), a = Self.spd(geometry.columns, seed: 8)
+        let form = KFACForm(geometry: geometry, left: .dense(g), right: .dense(a))
+        let lambda = 0.2
+        let pi = ((a.trace / Double(a.rows)) / (g.trace / Double(g.rows))).squareRoot()
+        let damped = try form.piDampedInverse(regularization: lambda, layer: "fc")
+        func inverse(_ m: Matrix64, _ shift: Double) throws -> Matrix64 {
+            let inverse = try DenseForm(block: m).inverse(regularization: shift, layer: "t") as! DenseForm
+            return inverse.block
+        }
+        let reference = Self.kron(try inverse(g, lambda.squareRoot() / pi), try inverse(a, pi * lambda.squareRoot()), bias: true)
+        #expect(NaiveReference.relativeError(damped.dense().values, reference) < 1e-12)
+    }
+
+    @Test func badPartsAreNamed() throws {
+        let layer = try Layer.linear(2, 3)
+        func parts(_ list: [FormPart]) -> [String: FormPart] { Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) }) }
+        let g = Self.spd(3, seed: 1), a = Self.spd(3, seed: 2)
+        #expect(throws: CoreError(.invalidArgument, "layer 'fc': tensor 'fc.A' has shape (4, 4), expected (3,) or (3, 3)")) {
+            _ = try KFACForm(parts: parts([FormPart("G", shape: [3, 3], values: g.values), FormPart("A", shape: [4, 4], values: Self.spd(4, seed: 1).values)]), layer: layer, name: "fc")
+        }
+        var asymmetric = a
+        asymmetric[0, 1] += 0.1
+        #expect(throws: CoreError.self) {
+            _ = try KFACForm(parts: parts([FormPart("G", shape: [3, 3], values: g.values), FormPart("A", shape: [3, 3], values: asymmetric.values)]), layer: layer, name: "fc")
+        }
+        #expect(throws: CoreError(.invalidArgument, "layer 'fc': the tensor 'fc.G' is missing")) {
+            _ = try KFACForm(parts: parts([FormPart("A", shape: [3, 3], values: a.values)]), layer: layer, name: "fc")
+        }
+        // An eigenbasis that is not orthonormal.
+        #expect(throws: CoreError.self) {
+            _ = try EKFACForm(parts: parts([FormPart("U_G", shape: [3, 3], values: g.values), FormPart("U_A", shape: [3], values: [1, 1, 1]),
+                                            FormPart("D", shape: [3, 3], values: [Double](repeating: 1, count: 9))]), layer: layer, name: "fc")
+        }
+        // Singular without regularization: named, not NaN.
+        let singular = DiagForm(values: [1, 0, 2])
+        #expect(throws: CoreError(.singularBlock, "block 'd' is singular (diagonal entry 1 is zero); add a positive regularization")) {
+            _ = try singular.solve([1, 1, 1], regularization: 0, layer: "d")
+        }
+    }
+
+    @Test func randomKFACIsReproducibleAndMixedOverNorms() throws {
+        let collection = try LayerCollection([("wte", try Layer(.embedding, [.int(10), .int(4)])), ("ln", try .layerNorm([4])), ("fc", try .linear(4, 3))])
+        let m = try StructuredMatrix.randomKFAC(over: collection, seed: 3)
+        #expect(m.representation == "mixed")
+        #expect(m.blocks.map(\.kind) == [.kfac, .dense, .kfac])
+        #expect((m.blocks[0] as! KFACForm).left.isDiagonal, "an Embedding's input factor is diagonal")
+        let again = try StructuredMatrix.randomKFAC(over: collection, seed: 3)
+        #expect(again.blocks.map { $0.dense() } == m.blocks.map { $0.dense() })
+        // Positive definite: the solve of every block succeeds without regularization.
+        let x = ParameterVector<Double>.random(over: collection, seed: 1)
+        let solved = try m.solve(x, regularization: 0)
+        #expect(NaiveReference.relativeError(try m.product(with: solved).values, x.values) < 1e-10)
+        // Dense blocks of the whole matrix agree with the forms.
+        let dense = try m.denseBlocks()
+        #expect(NaiveReference.relativeError(try dense.product(with: x).values, try m.product(with: x).values) < 1e-12)
+    }
+}
