@@ -87,8 +87,9 @@ extension Store {
     /// lcdb's own invariants, object by object (like `PRAGMA integrity_check`,
     /// which it runs first): every layer's numel and offset agree with its
     /// definition; every vector's chunks cover each layer exactly once; every
-    /// matrix's tiles cover each block exactly once in its layout, each blob
-    /// of the right size. Reads no values, only sizes. Empty when healthy.
+    /// matrix has one block per layer, each with the parts its form needs, and
+    /// the tiles cover each part exactly once in its layout, each blob of the
+    /// right size. Reads no values, only sizes. Empty when healthy.
     public func check() throws -> [IntegrityProblem] {
         try read { db in
             var problems: [IntegrityProblem] = []
@@ -130,10 +131,8 @@ extension Store {
                     try overDamaged(String.fetchOne(db, sql: """
                         SELECT c.name FROM lcdb_matrix m JOIN lcdb_collection c ON c.id = m.collection_id WHERE m.name = ?
                         """, arguments: [name]) ?? "")
-                    let matrix = try Store.matrixRow(db, name: name)
-                    for position in matrix.collection.entries.indices {
-                        _ = try TileReader(db, matrix, position: position)
-                    }
+                    let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+                    _ = try Store.blockLayouts(db, matrix)
                     try Store.requireNoStrayRows(db, table: "lcdb_matrix_tile", owner: "matrix_id", id: matrix.id,
                                                  positions: matrix.collection.count, what: "matrix '\(name)'")
                 } catch {
@@ -144,10 +143,13 @@ extension Store {
         }
     }
 
-    /// Chunks or tiles at positions beyond the collection, or of unknown parts.
+    /// Chunks or tiles at positions beyond the collection, or of parts the block does not have.
     private static func requireNoStrayRows(_ db: Database, table: String, owner: String, id: Int64,
                                            positions: Int, what: String) throws {
-        let partClause = table == "lcdb_matrix_tile" ? " OR part <> 'block'" : ""
+        let partClause = table == "lcdb_matrix_tile" ? """
+             OR NOT EXISTS (SELECT 1 FROM lcdb_matrix_part p WHERE p.matrix_id = \(table).matrix_id
+                            AND p.position = \(table).position AND p.part = \(table).part)
+            """ : ""
         let stray = try Int.fetchOne(db, sql: """
             SELECT count(*) FROM \(table) WHERE \(owner) = ? AND (position < 0 OR position >= ?\(partClause))
             """, arguments: [id, positions]) ?? 0

@@ -21,6 +21,11 @@ public struct StoredMatrix: Sendable {
     public let dtype: DType
     public let symmetric: Bool
     public let layout: MatrixLayout
+    /// `blockdiag` (every block dense), `diag`, `kfac`, `ekfac`, `identity` or `mixed`.
+    public let representation: String
+
+    /// True when every block is dense: the tile-streaming operations apply.
+    public var isDense: Bool { representation == "blockdiag" }
 }
 
 /// Produces columns `columns` of rows `rows` of block `block` (side `side`)
@@ -98,6 +103,7 @@ extension Store {
                 INSERT INTO lcdb_matrix (id, name, collection_id, representation, dtype, symmetric, layout)
                 VALUES (?, ?, ?, 'blockdiag', ?, ?, ?)
                 """, arguments: [matrixID, name, collectionID, Scalar.dtype.rawValue, isSymmetric, layout.rawValue])
+            try Store.insertDenseBlockRows(db, matrixID: matrixID, collectionID: collectionID, layout: layout)
             // Every tile has its matrix now; later statements of a batch transaction check at once again.
             try db.execute(sql: "PRAGMA defer_foreign_keys = OFF")
         }
@@ -131,6 +137,18 @@ extension Store {
         for (index, row) in rows.enumerated() {
             (target + index * columns.count).update(from: block + row * side + columns.lowerBound, count: columns.count)
         }
+    }
+
+    /// Every block dense, with its one `block` part (lcdb_matrix_block, lcdb_matrix_part).
+    static func insertDenseBlockRows(_ db: Database, matrixID: Int64, collectionID: Int64, layout: MatrixLayout) throws {
+        try db.execute(sql: """
+            INSERT INTO lcdb_matrix_block (matrix_id, position, form)
+            SELECT ?, position, 'dense' FROM lcdb_layer WHERE collection_id = ?
+            """, arguments: [matrixID, collectionID])
+        try db.execute(sql: """
+            INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout)
+            SELECT ?, position, 'block', '[' || numel || ', ' || numel || ']', numel, numel, ? FROM lcdb_layer WHERE collection_id = ?
+            """, arguments: [matrixID, layout.rawValue, collectionID])
     }
 
     func writeTiles<Scalar: BLASScalar>(_ db: Database, matrixID: Int64, collection: LayerCollection, layout: MatrixLayout,
@@ -242,7 +260,9 @@ extension Store {
 
     public func renameMatrix(_ name: String, to newName: String) throws { try renameObject(.matrix, name, to: newName) }
 
-    static func matrixRow(_ db: Database, name: String) throws -> StoredMatrix {
+    /// The matrix row; unless `anyForm`, one whose blocks are not all dense
+    /// is refused (the caller streams dense tiles).
+    static func matrixRow(_ db: Database, name: String, anyForm: Bool = false) throws -> StoredMatrix {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT m.id, c.name AS collection, m.representation, m.dtype, m.symmetric, m.layout
             FROM lcdb_matrix m JOIN lcdb_collection c ON c.id = m.collection_id WHERE m.name = ?
@@ -250,8 +270,8 @@ extension Store {
             throw try unknown(.matrix, name, db)
         }
         let representation: String = row["representation"]
-        guard representation == "blockdiag" else {
-            throw StoreError(.mismatch, "matrix '\(name)' is stored as '\(representation)', which this lcdb cannot read yet")
+        guard anyForm || representation == "blockdiag" else {
+            throw StoreError(.mismatch, "matrix '\(name)' is \(representation), not dense blocks; this operation reads dense blocks (convert with dense(\(name)))")
         }
         guard let dtype = DType(rawValue: row["dtype"]) else {
             throw StoreError(.corrupt, "matrix '\(name)' has an unknown dtype")
@@ -262,7 +282,7 @@ extension Store {
         let collectionName: String = row["collection"]
         return StoredMatrix(id: row["id"], name: name, collectionName: collectionName,
                             collection: try loadCollection(db, name: collectionName).collection,
-                            dtype: dtype, symmetric: row["symmetric"], layout: layout)
+                            dtype: dtype, symmetric: row["symmetric"], layout: layout, representation: representation)
     }
 }
 
@@ -287,18 +307,27 @@ extension Store {
     /// Copies a matrix and its tiles under a new name, inside SQLite.
     public func copyMatrix(_ name: String, to newName: String) throws {
         try write { db in
-            let matrix = try Store.matrixRow(db, name: name)
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             // A damaged matrix is not copied: its tiles are checked first (sizes only).
-            for position in matrix.collection.entries.indices { _ = try TileReader(db, matrix, position: position) }
+            _ = try Store.blockLayouts(db, matrix)
             try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", newName)
             try db.execute(sql: """
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout)
                 SELECT ?, collection_id, representation, dtype, symmetric, layout FROM lcdb_matrix WHERE id = ?
                 """, arguments: [newName, matrix.id])
+            let newID = db.lastInsertedRowID
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix_block (matrix_id, position, form)
+                SELECT ?, position, form FROM lcdb_matrix_block WHERE matrix_id = ?
+                """, arguments: [newID, matrix.id])
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout)
+                SELECT ?, position, part, shape, rows, columns, layout FROM lcdb_matrix_part WHERE matrix_id = ?
+                """, arguments: [newID, matrix.id])
             try db.execute(sql: """
                 INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, col_start, data)
                 SELECT ?, part, position, row_start, row_count, col_start, data FROM lcdb_matrix_tile WHERE matrix_id = ?
-                """, arguments: [db.lastInsertedRowID, matrix.id])
+                """, arguments: [newID, matrix.id])
         }
     }
 }

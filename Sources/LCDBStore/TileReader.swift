@@ -21,36 +21,46 @@ final class TileReader {
     private let layer: String
     private var blob: BlobHandle?
 
-    init(_ db: Database, _ matrix: StoredMatrix, position: Int) throws {
+    /// The tiles of the dense block at `position` (part `block`, side x side,
+    /// in the matrix's layout).
+    convenience init(_ db: Database, _ matrix: StoredMatrix, position: Int) throws {
+        let side = matrix.collection.entries[position].layer.numel
+        try self.init(db, matrix, position: position, part: "block", rows: side, columns: side, layout: matrix.layout)
+    }
+
+    /// The tiles of part `part` of the block at `position`, a `rows x columns`
+    /// tensor stored in `layout`.
+    init(_ db: Database, _ matrix: StoredMatrix, position: Int, part: String, rows partRows: Int, columns partColumns: Int,
+         layout: MatrixLayout) throws {
         self.db = db
         self.matrix = matrix
-        let side = matrix.collection.entries[position].layer.numel
         let layer = matrix.collection.entries[position].name
-        self.layer = layer
+        self.layer = part == "block" ? layer : "\(layer)' part '\(part)"
+        let what = part == "block" ? "block '\(layer)'" : "part '\(part)' of block '\(layer)'"
         let rows = try Row.fetchAll(db, sql: """
             SELECT rowid, row_start, row_count, col_start, length(data) AS bytes FROM lcdb_matrix_tile
-            WHERE matrix_id = ? AND part = 'block' AND position = ? ORDER BY row_start
-            """, arguments: [matrix.id, position])
+            WHERE matrix_id = ? AND part = ? AND position = ? ORDER BY row_start
+            """, arguments: [matrix.id, part, position])
         var nextRow = 0
         var tiles: [Placement] = []
         for row in rows {
             let rowStart: Int = row["row_start"], rowCount: Int = row["row_count"], columnStart: Int = row["col_start"]
-            guard rowStart == nextRow, rowCount > 0, rowCount <= side - rowStart else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of block '\(layer)' do not cover it row by row (a tile claims rows \(rowStart) to \(rowStart) + \(rowCount) of \(side))")
+            guard rowStart == nextRow, rowCount > 0, rowCount <= partRows - rowStart else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of \(what) do not cover it row by row (a tile claims rows \(rowStart) to \(rowStart) + \(rowCount) of \(partRows))")
             }
-            guard columnStart == (matrix.layout == .upper ? rowStart : 0) else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' starts at column \(columnStart), which its \(matrix.layout.rawValue) layout does not allow")
+            guard columnStart == (layout == .upper ? rowStart : 0) else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of \(what) starts at column \(columnStart), which its \(layout.rawValue) layout does not allow")
             }
             let bytes: Int = row["bytes"]
-            let expected = Store.exactProduct(rowCount, side - columnStart, matrix.dtype.size)
+            let expected = Store.exactProduct(rowCount, partColumns - columnStart, matrix.dtype.size)
             guard bytes == expected else {
-                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tile of block '\(layer)' at row \(rowStart) holds \(bytes) bytes, not the \(expected.map(String.init) ?? "too many") its rows need")
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': the tile of \(what) at row \(rowStart) holds \(bytes) bytes, not the \(expected.map(String.init) ?? "too many") its rows need")
             }
-            tiles.append(Placement(rowID: row["rowid"], rows: rowStart ..< rowStart + rowCount, columns: columnStart ..< side))
+            tiles.append(Placement(rowID: row["rowid"], rows: rowStart ..< rowStart + rowCount, columns: columnStart ..< partColumns))
             nextRow = rowStart + rowCount
         }
-        guard nextRow == side else {
-            throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer)' is missing rows")
+        guard nextRow == partRows else {
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': \(what) is missing rows")
         }
         self.tiles = tiles
     }
@@ -62,7 +72,7 @@ final class TileReader {
         }
         let byteCount = tile.rows.count * tile.columns.count * MemoryLayout<Scalar>.size
         guard blob?.byteCount == byteCount else {
-            throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of block '\(layer)' has the wrong size")
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of '\(layer)' has the wrong size")
         }
         try blob?.read(into: target, count: byteCount)
     }

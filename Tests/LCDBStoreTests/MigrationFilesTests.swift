@@ -28,39 +28,45 @@ struct MigrationFilesTests {
         #expect(Store.schemaVersion == EmbeddedMigrations.all.count)
     }
 
-    /// A file written by lcdb before migration 0002 (schema 1: no layout, no
-    /// col_start) is upgraded when opened, and its matrices read as before.
+    /// A file as lcdb 1 wrote it (schema 1: no layout, no col_start, no
+    /// block forms), made by running migrations/0001 alone and inserting rows
+    /// as lcdb 1 did, is upgraded when opened, and its matrix reads as before.
     @Test func aVersion1FileIsUpgradedInPlace() throws {
         let folder = try TemporaryFolder()
         let path = folder.path("v1.lcdb")
         let collection = try LayerCollection([("fc", .linear(3, 2)), ("b", .parameter([4]))])
         let matrix = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 3)
         do {
-            let store = try Store(path: path, tileBytes: 64)
-            try store.createCollection("net", collection)
-            try store.saveMatrix("F", over: "net", matrix, layout: .full)
+            let queue = try DatabaseQueue(path: path)
+            try Store.migrator.migrate(queue, upTo: EmbeddedMigrations.all[0].file)
+            try queue.write { db in
+                try Store.insertCollection(db, name: "net", collection)
+                try db.execute(sql: "INSERT INTO lcdb_matrix (id, name, collection_id, representation, dtype, symmetric) VALUES (1, 'F', 1, 'blockdiag', 'float64', 1)")
+                for (position, block) in matrix.blocks.enumerated() {
+                    let side = collection.entries[position].layer.numel
+                    let data = block.withUnsafeBytes { Data($0) }
+                    try db.execute(sql: """
+                        INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, data) VALUES (1, 'block', ?, 0, ?, ?)
+                        """, arguments: [position, side, data])
+                }
+            }
+            try queue.close()
         }
-        // Turn the file back into schema 1, as lcdb 1 left it.
-        let version1 = EmbeddedMigrations.all[0].sql
-        let views = String(version1[version1.range(of: "-- Public query contract.")!.lowerBound...])
-        let queue = try DatabaseQueue(path: path)
-        try queue.writeWithoutTransaction { db in
-            try db.execute(sql: """
-                DROP VIEW matrices; DROP VIEW matrix_tiles; DROP VIEW collections; DROP VIEW layers;
-                DROP VIEW vectors; DROP VIEW vector_chunks;
-                ALTER TABLE lcdb_matrix DROP COLUMN layout; ALTER TABLE lcdb_matrix_tile DROP COLUMN col_start;
-                DELETE FROM grdb_migrations WHERE identifier = '\(EmbeddedMigrations.all[1].file)';
-                PRAGMA user_version = 1;
-                """)
-            try db.execute(sql: views)
-        }
-        try queue.close()
         let store = try Store(path: path)
         #expect(try store.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") } == Store.schemaVersion)
         #expect(try store.loadMatrix(named: "F") == .float64(matrix))
         #expect(try store.matrixSummaries().map(\.layout) == [.full])
         let columnStarts = try store.read { db in try Int.fetchAll(db, sql: "SELECT DISTINCT col_start FROM matrix_tiles") }
         #expect(columnStarts == [0])
+        // Every block of the old matrix is dense, with its one part.
+        let forms = try store.read { db in try String.fetchAll(db, sql: "SELECT form || ':' || layer FROM matrix_blocks ORDER BY position") }
+        #expect(forms == ["dense:fc", "dense:b"])
+        #expect(try store.blocks(of: "F").map(\.parts) == ["block (8, 8)", "block (4, 4)"])
         #expect(try store.integrityCheck() == "ok")
+        #expect(try store.check().isEmpty)
+        // The upgraded file's schema is exactly a new file's.
+        let fresh = try Store(path: folder.path("new.lcdb"))
+        let objects = { (s: Store) in try s.read { db in try Store.schemaObjects(db) } }
+        #expect(try objects(store) == objects(fresh))
     }
 }

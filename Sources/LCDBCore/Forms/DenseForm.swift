@@ -9,7 +9,7 @@ public struct DenseForm: BlockForm {
 
     public init(block: Matrix64) { self.block = block }
 
-    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+    public init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool = true) throws(CoreError) {
         let part = try BlockForms.part("block", in: parts, layer: name, shapes: [[layer.numel, layer.numel]])
         block = Matrix64(rows: layer.numel, columns: layer.numel, values: part.values)
     }

@@ -6,7 +6,7 @@ public struct DiagForm: BlockForm {
 
     public init(values: [Double]) { self.values = values }
 
-    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+    public init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool = true) throws(CoreError) {
         let part = try BlockForms.part("diag", in: parts, layer: name, shapes: [[layer.numel]])
         values = part.values
     }

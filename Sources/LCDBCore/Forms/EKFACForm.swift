@@ -18,7 +18,7 @@ public struct EKFACForm: BlockForm {
         self.scaling = scaling
     }
 
-    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+    public init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool = true) throws(CoreError) {
         geometry = try KroneckerGeometry(layer, name: name)
         let (rows, columns) = (geometry.rows, geometry.columns)
         let leftPart = try BlockForms.part("U_" + geometry.leftName, in: parts, layer: name, shapes: [[rows], [rows, rows]])
@@ -28,8 +28,10 @@ public struct EKFACForm: BlockForm {
         leftBasis = KroneckerFactor(shape: leftPart.shape, values: leftPart.values)
         rightBasis = KroneckerFactor(shape: rightPart.shape, values: rightPart.values)
         scaling = Matrix64(rows: rows, columns: columns, values: scalingPart.values)
-        try leftBasis.requireOrthonormal("layer '\(name)': eigenbasis U_\(geometry.leftName)")
-        try rightBasis.requireOrthonormal("layer '\(name)': eigenbasis U_\(geometry.rightName)")
+        if validate {
+            try leftBasis.requireOrthonormal("layer '\(name)': eigenbasis U_\(geometry.leftName)")
+            try rightBasis.requireOrthonormal("layer '\(name)': eigenbasis U_\(geometry.rightName)")
+        }
     }
 
     public var side: Int { geometry.side }

@@ -11,7 +11,7 @@ public struct IdentityForm: BlockForm {
         self.scale = scale
     }
 
-    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+    public init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool = true) throws(CoreError) {
         let part = try BlockForms.part("scale", in: parts, layer: name, shapes: [[], [1]])
         side = layer.numel
         scale = part.values[0]

@@ -15,7 +15,7 @@ public struct KFACForm: BlockForm {
         self.right = right
     }
 
-    public init(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) {
+    public init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool = true) throws(CoreError) {
         geometry = try KroneckerGeometry(layer, name: name)
         let (rows, columns) = (geometry.rows, geometry.columns)
         let leftPart = try BlockForms.part(geometry.leftName, in: parts, layer: name, shapes: [[rows], [rows, rows]])

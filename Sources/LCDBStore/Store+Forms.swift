@@ -1,0 +1,215 @@
+import Foundation
+import GRDB
+import LCDBCore
+
+/// One block of a stored matrix as the listing shows it.
+public struct StoredBlock: Equatable, Sendable {
+    public let layer: String
+    public let form: FormKind
+    /// The parts and their shapes, e.g. `A (769, 769), G (3072, 3072)`.
+    public let parts: String
+    public let bytes: Int
+}
+
+/// Where one part of a stored block lies: its shape and its checked tiles.
+struct StoredPart {
+    let name: String
+    let shape: [Int]
+    let rows: Int
+    let columns: Int
+    let layout: MatrixLayout
+    let reader: TileReader
+}
+
+extension Store {
+    /// Every block's form and parts, each part's tiles checked to cover it
+    /// (sizes only; no values read). A block whose form, parts or tiles do not
+    /// agree with its layer is an error naming it.
+    static func blockLayouts(_ db: Database, _ matrix: StoredMatrix) throws -> [(form: FormKind, parts: [StoredPart])] {
+        let forms = try Row.fetchAll(db, sql: "SELECT position, form FROM lcdb_matrix_block WHERE matrix_id = ? ORDER BY position",
+                                     arguments: [matrix.id])
+        let partRows = try Row.fetchAll(db, sql: """
+            SELECT position, part, shape, rows, columns, layout FROM lcdb_matrix_part WHERE matrix_id = ? ORDER BY position, part
+            """, arguments: [matrix.id])
+        var partsAt: [Int: [Row]] = [:]
+        for row in partRows { partsAt[row["position"], default: []].append(row) }
+        guard forms.map({ $0["position"] as Int }) == Array(matrix.collection.entries.indices) else {
+            throw StoreError(.corrupt, "matrix '\(matrix.name)' does not have exactly one block per layer of collection '\(matrix.collectionName)'")
+        }
+        return try forms.enumerated().map { position, row in
+            let layer = matrix.collection.entries[position]
+            let formName: String = row["form"]
+            guard let form = FormKind(rawValue: formName) else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer.name)' has an unknown form '\(formName)'")
+            }
+            let parts = partsAt[position] ?? []
+            let expected = Set(BlockForms.type(of: form).partNames)
+            guard Set(parts.map { $0["part"] as String }) == expected, parts.count == expected.count else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer.name)' is \(form.rawValue) but its parts are \(parts.map { $0["part"] as String }.sorted())")
+            }
+            return try (form, parts.map { part in
+                let name: String = part["part"], rows: Int = part["rows"], columns: Int = part["columns"]
+                let shapeText: String = part["shape"]
+                guard let shape = try? JSONDecoder().decode([Int].self, from: Data(shapeText.utf8)),
+                      Store.exactProduct(shape.reduce(1) { $0 &* max($1, 0) }, 1, 1) == rows * columns || (shape.isEmpty && rows * columns == 1) else {
+                    throw StoreError(.corrupt, "matrix '\(matrix.name)': part '\(name)' of block '\(layer.name)' has shape \(shapeText) but \(rows) x \(columns) tiles")
+                }
+                if name == "block", rows != layer.layer.numel || columns != layer.layer.numel {
+                    throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer.name)' is \(rows) x \(columns); the layer has \(layer.layer.numel) parameters")
+                }
+                guard let layout = MatrixLayout(rawValue: part["layout"]), layout == .full || rows == columns,
+                      name != "block" || layout == matrix.layout else {
+                    throw StoreError(.corrupt, "matrix '\(matrix.name)': part '\(name)' of block '\(layer.name)' has a layout its shape or matrix does not allow")
+                }
+                let reader = try TileReader(db, matrix, position: position, part: name, rows: rows, columns: columns, layout: layout)
+                return StoredPart(name: name, shape: shape, rows: rows, columns: columns, layout: layout, reader: reader)
+            })
+        }
+    }
+
+    /// The form and parts of each block (for `show`).
+    public func blocks(of matrixName: String) throws -> [StoredBlock] {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: matrixName, anyForm: true)
+            return try Store.blockLayouts(db, matrix).enumerated().map { position, block in
+                let bytes = try Int.fetchOne(db, sql: """
+                    SELECT coalesce(sum(length(data)), 0) FROM lcdb_matrix_tile WHERE matrix_id = ? AND position = ?
+                    """, arguments: [matrix.id, position]) ?? 0
+                let parts = block.parts.map { "\($0.name) (\($0.shape.map(String.init).joined(separator: ", "))\($0.shape.count == 1 ? "," : ""))" }
+                return StoredBlock(layer: matrix.collection.names[position], form: block.form,
+                                   parts: parts.joined(separator: ", "), bytes: bytes)
+            }
+        }
+    }
+
+    /// Loads a stored matrix of any representation as forms, in float64
+    /// (dense blocks read whole, checked against memory first).
+    public func loadStructured(named name: String) throws -> StructuredMatrix {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            let layouts = try Store.blockLayouts(db, matrix)
+            let bytes = layouts.reduce(0.0) { total, block in total + block.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) * 8 } }
+            try MemoryBudget.require(bytes * 1.5, for: "matrix '\(name)' in memory")
+            var blocks: [any BlockForm] = []
+            for (position, block) in layouts.enumerated() {
+                try Interruption.check()
+                let entry = matrix.collection.entries[position]
+                var parts: [String: FormPart] = [:]
+                for part in block.parts {
+                    let values = try Store.readPart(part, dtype: matrix.dtype)
+                    parts[part.name] = FormPart(part.name, shape: part.shape, values: values)
+                }
+                do {
+                    blocks.append(try BlockForms.type(of: block.form).init(parts: parts, layer: entry.layer, name: entry.name, validate: false))
+                } catch {
+                    throw StoreError(.corrupt, "matrix '\(name)': \(error)")
+                }
+            }
+            return try StructuredMatrix(collection: matrix.collection, blocks: blocks)
+        }
+    }
+
+    /// A part's values, converted to float64 (an `upper` part mirrored whole).
+    static func readPart(_ part: StoredPart, dtype: DType) throws -> [Double] {
+        func read<Scalar: BLASScalar>(_: Scalar.Type) throws -> [Scalar] {
+            var values = [Scalar](repeating: 0, count: part.rows * part.columns)
+            var buffer: [Scalar] = []
+            try values.withUnsafeMutableBufferPointer { target in
+                let base = target.baseAddress!
+                for tile in part.reader.tiles {
+                    let count = tile.rows.count * tile.columns.count
+                    if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
+                    try buffer.withUnsafeMutableBufferPointer { panel in
+                        try part.reader.read(tile, into: panel.baseAddress!)
+                        for row in tile.rows {
+                            (base + row * part.columns + tile.columns.lowerBound)
+                                .update(from: panel.baseAddress! + (row - tile.rows.lowerBound) * tile.columns.count, count: tile.columns.count)
+                        }
+                    }
+                }
+                if part.layout == .upper { Store.mirrorUpperToLower(base, side: part.rows) }
+            }
+            return values
+        }
+        return switch dtype {
+        case .float64: try read(Double.self)
+        case .float32: try read(Float.self).map(Double.init)
+        }
+    }
+
+    /// Stores `matrix` (forms) under `name` in `dtype`: one block row per
+    /// layer, one part row per tensor, each part in row-panel tiles (full
+    /// layout). One transaction; `replace` replaces a matrix of that name.
+    public func saveStructured(_ name: String, over collectionName: String, _ matrix: StructuredMatrix, dtype: DType,
+                               replace: Bool = false) throws {
+        try write { db in
+            let (collectionID, stored) = try Store.loadCollection(db, name: collectionName)
+            if let difference = stored.firstDifference(from: matrix.collection) {
+                throw StoreError(.mismatch, "the matrix is not over collection '\(collectionName)': \(difference)")
+            }
+            if replace {
+                try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
+            } else {
+                try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name)
+            }
+            try requireSpace(for: Double(matrix.storedBytes(dtype)), "matrix '\(name)'")
+            let symmetric = matrix.blocks.allSatisfy { block in
+                guard let dense = block as? DenseForm else { return true }
+                return dense.block.asymmetry == 0
+            }
+            // Symmetric square parts keep one triangle: dense blocks when all
+            // are symmetric (the matrix's layout), and dense kfac factors.
+            let layout: MatrixLayout = symmetric ? .upper : .full
+            try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [name, collectionID, matrix.representation, dtype.rawValue, symmetric, layout.rawValue])
+            let matrixID = db.lastInsertedRowID
+            for (position, block) in matrix.blocks.enumerated() {
+                try Interruption.check()
+                try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, ?)",
+                               arguments: [matrixID, position, block.kind.rawValue])
+                for part in block.parts {
+                    let shape = "[" + part.shape.map(String.init).joined(separator: ", ") + "]"
+                    let partLayout: MatrixLayout = part.name == "block" ? layout
+                        : (["A", "G"].contains(part.name) && part.shape.count == 2 ? .upper : .full)
+                    try db.execute(sql: """
+                        INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [matrixID, position, part.name, shape, part.rows, part.columns, partLayout.rawValue])
+                    switch dtype {
+                    case .float64: try writePart(db, matrixID, position, part, part.values, layout: partLayout)
+                    case .float32: try writePart(db, matrixID, position, part, part.values.map { Float($0) }, layout: partLayout)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A part's tiles: whole rows, or for `upper` the columns from the diagonal on.
+    private func writePart<Scalar: BLASScalar>(_ db: Database, _ matrixID: Int64, _ position: Int, _ part: FormPart,
+                                               _ values: [Scalar], layout: MatrixLayout) throws {
+        // Part names are the forms' constants (and the table's CHECK lists them).
+        precondition(part.name.allSatisfy { $0.isLetter || $0 == "_" }, "part name \(part.name)")
+        let insert = try TileInsert(db, sql: """
+            INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, col_start, data)
+            VALUES (?, '\(part.name)', ?, ?, ?, ?, ?)
+            """)
+        let size = MemoryLayout<Scalar>.size
+        var panel: [Scalar] = []
+        var rowStart = 0
+        while rowStart < part.rows {
+            try Interruption.check()
+            let columns = layout == .upper ? rowStart ..< part.columns : 0 ..< part.columns
+            let step = layout == .upper ? upperRowsPerTile(width: columns.count, scalarSize: size)
+                : rowsPerTile(width: columns.count, scalarSize: size)
+            let rows = rowStart ..< min(part.rows, rowStart + step)
+            panel.removeAll(keepingCapacity: true)
+            for row in rows { panel += values[row * part.columns + columns.lowerBound ..< row * part.columns + columns.upperBound] }
+            try panel.withUnsafeBytes { bytes in
+                try insert.run([matrixID, Int64(position), Int64(rowStart), Int64(rows.count), Int64(columns.lowerBound)],
+                               blob: bytes.baseAddress!, byteCount: bytes.count)
+            }
+            rowStart = rows.upperBound
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GRDB
+import LCDBCore
+import Testing
+@testable import LCDBStore
+
+/// Matrices of structured blocks in the store: written part by part, read
+/// back exactly, copied, dropped, listed and checked.
+struct StoreFormsTests {
+    static func collection() throws -> LayerCollection {
+        try LayerCollection([
+            ("wte", Layer(.embedding, [.int(9), .int(4)])),
+            ("ln", .layerNorm([4])),
+            ("fc", .linear(4, 3)),
+            ("conv", .conv2d(2, 3, kernelSize: (2, 2), bias: false)),
+        ])
+    }
+
+    static func denseBlocks(_ m: StructuredMatrix) -> [[Double]] { m.blocks.map { $0.dense().values } }
+
+    @Test(arguments: StoreLocation.allCases)
+    func structuredMatricesRoundTripExactly(location: StoreLocation) throws {
+        let folder = try TemporaryFolder()
+        // Small tiles: every part spans several tiles.
+        let store = try location.open(in: folder, tileBytes: 96)
+        let collection = try Self.collection()
+        try store.createCollection("net", collection)
+        let kfac = try StructuredMatrix.randomKFAC(over: collection, seed: 4)
+        try store.saveStructured("K", over: "net", kfac, dtype: .float64)
+        let loaded = try store.loadStructured(named: "K")
+        #expect(loaded.representation == "mixed")
+        #expect(loaded.blocks.map(\.kind) == [.kfac, .dense, .kfac, .kfac])
+        #expect(Self.denseBlocks(loaded) == Self.denseBlocks(kfac), "float64 parts come back bit for bit")
+        // ekfac (inverse), diag and identity forms too.
+        let inverse = try kfac.inverse(regularization: 0.5)
+        try store.saveStructured("Ki", over: "net", inverse, dtype: .float64)
+        #expect(Self.denseBlocks(try store.loadStructured(named: "Ki")) == Self.denseBlocks(inverse))
+        let diagonal = try kfac.diagonalMatrix()
+        try store.saveStructured("D", over: "net", diagonal, dtype: .float32)
+        let diagonal32 = try store.loadStructured(named: "D")
+        #expect(diagonal32.representation == "diag")
+        #expect(zip(try diagonal32.diagonal().values, try diagonal.diagonal().values).allSatisfy { $0 == Double(Float($1)) })
+        let identity = try StructuredMatrix(collection: collection, blocks: collection.entries.map { IdentityForm(side: $0.layer.numel, scale: 2) })
+        try store.saveStructured("I2", over: "net", identity, dtype: .float64)
+        #expect(try store.loadStructured(named: "I2").trace() == 2 * Double(collection.numel))
+        #expect(try store.matrixSummaries().map(\.representation) == ["diag", "identity", "mixed", "mixed"])
+        // Listing: forms and part shapes.
+        let blocks = try store.blocks(of: "K")
+        #expect(blocks.map(\.form) == [.kfac, .dense, .kfac, .kfac])
+        #expect(blocks[0].parts == "A (9,), G (4, 4)" && blocks[2].parts == "A (5, 5), G (3, 3)" && blocks[1].parts == "block (8, 8)")
+        #expect(try store.check().isEmpty)
+        // Copy keeps every row; drop removes every row.
+        try store.copyMatrix("K", to: "K2")
+        #expect(Self.denseBlocks(try store.loadStructured(named: "K2")) == Self.denseBlocks(kfac))
+        for name in ["K", "K2", "Ki", "D", "I2"] { try store.dropMatrix(name) }
+        let left = try store.read { db in
+            try ["lcdb_matrix_block", "lcdb_matrix_part", "lcdb_matrix_tile"].map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
+        }
+        #expect(left == [0, 0, 0])
+    }
+
+    @Test func denseOperationsRefuseStructuredMatricesClearly() throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.memory.open(in: folder)
+        let collection = try Self.collection()
+        try store.createCollection("net", collection)
+        try store.saveStructured("K", over: "net", try StructuredMatrix.randomKFAC(over: collection, seed: 1), dtype: .float32)
+        #expect(throws: StoreError(.mismatch, "matrix 'K' is mixed, not dense blocks; this operation reads dense blocks (convert with dense(K))")) {
+            _ = try store.trace("K")
+        }
+    }
+
+    @Test func damagedPartsAreNamedByCheck() throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)
+        let collection = try Self.collection()
+        try store.createCollection("net", collection)
+        try store.saveStructured("K", over: "net", try StructuredMatrix.randomKFAC(over: collection, seed: 1), dtype: .float64)
+        try store.saveStructured("L", over: "net", try StructuredMatrix.randomKFAC(over: collection, seed: 2), dtype: .float64)
+        try store.write { db in
+            try db.execute(sql: "DELETE FROM lcdb_matrix_part WHERE matrix_id = 1 AND position = 2 AND part = 'G'")
+            try db.execute(sql: "DELETE FROM lcdb_matrix_tile WHERE matrix_id = 2 AND position = 3 AND part = 'A' AND row_start > 0")
+        }
+        let problems = try store.check()
+        #expect(problems.map(\.name) == ["K", "L"])
+        #expect(problems[0].problem.contains("block 'fc' is kfac but its parts are [\"A\"]"), "\(problems[0].problem)")
+        #expect(problems[1].problem.contains("part 'A' of block 'conv' is missing rows"), "\(problems[1].problem)")
+        #expect(throws: StoreError.self) { _ = try store.loadStructured(named: "K") }
+    }
+}
