@@ -172,7 +172,8 @@ extension Store {
                 for part in block.parts {
                     let shape = "[" + part.shape.map(String.init).joined(separator: ", ") + "]"
                     let partLayout: MatrixLayout = part.name == "block" ? layout
-                        : (["A", "G"].contains(part.name) && part.shape.count == 2 ? .upper : .full)
+                        : (["A", "G"].contains(part.name) && part.shape.count == 2
+                           && Matrix64(rows: part.rows, columns: part.columns, values: part.values).asymmetry == 0 ? .upper : .full)
                     try db.execute(sql: """
                         INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, ?, ?, ?, ?, ?)
                         """, arguments: [matrixID, position, part.name, shape, part.rows, part.columns, partLayout.rawValue])

@@ -44,8 +44,9 @@ extension Store {
         }
     }
 
+    /// What is known of a stored matrix of any representation, without reading its tiles.
     public func matrix(named name: String) throws -> StoredMatrix {
-        try read { db in try Store.matrixRow(db, name: name) }
+        try read { db in try Store.matrixRow(db, name: name, anyForm: true) }
     }
 
     /// Rows per tile for rows of `width` values: about `tileBytes`, at least one row.

@@ -59,10 +59,24 @@ public protocol BlockForm: Sendable {
     func inverse(regularization: Double, layer: String) throws(CoreError) -> any BlockForm
     /// The explicit `side x side` block, row-major.
     func dense() -> Matrix64
+    /// M + alpha N in a form that holds it exactly, or nil when no form is
+    /// closed under this sum (kfac + kfac): the caller keeps it lazy.
+    func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)?
+    /// M N in a form that holds it exactly (kfac x kfac is `(L L', R R')`), or nil.
+    func times(_ other: any BlockForm) -> (any BlockForm)?
 }
 
 extension BlockForm {
     public var kind: FormKind { Self.kind }
+
+    /// M + alpha N as an explicit block (a dense operand makes any sum dense:
+    /// its block is in memory already, so the other's is no larger).
+    func densePlus(_ other: any BlockForm, scaledBy alpha: Double) -> DenseForm {
+        var block = dense()
+        let added = other.dense()
+        for k in block.values.indices { block.values[k] += alpha * added.values[k] }
+        return DenseForm(block: block)
+    }
 
     /// Bytes the parts take in `dtype`.
     public func storedBytes(_ dtype: DType) -> Int { parts.reduce(0) { $0 + $1.values.count * dtype.size } }
@@ -110,5 +124,21 @@ public enum BlockForms {
 extension FormPart {
     static func describe(_ shape: [Int]) -> String {
         "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+    }
+}
+
+extension BlockForm {
+    /// The explicit block, column by column (M e_j): for forms whose entries
+    /// have no simpler formula. `side` products; used on small blocks only.
+    func denseByColumns() -> Matrix64 {
+        var m = Matrix64(zeros: side, side)
+        var unit = [Double](repeating: 0, count: side)
+        for j in 0 ..< side {
+            unit[j] = 1
+            let column = product(unit)
+            for i in 0 ..< side { m.values[i * side + j] = column[i] }
+            unit[j] = 0
+        }
+        return m
     }
 }

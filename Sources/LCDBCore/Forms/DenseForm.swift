@@ -44,4 +44,10 @@ public struct DenseForm: BlockForm {
     }
 
     public func dense() -> Matrix64 { block }
+
+    public func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? { densePlus(other, scaledBy: alpha) }
+
+    public func times(_ other: any BlockForm) -> (any BlockForm)? {
+        DenseForm(block: Matrix64.product(block, other.dense()))
+    }
 }

@@ -40,4 +40,22 @@ public struct DiagForm: BlockForm {
     }
 
     public func dense() -> Matrix64 { KroneckerFactor.diagonal(values).dense }
+
+    public func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? {
+        switch other {
+        case let other as DiagForm: DiagForm(values: zip(values, other.values).map { $0 + alpha * $1 })
+        case let other as IdentityForm: DiagForm(values: values.map { $0 + alpha * other.scale })
+        case is DenseForm: densePlus(other, scaledBy: alpha)
+        default: nil
+        }
+    }
+
+    public func times(_ other: any BlockForm) -> (any BlockForm)? {
+        switch other {
+        case let other as DiagForm: DiagForm(values: zip(values, other.values).map { $0 * $1 })
+        case let other as IdentityForm: scaled(by: other.scale)
+        case let other as DenseForm: DenseForm(block: Matrix64.product(dense(), other.block))
+        default: nil
+        }
+    }
 }

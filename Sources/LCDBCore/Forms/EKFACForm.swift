@@ -103,4 +103,33 @@ public struct EKFACForm: BlockForm {
     }
 
     public func dense() -> Matrix64 { denseByColumns() }
+
+    /// ekfac + s I shifts D; two ekfac blocks with the same eigenbases add their D.
+    public func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? {
+        switch other {
+        case let other as IdentityForm:
+            return withScaling(scaling.values.map { $0 + alpha * other.scale })
+        case let other as EKFACForm where other.leftBasis == leftBasis && other.rightBasis == rightBasis:
+            return withScaling(zip(scaling.values, other.scaling.values).map { $0 + alpha * $1 })
+        case is DenseForm:
+            return densePlus(other, scaledBy: alpha)
+        default:
+            return nil
+        }
+    }
+
+    public func times(_ other: any BlockForm) -> (any BlockForm)? {
+        switch other {
+        case let other as EKFACForm where other.leftBasis == leftBasis && other.rightBasis == rightBasis:
+            return withScaling(zip(scaling.values, other.scaling.values).map { $0 * $1 })
+        case let other as IdentityForm: return scaled(by: other.scale)
+        case let other as DenseForm: return DenseForm(block: Matrix64.product(dense(), other.block))
+        default: return nil
+        }
+    }
+
+    private func withScaling(_ values: [Double]) -> EKFACForm {
+        EKFACForm(geometry: geometry, leftBasis: leftBasis, rightBasis: rightBasis,
+                  scaling: Matrix64(rows: scaling.rows, columns: scaling.columns, values: values))
+    }
 }

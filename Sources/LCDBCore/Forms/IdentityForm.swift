@@ -43,4 +43,12 @@ public struct IdentityForm: BlockForm {
     }
 
     public func dense() -> Matrix64 { KroneckerFactor.diagonal([Double](repeating: scale, count: side)).dense }
+
+    /// s I + alpha N is N's form shifted (diag, dense, ekfac), or identity.
+    public func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? {
+        if let other = other as? IdentityForm { return IdentityForm(side: side, scale: scale + alpha * other.scale) }
+        return other.scaled(by: alpha).plus(self, scaledBy: 1)
+    }
+
+    public func times(_ other: any BlockForm) -> (any BlockForm)? { other.scaled(by: scale) }
 }

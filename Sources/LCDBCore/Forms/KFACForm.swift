@@ -96,20 +96,28 @@ public struct KFACForm: BlockForm {
     }
 
     public func dense() -> Matrix64 { denseByColumns() }
-}
 
-extension BlockForm {
-    /// The explicit block, column by column (M e_j): for forms whose entries
-    /// have no simpler formula. `side` products; used on small blocks only.
-    func denseByColumns() -> Matrix64 {
-        var m = Matrix64(zeros: side, side)
-        var unit = [Double](repeating: 0, count: side)
-        for j in 0 ..< side {
-            unit[j] = 1
-            let column = product(unit)
-            for i in 0 ..< side { m.values[i * side + j] = column[i] }
-            unit[j] = 0
+    /// kfac + s I is exact as ekfac (D = λ_L ⊗ λ_R + s); kfac + kfac has no form.
+    public func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? {
+        switch other {
+        case is IdentityForm: return (try? eigenform(layer: ""))?.plus(other, scaledBy: alpha)
+        case is DenseForm: return densePlus(other, scaledBy: alpha)
+        default: return nil
         }
-        return m
+    }
+
+    /// (L ⊗ R)(L' ⊗ R') = L L' ⊗ R R'.
+    public func times(_ other: any BlockForm) -> (any BlockForm)? {
+        switch other {
+        case let other as KFACForm:
+            func product(_ a: KroneckerFactor, _ b: KroneckerFactor) -> KroneckerFactor {
+                if case .diagonal(let x) = a, case .diagonal(let y) = b { return .diagonal(zip(x, y).map { $0 * $1 }) }
+                return .dense(Matrix64.product(a.dense, b.dense))
+            }
+            return KFACForm(geometry: geometry, left: product(left, other.left), right: product(right, other.right))
+        case let other as IdentityForm: return scaled(by: other.scale)
+        case let other as DenseForm: return DenseForm(block: Matrix64.product(dense(), other.block))
+        default: return nil
+        }
     }
 }

@@ -119,6 +119,16 @@ public struct StructuredMatrix: Sendable {
     /// A factor of size n has entries 2u - 1 off the diagonal and n + u on it
     /// (u uniform, seeded per layer and factor): diagonally dominant, so SPD.
     public static func randomKFAC(over collection: LayerCollection, seed: UInt64) throws(CoreError) -> StructuredMatrix {
+        // Refused before anything is built: the factors (and dense blocks of other kinds) must fit.
+        var bytes = 0.0
+        for entry in collection.entries {
+            if let geometry = try? KroneckerGeometry(entry.layer, name: entry.name) {
+                bytes += (Double(geometry.rows) * Double(geometry.rows) + Double(geometry.columns) * Double(geometry.columns)) * 8
+            } else {
+                bytes += Double(entry.layer.numel) * Double(entry.layer.numel) * 8
+            }
+        }
+        try MemoryBudget.require(bytes, for: "the random Kronecker factors and dense blocks of this collection")
         var blocks: [any BlockForm] = []
         for (position, entry) in collection.entries.enumerated() {
             func factor(_ n: Int, _ which: UInt64) -> [Double] {
@@ -147,5 +157,49 @@ public struct StructuredMatrix: Sendable {
             blocks.append(KFACForm(geometry: geometry, left: left, right: right))
         }
         return try StructuredMatrix(collection: collection, blocks: blocks)
+    }
+
+    /// M + alpha N block by block when every block's sum has a form, else nil.
+    public func adding(_ other: StructuredMatrix, scaledBy alpha: Double) throws(CoreError) -> StructuredMatrix? {
+        guard other.collection == collection else { return nil }
+        var sums: [any BlockForm] = []
+        for (a, b) in zip(blocks, other.blocks) {
+            guard let sum = a.plus(b, scaledBy: alpha) else { return nil }
+            sums.append(sum)
+        }
+        return try StructuredMatrix(collection: collection, blocks: sums)
+    }
+
+    /// M + s I, exact for every form (kfac becomes ekfac).
+    public func addingIdentity(_ scale: Double) throws(CoreError) -> StructuredMatrix {
+        let identity = try StructuredMatrix(collection: collection,
+                                            blocks: collection.entries.map { IdentityForm(side: $0.layer.numel, scale: scale) })
+        guard let sum = try adding(identity, scaledBy: 1) else {
+            preconditionFailure("every form is closed under adding the identity")
+        }
+        return sum
+    }
+
+    /// M N block by block when every product has a form, else nil.
+    public func multiplying(_ other: StructuredMatrix) throws(CoreError) -> StructuredMatrix? {
+        guard other.collection == collection else { return nil }
+        var products: [any BlockForm] = []
+        for (a, b) in zip(blocks, other.blocks) {
+            guard let product = a.times(b) else { return nil }
+            products.append(product)
+        }
+        return try StructuredMatrix(collection: collection, blocks: products)
+    }
+
+    /// The blocks of the layers of `subset` (layers of this collection).
+    public func restricted(to subset: LayerCollection) throws(CoreError) -> StructuredMatrix {
+        var kept: [any BlockForm] = []
+        for name in subset.names {
+            guard let index = collection.names.firstIndex(of: name) else {
+                throw CoreError(.mismatchedCollections, "layer '\(name)' is not in the matrix's collection")
+            }
+            kept.append(blocks[index])
+        }
+        return try StructuredMatrix(collection: subset, blocks: kept)
     }
 }

@@ -71,8 +71,8 @@ public final class Evaluator {
 
     func storedMatrix(_ name: String) throws -> MatrixValue {
         let stored = try store.matrix(named: name)
-        return MatrixValue(origin: .stored(name), collection: stored.collection, collectionName: stored.collectionName,
-                           dtype: stored.dtype, isSymmetric: stored.symmetric)
+        return MatrixValue(origin: stored.isDense ? .stored(name) : .storedForms(name), collection: stored.collection,
+                           collectionName: stored.collectionName, dtype: stored.dtype, isSymmetric: stored.symmetric)
     }
 
     func call(_ name: String, _ arguments: [Expression.Argument], at location: SourceLocation) throws -> Value {

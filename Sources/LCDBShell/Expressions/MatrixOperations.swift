@@ -8,6 +8,10 @@ enum MatrixOperations {
                         session: Session) throws -> Value {
         let identical = m.collection == v.collection
         let name = identical || matching == .identical ? m.collectionName : nil
+        if let forms = try m.structuredForm(store: session.store) {
+            let (matrix, x) = try alignedForms(forms, v, matching, "mv")
+            return .vector(AnyParameterVector(try matrix.product(with: x)).converted(to: m.dtype), collectionName: name)
+        }
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.product(stored, v, matching: matching), collectionName: name)
         }
@@ -64,6 +68,10 @@ enum MatrixOperations {
 
     static func quadraticForm(_ m: MatrixValue, _ v: AnyParameterVector, matching: LayerMatching,
                               session: Session) throws -> Double {
+        if let forms = try m.structuredForm(store: session.store) {
+            let (matrix, x) = try alignedForms(forms, v, matching, "vtmv")
+            return try matrix.product(with: x).dot(x)
+        }
         if case .stored(let stored) = m.origin {
             return try session.store.quadraticForm(stored, v, matching: matching)
         }
@@ -82,6 +90,10 @@ enum MatrixOperations {
     static func solve(_ m: MatrixValue, _ v: AnyParameterVector, regularization: Double, matching: LayerMatching,
                       session: Session) throws -> Value {
         let name = m.collection == v.collection || matching == .identical ? m.collectionName : nil
+        if let forms = try m.structuredForm(store: session.store) {
+            let (matrix, x) = try alignedForms(forms, v, matching, "solve")
+            return .vector(AnyParameterVector(try matrix.solve(x, regularization: regularization)).converted(to: m.dtype), collectionName: name)
+        }
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.solve(stored, v, regularization: regularization, matching: matching), collectionName: name)
         }
@@ -108,6 +120,7 @@ enum MatrixOperations {
 
     /// Linear too: trace(A + alpha B) = trace(A) + alpha trace(B), so stored operands stream.
     static func trace(_ m: MatrixValue, session: Session) throws -> Double {
+        if let forms = try m.structuredForm(store: session.store) { return forms.trace() }
         switch m.origin {
         case .stored(let stored): return try session.store.trace(stored)
         case .sum(let a, let b, let alpha): return try trace(a, session: session) + alpha * trace(b, session: session)
@@ -119,6 +132,7 @@ enum MatrixOperations {
     }
 
     static func frobeniusNorm(_ m: MatrixValue, session: Session) throws -> Double {
+        if let forms = try m.structuredForm(store: session.store) { return forms.frobeniusNorm() }
         if let scale = m.scaledIdentity { return abs(scale) * Double(m.collection.numel).squareRoot() }
         switch m.origin {
         case .stored(let stored):
@@ -176,6 +190,9 @@ enum MatrixOperations {
     }
 
     private static func diagonalVector(_ m: MatrixValue, session: Session) throws -> AnyParameterVector {
+        if let forms = try m.structuredForm(store: session.store) {
+            return AnyParameterVector(try forms.diagonal()).converted(to: m.dtype)
+        }
         if let scale = m.scaledIdentity {
             try ParameterVector<Double>.requireMemory(over: m.collection, copies: 2, "the diagonal")
             let values = [Double](repeating: scale, count: m.collection.numel)
@@ -204,6 +221,21 @@ enum MatrixOperations {
         try a.collection.requireEqual(to: b.collection, for: "mm")
         return MatrixValue(origin: .product(a, b), collection: a.collection, collectionName: a.collectionName ?? b.collectionName,
                            dtype: Arithmetic.promote(a.dtype, b.dtype), isSymmetric: false)
+    }
+
+    /// The forms and the vector (float64) over the same layers: identical, or
+    /// the common ones with `layers=common`.
+    private static func alignedForms(_ forms: StructuredMatrix, _ v: AnyParameterVector, _ matching: LayerMatching,
+                                     _ what: String) throws -> (StructuredMatrix, ParameterVector<Double>) {
+        let x = v.typed(Double.self)
+        switch matching {
+        case .identical:
+            try forms.collection.requireEqual(to: v.collection, for: what)
+            return (forms, x)
+        case .common:
+            let common = try forms.collection.requireCommonLayers(with: v.collection, for: what)
+            return (try forms.restricted(to: common), try x.restricted(to: common))
+        }
     }
 
     // MARK: - Block by block

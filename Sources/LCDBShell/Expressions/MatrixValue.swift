@@ -7,6 +7,11 @@ import LCDBStore
 public struct MatrixValue: Sendable {
     public indirect enum Origin: Sendable {
         case stored(String)
+        /// A stored matrix whose blocks are not all dense (diag, kfac, ekfac,
+        /// identity, mixed): loaded as forms when an operation needs it.
+        case storedForms(String)
+        /// Blocks in structured forms, in memory (float64).
+        case structured(StructuredMatrix)
         case memory(AnyBlockDiagonalMatrix)
         case source(BlockSource)
         case inverse(MatrixValue, regularization: Double)
@@ -32,6 +37,9 @@ public struct MatrixValue: Sendable {
             return try store.block(of: name, at: position, as: type)
         case .memory(let matrix):
             return matrix.typed(Scalar.self).blocks[position]
+        case .storedForms, .structured:
+            guard let forms = try structuredForm(store: store) else { preconditionFailure("stored forms load as forms") }
+            return forms.blocks[position].dense().values.map { Scalar($0) }
         case .source(let source):
             var block = [Scalar](repeating: 0, count: side * side)
             block.withUnsafeMutableBufferPointer { source.fill(block: position, side: side, rows: 0 ..< side, into: $0.baseAddress!) }
@@ -76,6 +84,10 @@ public struct MatrixValue: Sendable {
     /// The same matrix restricted to layers `subset` (identical layers of this one).
     func restricted(to subset: LayerCollection, store: Store) throws -> MatrixValue {
         if subset == collection { return self }
+        if let forms = try structuredForm(store: store) {
+            return MatrixValue(origin: .structured(try forms.restricted(to: subset)), collection: subset, collectionName: nil,
+                               dtype: dtype, isSymmetric: isSymmetric)
+        }
         let matrix = try materialize(store: store)
         let restricted: AnyBlockDiagonalMatrix = switch matrix {
         case .float32(let m): .float32(try m.restricted(to: subset))
@@ -106,14 +118,55 @@ public struct MatrixValue: Sendable {
             // A singular sum is left to the block path, which reports it.
             guard let x = a.scaledIdentity, x + regularization != 0 else { return nil }
             return 1 / (x + regularization)
+        case .stored, .storedForms, .structured, .memory, .source: return nil
+        }
+    }
+
+    /// This matrix as blocks in forms, when it is exactly that: stored or
+    /// in-memory forms, their multiples, exact inverses, products and sums
+    /// where a form is closed (kfac + s I is ekfac), sums with the identity.
+    /// Nil otherwise (dense stored or generated matrices stream as before;
+    /// kfac + kfac stays lazy and is split by linearity).
+    func structuredForm(store: Store) throws -> StructuredMatrix? {
+        switch origin {
+        case .structured(let forms): return forms
+        case .storedForms(let name): return try store.loadStructured(named: name)
+        case .scaled(let a, let alpha): return try a.structuredForm(store: store)?.scaled(by: alpha)
+        case .inverse(let a, let regularization): return try a.structuredForm(store: store)?.inverse(regularization: regularization)
+        case .sum(let a, let b, let alpha):
+            if let x = try a.structuredForm(store: store) {
+                if let s = b.scaledIdentity { return try x.addingIdentity(alpha * s) }
+                if let y = try b.structuredForm(store: store) { return try x.adding(y, scaledBy: alpha) }
+            } else if let s = a.scaledIdentity, let y = try b.structuredForm(store: store) {
+                return try y.scaled(by: alpha).addingIdentity(s)
+            }
+            return nil
+        case .product(let a, let b):
+            if let x = try a.structuredForm(store: store) {
+                if let s = b.scaledIdentity { return try x.scaled(by: s) }
+                if let y = try b.structuredForm(store: store) { return try x.multiplying(y) }
+            } else if let s = a.scaledIdentity, let y = try b.structuredForm(store: store) {
+                return try y.scaled(by: s)
+            }
+            return nil
         case .stored, .memory, .source: return nil
+        }
+    }
+
+    /// True for values whose blocks have forms (they are never streamed as dense tiles).
+    var hasForms: Bool {
+        switch origin {
+        case .storedForms, .structured: true
+        case .scaled(let a, _), .inverse(let a, _): a.hasForms
+        case .sum(let a, let b, _), .product(let a, let b): a.hasForms || b.hasForms
+        case .stored, .memory, .source: false
         }
     }
 
     /// Operations between this matrix and its stored or generated operands.
     var depth: Int {
         switch origin {
-        case .stored, .memory, .source: 0
+        case .stored, .storedForms, .structured, .memory, .source: 0
         case .inverse(let a, _), .scaled(let a, _): a.depth + 1
         case .product(let a, let b), .sum(let a, let b, _): max(a.depth, b.depth) + 1
         }
@@ -123,7 +176,7 @@ public struct MatrixValue: Sendable {
     /// holds at once (the result included).
     private var blocksHeld: Int {
         switch origin {
-        case .stored, .source: 1
+        case .stored, .storedForms, .structured, .source: 1
         case .memory: 0
         case .inverse(let a, _), .scaled(let a, _): a.blocksHeld + 1
         case .product(let a, let b), .sum(let a, let b, _): a.blocksHeld + b.blocksHeld + 1

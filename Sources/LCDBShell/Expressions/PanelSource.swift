@@ -51,7 +51,7 @@ struct PanelSource<Scalar: BLASScalar> {
                     Scalar.axpy(count: count, alpha: Scalar(alpha), buffer, target)
                 }
             }
-        case .inverse, .product:
+        case .inverse, .product, .storedForms, .structured:
             return nil
         }
     }

@@ -74,6 +74,7 @@ enum ValuePresenter {
     }
 
     static func matrixTable(_ matrix: MatrixValue, session: Session) throws -> ResultTable {
+        if let forms = try matrix.structuredForm(store: session.store) { return try formsTable(matrix, forms, session: session) }
         var rows: [[ResultTable.Cell]] = []
         var stored: String?
         if case .stored(let name) = matrix.origin {
@@ -103,5 +104,31 @@ enum ValuePresenter {
         }
         return ResultTable(columns: ["layer", "side", "trace", "frobenius"], rows: rows,
                            note: "\(what)\(over): blockdiag, \(matrix.dtype), \(matrix.isSymmetric ? "symmetric, " : "")\(plural(matrix.collection.count, "block")), \(MemoryBudget.format(matrix.bytes))\(storage)")
+    }
+
+    /// Each block's form, its parts and their size (stored bytes for a stored
+    /// matrix, else what storing it would take), trace and Frobenius norm.
+    static func formsTable(_ matrix: MatrixValue, _ forms: StructuredMatrix, session: Session) throws -> ResultTable {
+        var stored: [StoredBlock]?
+        var storedName: String?
+        if case .storedForms(let name) = matrix.origin {
+            stored = try session.store.blocks(of: name)
+            storedName = name
+        }
+        var rows: [[ResultTable.Cell]] = []
+        for (index, block) in forms.blocks.enumerated() {
+            let parts = stored?[index].parts ?? block.parts.map { part in
+                "\(part.name) (\(part.shape.map(String.init).joined(separator: ", "))\(part.shape.count == 1 ? "," : ""))"
+            }.joined(separator: ", ")
+            let bytes = stored?[index].bytes ?? block.storedBytes(matrix.dtype)
+            rows.append([.text(forms.collection.names[index]), .text(block.kind.rawValue), .integer(block.side),
+                         .real(block.trace()), .real(block.frobeniusNorm()), .text(parts), .integer(bytes)])
+        }
+        let total = rows.reduce(0) { total, row in if case .integer(let bytes) = row[6] { total + bytes } else { total } }
+        let what = storedName.map { "matrix \($0)" } ?? "matrix"
+        let over = matrix.collectionName.map { " over \($0)" } ?? ""
+        let dense = MemoryBudget.format(matrix.bytes)
+        return ResultTable(columns: ["layer", "form", "side", "trace", "frobenius", "parts", "bytes"], rows: rows,
+                           note: "\(what)\(over): \(forms.representation), \(matrix.dtype), \(plural(forms.collection.count, "block")), \(MemoryBudget.format(Double(total))) \(storedName == nil ? "to store" : "stored") (dense blocks: \(dense))")
     }
 }

@@ -72,6 +72,14 @@ struct LetStatement: Statement {
     /// generated, stored and in-memory matrices by sums and multiples
     /// (`PanelSource`), else block by block, one computed block cached at a time.
     private func storeMatrix(_ matrix: MatrixValue, over collectionName: String, _ session: Session) throws {
+        // Blocks in forms are stored as their parts (megabytes), never as dense tiles.
+        if let forms = try matrix.structuredForm(store: session.store) {
+            try session.store.saveStructured(name.value, over: collectionName, forms, dtype: matrix.dtype, replace: true)
+            return
+        }
+        if matrix.hasForms {
+            throw ShellError("this matrix has no exact form to store (kfac + kfac is not kfac, nor is a sum of ekfac blocks with different eigenbases); mv, vtmv, trace, diag and frobenius work on it as it is. To store it, convert its operands with to_dense(...) first, which needs their dense blocks to fit", at: expression.location)
+        }
         func write<Scalar: BLASScalar>(_: Scalar.Type) throws {
             var cached: (position: Int, block: [Scalar])?
             let progress = session.progressReporter("storing \(name.value)")

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// Structured forms from the shell, on the binaries users run: every
+/// operation on kfac, ekfac, diag, identity and mixed matrices agrees with
+/// the same operation on their explicit dense blocks (`to_dense`), stored or
+/// in memory, float64 within 1e-12 relative (solves within 1e-10).
+@Suite(.serialized)
+struct FormsShellTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-forms-\(UUID().uuidString)")
+
+    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    /// The values a csv run printed, one per `value` table.
+    static func values(_ stdout: String) -> [Double] {
+        let lines = stdout.split(separator: "\n").map(String.init)
+        return zip(lines, lines.dropFirst()).compactMap { $0.0 == "value" ? Double($0.1) : nil }
+    }
+
+    static let setup = """
+        create collection net (wte Embedding(10, 4), ln LayerNorm(4), fc Linear(4, 3), fc2 Linear(3, 2, bias=false), conv Conv2d(2, 3, 2), conv1 Conv1d(2, 2, 3));
+        let K = random_kfac(net, seed=1);
+        let Kd = to_dense(K);
+        let g = randn(net, seed=2);
+        let h = randn(net, seed=3);
+        """
+
+    /// Each operation on `m` against `d`, its dense blocks: pairs of values,
+    /// the difference's size and the reference's size for vectors, the two
+    /// numbers for vtmv, trace and frobenius (the shell has no `/` or `abs` yet).
+    static func comparisons(_ m: String, _ d: String) -> String {
+        """
+        norm(mv(\(m), g) - mv(\(d), g)); norm(mv(\(d), g));
+        vtmv(\(m), h); vtmv(\(d), h);
+        trace(\(m)); trace(\(d));
+        frobenius(\(m)); frobenius(\(d));
+        norm(diag(\(m)) - diag(\(d))); norm(diag(\(d)));
+        norm(mv(-2.5 * (\(m)), g) - -2.5 * mv(\(d), g)); norm(mv(\(d), g));
+        norm(solve(\(m), g, regul=0.3) - solve(\(d), g, regul=0.3)); norm(solve(\(d), g, regul=0.3));
+        norm(mv(inv(\(m), regul=0.3), g) - solve(\(d), g, regul=0.3)); norm(solve(\(d), g, regul=0.3));
+
+        """
+    }
+
+    @Test func everyOperationOnEveryFormAgreesWithDenseBlocks() throws {
+        for binary in LCDBProcess.binaries() {
+            let executable = try #require(binary.path, "the \(binary.name) binary is missing: run the tests with `make test`")
+            let db = path("forms-\(binary.name).lcdb")
+            let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + """
+                let E = to_ekfac(K);
+                let Ki = inv(K, regul=0.3);
+                let D = to_diag(K);
+                let S = K + 0.5 * eye(net);
+                let M = mixed(K, D);
+                """], executableOverride: executable)
+            #expect(made.status == 0, "\(binary.name): \(made.stderr)")
+            // In a new process: stored forms, read back, against stored dense blocks.
+            let script = Self.comparisons("K", "Kd") + Self.comparisons("E", "Kd") + Self.comparisons("random_kfac(net, seed=1)", "Kd")
+                + Self.comparisons("D", "to_diag(Kd)") + Self.comparisons("S", "Kd + 0.5 * identity(net)")
+                + Self.comparisons("K + 0.5 * eye(net)", "Kd + 0.5 * identity(net)")
+                + Self.comparisons("mixed(K, D)", "to_dense(M)") + Self.comparisons("mm(K, K)", "mm(Kd, Kd)")
+                + Self.comparisons("Ki", "to_dense(inv(Kd, regul=0.3))")
+                + "norm(mv(K + K, g) - 2 * mv(Kd, g)); norm(mv(Kd, g));\n"
+                + "trace(K + E); 2 * trace(Kd);\n"
+                // solve undoes (M + λI); inverse times M + λ I is the identity.
+                + "norm(solve(K, mv(K, g) + 0.3 * g, regul=0.3) - g); norm(g);\n"
+                + "norm(mv(Ki, mv(K, h) + 0.3 * h) - h); norm(h);\n"
+            let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", script], executableOverride: executable)
+            #expect(run.status == 0, "\(binary.name): \(run.stderr)")
+            let values = Self.values(run.stdout)
+            #expect(values.count == 2 * (9 * 8 + 4), "\(binary.name): \(run.stdout)")
+            for index in stride(from: 0, to: values.count - 1, by: 2) {
+                let comparison = index / 2
+                let scalar = comparison < 72 ? [1, 2, 3].contains(comparison % 8) : comparison == 73
+                let relative = scalar ? abs(values[index] - values[index + 1]) / abs(values[index + 1]) : values[index] / values[index + 1]
+                let tolerance = comparison % 8 >= 6 || comparison >= 72 ? 1e-10 : 1e-12
+                #expect(values[index + 1] != 0 && relative <= tolerance, "\(binary.name): comparison \(comparison) is \(values[index]) / \(values[index + 1])")
+            }
+        }
+    }
+
+    @Test func showListsFormsAndTheViewsDescribeThem() throws {
+        let db = path("show.lcdb")
+        let run = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + "show K; list matrices;"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("wte    kfac") && run.stdout.contains("A (10,), G (4, 4)"), "\(run.stdout)")
+        #expect(run.stdout.contains("ln     dense") && run.stdout.contains("block (8, 8)"), "\(run.stdout)")
+        #expect(run.stdout.contains("matrix K over net: mixed, float64, 6 blocks"), "\(run.stdout)")
+        let sql = try LCDBProcess.run([db, "SELECT layer || ':' || form FROM matrix_blocks WHERE matrix = 'K' ORDER BY position;"],
+                                      executableOverride: "/usr/bin/sqlite3")
+        #expect(sql.stdout == "wte:kfac\nln:dense\nfc:kfac\nfc2:kfac\nconv:kfac\nconv1:kfac\n", "\(sql.stdout)\(sql.stderr)")
+        let parts = try LCDBProcess.run([db, "SELECT part || ' ' || shape || ' ' || layout FROM matrix_parts WHERE matrix = 'K' AND layer = 'wte' ORDER BY part;"],
+                                        executableOverride: "/usr/bin/sqlite3")
+        #expect(parts.stdout == "A [10] full\nG [4, 4] upper\n", "\(parts.stdout)\(parts.stderr)")
+    }
+
+    @Test func formsThatCannotHoldAResultSayWhy() throws {
+        let db = path("errors.lcdb")
+        #expect(try LCDBProcess.run(["--no-init", db, "-c", Self.setup + "create collection other (a Linear(2, 2)); create collection big (h Linear(3000, 3000)); create collection huge (h Linear(50000, 50000));"]).status == 0)
+        let cases: [(String, String)] = [
+            ("let KK = K + K;", "no exact form to store (kfac + kfac is not kfac"),
+            ("let M = mixed(K, random_kfac(other));", "mixed: K and D are over different collections"),
+            ("let B = to_dense(random_kfac(big));", "the dense blocks of this matrix"),
+            ("let H = random_kfac(huge);", "the random Kronecker factors"),
+            ("let T = to_ekfac(Kd);", "to_ekfac: M has dense blocks only"),
+            ("solve(K - K, g);", "is singular"),
+        ]
+        for (statement, expected) in cases {
+            let run = try LCDBProcess.run(["--no-init", db, "-c", statement])
+            #expect(run.status == 1 && run.stderr.contains(expected), "\(statement): \(run.stderr)")
+        }
+        let listed = try LCDBProcess.run(["--no-init", db, "-c", "list matrices;"])
+        #expect(!listed.stdout.contains("KK") && !listed.stdout.contains(" B ") && !listed.stdout.contains("T "), "nothing stored: \(listed.stdout)")
+    }
+}
