@@ -13,7 +13,7 @@ struct ExportStatement: Statement {
         syntax: ["export collection NAME to 'FILE.json'",
                  "export vector NAME to 'FILE.safetensors' | 'FILE.npy'",
                  "export matrix NAME to 'FILE.safetensors' | 'DIRECTORY' | 'FILE.npy' (one-block matrices)"],
-        summary: "Writes a collection as JSON (name, layers with kind and hyperparameters, in order); a vector as safetensors (tensors <layer>.weight and <layer>.bias with PyTorch shapes) or as one flat .npy array in flattening order; a block-diagonal matrix as safetensors or a directory of <layer>.npy files, one side x side block per layer, tile by tile (a one-block matrix also as one .npy). Files are written beside their target and renamed into place; devices, FIFOs and directories are refused, a symlink is written through.",
+        summary: "Writes a collection as JSON (name, layers with kind and hyperparameters, in order); a vector as safetensors (tensors <layer>.weight and <layer>.bias with PyTorch shapes) or as one flat .npy array in flattening order; a block-diagonal matrix as safetensors or a directory of <layer>.npy files, one side x side block per layer, tile by tile (a one-block matrix also as one .npy); a matrix with diag, kfac, ekfac or identity blocks as safetensors with each layer's parts (<layer>.diag; <layer>.A, <layer>.G; <layer>.U_A, <layer>.U_G, <layer>.D; <layer>.scale; <layer> for dense blocks). Files are written beside their target and renamed into place; devices, FIFOs and directories are refused, a symlink is written through.",
         example: "export vector g to 'gradient.safetensors';"
     ) { parser in
         let kind = try parser.expectKeyword("collection", "vector", "matrix")
@@ -30,6 +30,10 @@ struct ExportStatement: Statement {
             case "matrix":
                 let store = session.store
                 let matrix = try store.matrix(named: name.value)
+                guard matrix.isDense else {
+                    try FormFiles.write(try store.loadStructured(named: name.value), dtype: matrix.dtype, to: file.value)
+                    return
+                }
                 try MatrixFiles.export(matrix.collection, dtype: matrix.dtype, to: file.value) { body in
                     try store.streamTiles(of: name.value, body)
                 }

@@ -22,7 +22,7 @@ struct ImportStatement: Statement {
                  "import collection NAME from 'FILE.json'",
                  "import vector NAME over COLLECTION from 'FILE.safetensors' | 'FILE.npy' [dtype float32|float64]",
                  "import matrix NAME over COLLECTION from 'FILE.safetensors' | 'DIRECTORY' [dtype float32|float64]"],
-        summary: "Builds a collection from a checkpoint's tensors (kinds inferred from shapes; overrides force a kind for matching module names) or from lcdb's JSON; imports a vector (tensors <layer>.weight/<layer>.bias, or one flat .npy array). Nothing is stored if any part fails.",
+        summary: "Builds a collection from a checkpoint's tensors (kinds inferred from shapes; overrides force a kind for matching module names) or from lcdb's JSON; imports a vector (tensors <layer>.weight/<layer>.bias, or one flat .npy array); imports a matrix whose blocks are side x side tensors named after the layers (streamed), or whose layers' tensors say their forms: <layer>.diag; <layer>.A and <layer>.G (kfac; a 1-D factor is diagonal); <layer>.U_A, <layer>.U_G and <layer>.D (ekfac); <layer>.scale (identity). Shapes, symmetry and orthonormality are checked first. Nothing is stored if any part fails.",
         example: "import collection net from 'model.safetensors' with ('up*' as ConvTranspose2d, 'gn*' as GroupNorm(num_groups=32));"
     ) { parser in
         let what = try parser.expectKeyword("collection", "vector", "matrix")
@@ -134,6 +134,17 @@ struct ImportStatement: Statement {
     private func importMatrix(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
         let store = session.store
         let collection = try store.collection(named: collectionName)
+        if try !FormFiles.isAllDense(file.value, over: collection) {
+            // Each layer's tensors say its form; read and checked whole, then stored as parts.
+            let (forms, fileDType) = try FormFiles.read(file.value, over: collection)
+            let chosen = dtype ?? fileDType
+            try store.saveStructured(name.value, over: collectionName, forms, dtype: chosen, replace: true)
+            let counts = FormKind.allCases.compactMap { kind -> String? in
+                let count = forms.blocks.filter { $0.kind == kind }.count
+                return count == 0 ? nil : "\(count) \(kind.rawValue)"
+            }
+            return [.message("matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen), \(forms.representation) (\(counts.joined(separator: ", ")))")]
+        }
         let reader = try MatrixFiles.Reader(file.value, over: collection)
         // The file's dtype unless asked otherwise, as for vectors.
         let chosen = dtype ?? reader.fileDType

@@ -1,0 +1,75 @@
+import Foundation
+import LCDBCore
+
+/// Matrices whose blocks have forms, to and from one safetensors file: each
+/// layer's tensors say its form. `<layer>` (2-D, `side x side`) dense;
+/// `<layer>.diag` diag; `<layer>.A` and `<layer>.G` kfac (a 1-D factor is
+/// diagonal); `<layer>.U_A`, `<layer>.U_G`, `<layer>.D` ekfac; `<layer>.scale`
+/// identity. Export writes the same names (a round trip is bit for bit).
+public enum FormFiles {
+    /// The parts named for `layer` in `file`: the whole-block tensor, or the
+    /// `<layer>.<part>` tensors of one form.
+    static func parts(of layer: String, in file: SafetensorsFile) -> [String: SafetensorsFile.Tensor] {
+        if let dense = file.tensor(named: layer) { return ["block": dense] }
+        var found: [String: SafetensorsFile.Tensor] = [:]
+        for part in ["diag", "A", "G", "U_A", "U_G", "D", "scale"] {
+            if let tensor = file.tensor(named: "\(layer).\(part)") { found[part] = tensor }
+        }
+        return found
+    }
+
+    /// True when every layer of `collection` has only a whole `<layer>` block
+    /// in the file (the dense import streams those, panel by panel).
+    public static func isAllDense(_ path: String, over collection: LayerCollection) throws -> Bool {
+        guard path.lowercased().hasSuffix(".safetensors") else { return true }
+        let file = try SafetensorsFile.open(path)
+        return collection.names.allSatisfy { file.tensor(named: $0) != nil }
+    }
+
+    /// Reads every block in its form, checked against its layer (shapes,
+    /// finite and symmetric factors, orthonormal eigenbases), before anything
+    /// is stored. Returns the matrix and the file's dtype (float64 if any
+    /// tensor is).
+    public static func read(_ path: String, over collection: LayerCollection) throws -> (StructuredMatrix, DType) {
+        let file = try SafetensorsFile.open(path)
+        var blocks: [any BlockForm] = []
+        var anyDouble = false
+        for entry in collection.entries {
+            try Interruption.check()
+            let tensors = parts(of: entry.name, in: file)
+            guard let kind = BlockForms.kind(ofParts: Set(tensors.keys)) else {
+                let found = tensors.keys.sorted().map { "'\(entry.name).\($0)'" }
+                let what = found.isEmpty ? "no tensor for it" : "tensors \(found.joined(separator: ", ")), which make no form"
+                throw InteropError(path, "layer '\(entry.name)': \(what); a block is '\(entry.name)' (dense, side x side), '\(entry.name).diag', '\(entry.name).A' and '\(entry.name).G' (kfac), '\(entry.name).U_A', '\(entry.name).U_G' and '\(entry.name).D' (ekfac), or '\(entry.name).scale' (identity)")
+            }
+            var parts: [String: FormPart] = [:]
+            for (part, tensor) in tensors {
+                let bytes = Double(tensor.count) * 8
+                try MemoryBudget.require(bytes, for: "tensor '\(tensor.name)' in memory")
+                anyDouble = anyDouble || tensor.dtype == .f64
+                parts[part] = FormPart(part, shape: tensor.shape, values: try file.values(of: tensor))
+            }
+            do {
+                blocks.append(try BlockForms.type(of: kind).init(parts: parts, layer: entry.layer, name: entry.name, validate: true))
+            } catch {
+                throw InteropError(path, "\(error)")
+            }
+        }
+        return (try StructuredMatrix(collection: collection, blocks: blocks), anyDouble ? .float64 : .float32)
+    }
+
+    /// Writes every block's parts, in layer order, in `dtype`.
+    public static func write(_ matrix: StructuredMatrix, dtype: DType, to path: String) throws {
+        guard path.lowercased().hasSuffix(".safetensors") else {
+            throw InteropError(path, "a matrix with diag, kfac, ekfac or identity blocks exports to a .safetensors file (one tensor per part: <layer>.A, <layer>.G, ...)")
+        }
+        var tensors: [(name: String, shape: [Int], values: TensorValues)] = []
+        for (index, block) in matrix.blocks.enumerated() {
+            for part in block.parts {
+                let values: TensorValues = dtype == .float32 ? .float32(part.values.map { Float($0) }) : .float64(part.values)
+                tensors.append((part.tensorName(layer: matrix.collection.names[index]), part.shape, values))
+            }
+        }
+        try SafetensorsFile.write(tensors, to: path)
+    }
+}
