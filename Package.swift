@@ -57,7 +57,7 @@ let package = Package(
         // MARK: Executable
         .executableTarget(
             name: "lcdb",
-            dependencies: ["LCDBShell", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["LCDBShell", "LCDBCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Benchmarks (run by Benchmarks/run, release builds only)

@@ -33,4 +33,11 @@ void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const 
              double *work, const int *lwork, int *iwork, const int *liwork, int *info,
              size_t jobz_len, size_t uplo_len);
 
+// OpenBLAS's run-time kernel choice (DYNAMIC_ARCH builds such as Debian's):
+// the name of the chosen core, and the choice itself, redone after
+// OPENBLAS_CORETYPE is set (see OpenBLASKernels.swift).
+char *openblas_get_corename(void);
+void gotoblas_dynamic_init(void);
+void gotoblas_dynamic_quit(void);
+
 #endif

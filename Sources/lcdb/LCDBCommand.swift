@@ -1,4 +1,5 @@
 import ArgumentParser
+import LCDBCore
 import LCDBShell
 
 /// The command line: flags follow the sqlite3 shell and DuckDB CLI where they have one.
@@ -13,7 +14,9 @@ struct LCDBCommand: ParsableCommand {
             and exits; the first error stops the run with a non-zero status. Otherwise it reads \
             standard input: as an interactive shell on a terminal, as a script when piped.
             """,
-        version: ShellMain.version
+        // Evaluated on first use, after main chose OpenBLAS's kernels: which
+        // ones run is worth knowing when comparing speeds across machines.
+        version: "\(ShellMain.version) (OpenBLAS \(OpenBLASKernels.coreName) kernels)"
     )
 
     @Argument(help: "The SQLite file to open (':memory:' or omitted: in memory).")

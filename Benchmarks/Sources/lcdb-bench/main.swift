@@ -109,6 +109,8 @@ func storeGeneral(_ path: String) throws {
     }
 }
 
+// The same kernels as the lcdb binary (see OpenBLASKernels).
+OpenBLASKernels.useNativeKernels()
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "store-general", arguments.count == 2 {
     try storeGeneral(arguments[1])

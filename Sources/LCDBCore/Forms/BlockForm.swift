@@ -38,9 +38,9 @@ public protocol BlockForm: Sendable {
     /// The part names that make this form (e.g. `A`, `G`), for import and load.
     static var partNames: [String] { get }
     /// Builds the block from its parts (by name), checking every shape against
-    /// the layer and each value (finite, symmetric as the form needs); with
-    /// `validate`, also what costs a product of factors (orthonormal
-    /// eigenbases): on import, not on every load of a stored matrix.
+    /// the layer; with `validate`, also the values (finite and symmetric
+    /// factors, orthonormal eigenbases): on import, not on every load of a
+    /// stored matrix, whose parts were checked when they were stored.
     init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool) throws(CoreError)
 
     var side: Int { get }

@@ -123,7 +123,9 @@ public struct StructuredMatrix: Sendable {
         var bytes = 0.0
         for entry in collection.entries {
             if let geometry = try? KroneckerGeometry(entry.layer, name: entry.name) {
-                bytes += (Double(geometry.rows) * Double(geometry.rows) + Double(geometry.columns) * Double(geometry.columns)) * 8
+                // An Embedding's left factor is diagonal: `rows` values, not rows².
+                let left = entry.layer.kind == .embedding ? Double(geometry.rows) : Double(geometry.rows) * Double(geometry.rows)
+                bytes += (left + Double(geometry.columns) * Double(geometry.columns)) * 8
             } else {
                 bytes += Double(entry.layer.numel) * Double(entry.layer.numel) * 8
             }

@@ -9,8 +9,10 @@ enum MatrixOperations {
         let identical = m.collection == v.collection
         let name = identical || matching == .identical ? m.collectionName : nil
         if let forms = try m.structuredForm(store: session.store) {
+            // Computed in float64; the result in the wider of the two dtypes (NumPy's promotion).
             let (matrix, x) = try alignedForms(forms, v, matching, "mv")
-            return .vector(AnyParameterVector(try matrix.product(with: x)).converted(to: m.dtype), collectionName: name)
+            return .vector(AnyParameterVector(try matrix.product(with: x)).converted(to: Arithmetic.promote(m.dtype, v.dtype)),
+                           collectionName: name)
         }
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.product(stored, v, matching: matching), collectionName: name)
@@ -92,7 +94,8 @@ enum MatrixOperations {
         let name = m.collection == v.collection || matching == .identical ? m.collectionName : nil
         if let forms = try m.structuredForm(store: session.store) {
             let (matrix, x) = try alignedForms(forms, v, matching, "solve")
-            return .vector(AnyParameterVector(try matrix.solve(x, regularization: regularization)).converted(to: m.dtype), collectionName: name)
+            return .vector(AnyParameterVector(try matrix.solve(x, regularization: regularization)).converted(to: Arithmetic.promote(m.dtype, v.dtype)),
+                           collectionName: name)
         }
         if case .stored(let stored) = m.origin {
             return .vector(try session.store.solve(stored, v, regularization: regularization, matching: matching), collectionName: name)
