@@ -127,7 +127,7 @@ extension Store {
                         }
                     }
                 }
-                if part.layout == .upper { Store.mirrorUpperToLower(base, side: part.rows) }
+                if part.layout == .upper { SquareMirror.copy(base, side: part.rows, from: .upper) }
             }
             return values
         }

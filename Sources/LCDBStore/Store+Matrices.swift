@@ -221,24 +221,9 @@ extension Store {
                         .update(from: tile.values + (row - tile.rows.lowerBound) * tile.width, count: tile.width)
                 }
             }
-            if matrix.layout == .upper { Store.mirrorUpperToLower(base, side: side) }
+            if matrix.layout == .upper { SquareMirror.copy(base, side: side, from: .upper) }
         }
         return block
-    }
-
-    /// Sets entry (j, i) to entry (i, j) for every i < j, in 64 x 64 squares
-    /// so that both the rows read and the columns written stay in cache.
-    static func mirrorUpperToLower<Scalar>(_ block: UnsafeMutablePointer<Scalar>, side: Int) {
-        let square = 64
-        for rowStart in stride(from: 0, to: side, by: square) {
-            for columnStart in stride(from: rowStart, to: side, by: square) {
-                for i in rowStart ..< min(side, rowStart + square) {
-                    for j in max(i + 1, columnStart) ..< max(i + 1, min(side, columnStart + square)) {
-                        block[j * side + i] = block[i * side + j]
-                    }
-                }
-            }
-        }
     }
 
     /// Loads a whole stored matrix into memory (for small matrices).

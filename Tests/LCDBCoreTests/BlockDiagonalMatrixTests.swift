@@ -196,13 +196,26 @@ struct BlockDiagonalMatrixTests {
         #expect(NaiveReference.relativeError(back, x) < 1e-10)
     }
 
-    @Test func blockedCholeskyStopsOnInterruption() throws {
-        let collection = try LayerCollection([("p", .parameter([800]))])
-        let m = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1)
-        Interruption.request()
-        defer { Interruption.clear() }
-        #expect(throws: CoreError(.interrupted, "interrupted")) { _ = try m.solve(.ones(over: collection)) }
-        #expect(throws: CoreError(.interrupted, "interrupted")) { _ = try m.inverse() }
+    /// Ctrl-C is checked between panels: an interruption after the second
+    /// panel stops the work there (injected, not the process-wide flag, which
+    /// would stop other tests running beside this one).
+    @Test func panelsStopOnInterruption() throws {
+        let side = 3 * PanelCholesky.panel + 5
+        let collection = try LayerCollection([("p", .parameter([side]))])
+        var block = try BlockDiagonalMatrix<Double>.randomSPD(over: collection, seed: 1).blocks[0]
+        var checks = 0
+        let stopAfterTwo = { () throws(CoreError) -> Void in
+            checks += 1
+            if checks > 2 { throw CoreError(.interrupted, "interrupted") }
+        }
+        #expect(throws: CoreError(.interrupted, "interrupted")) {
+            _ = try block.withUnsafeMutableBufferPointer { try PanelCholesky.factor($0.baseAddress!, side: side, checkInterruption: stopAfterTwo) }
+        }
+        #expect(checks == 3, "two panels done, stopped before the third")
+        checks = 0
+        #expect(throws: CoreError(.interrupted, "interrupted")) {
+            _ = try block.withUnsafeBufferPointer { try PanelCholesky.inverse(fromFactor: $0.baseAddress!, side: side, checkInterruption: stopAfterTwo) }
+        }
     }
 
     @Test func notPositiveDefiniteFallsBackToLUWithTheOriginalValues() throws {

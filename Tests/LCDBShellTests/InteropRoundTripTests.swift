@@ -87,10 +87,7 @@ extension InteropRoundTripTests {
             """], in: folder)
         #expect(out.status == 0, "\(out.stderr)")
         // README's `block` function, as printed there.
-        let readme = try String(contentsOf: LCDBProcess.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let reader = try #require(readme.components(separatedBy: "```python\n").dropFirst()
-            .map { $0.components(separatedBy: "```")[0] }.first { $0.contains("def block(") })
-        try reader.write(to: folder.appendingPathComponent("readme_block.py"), atomically: true, encoding: .utf8)
+        try LCDBProcess.writeReadmePython(containing: "def block(", to: folder.appendingPathComponent("readme_block.py"))
         let python = """
             import numpy as np
             from safetensors.numpy import load_file, save_file

@@ -33,6 +33,17 @@ struct LCDBProcess {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The README's Python code block that contains `marker`, written to
+    /// `file` for a test to run (README's examples are tested as printed).
+    static func writeReadmePython(containing marker: String, to file: URL) throws {
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        guard let code = readme.components(separatedBy: "```python\n").dropFirst()
+            .map({ $0.components(separatedBy: "```")[0] }).first(where: { $0.contains(marker) }) else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "README has no Python block with \(marker)"])
+        }
+        try code.write(to: file, atomically: true, encoding: .utf8)
+    }
+
     static func run(_ arguments: [String], stdin: String? = nil, in folder: URL? = nil,
                     environment extra: [String: String] = [:], executableOverride: String? = nil,
                     prefixArguments: [String] = []) throws -> Result {

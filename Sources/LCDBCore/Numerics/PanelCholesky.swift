@@ -14,10 +14,12 @@ public enum PanelCholesky {
 
     /// Factors in place; false if the matrix is not positive definite (the
     /// values are then partly overwritten). Throws `interrupted` between panels.
-    public static func factor<Scalar: BLASScalar>(_ a: UnsafeMutablePointer<Scalar>, side: Int) throws(CoreError) -> Bool {
+    /// `checkInterruption` runs between panels (tests inject their own).
+    public static func factor<Scalar: BLASScalar>(_ a: UnsafeMutablePointer<Scalar>, side: Int,
+                                                  checkInterruption: () throws(CoreError) -> Void = { try Interruption.check() }) throws(CoreError) -> Bool {
         let lda = Int32(side)
         for start in stride(from: 0, to: side, by: panel) {
-            try Interruption.check()
+            try checkInterruption()
             let width = min(panel, side - start)
             let diagonal = a + start * side + start
             guard Scalar.potrf(Int32(width), diagonal, leadingDimension: lda) == 0 else { return false }
@@ -36,14 +38,15 @@ public enum PanelCholesky {
     /// triangular), then A^-1 = X^T X a panel of rows at a time (`syrk` on the
     /// leading square). The same work as LAPACK's `potri`, checking for
     /// interruption between panels; one more `side x side` buffer.
-    public static func inverse<Scalar: BLASScalar>(fromFactor l: UnsafePointer<Scalar>, side: Int) throws(CoreError) -> [Scalar] {
+    public static func inverse<Scalar: BLASScalar>(fromFactor l: UnsafePointer<Scalar>, side: Int,
+                                                   checkInterruption: () throws(CoreError) -> Void = { try Interruption.check() }) throws(CoreError) -> [Scalar] {
         let lda = Int32(side)
         var x = [Scalar](repeating: 0, count: side * side)
         var result = [Scalar](repeating: 0, count: side * side)
         try x.withUnsafeMutableBufferPointer { (xBuffer: inout UnsafeMutableBufferPointer<Scalar>) throws(CoreError) in
             let x = xBuffer.baseAddress!
             for start in stride(from: 0, to: side, by: panel) {
-                try Interruption.check()
+                try checkInterruption()
                 let width = min(panel, side - start)
                 for t in 0 ..< width { x[(start + t) * side + start + t] = 1 }
                 Scalar.trsmLeftLower(rows: Int32(side - start), columns: Int32(width), l + start * side + start,
@@ -52,28 +55,13 @@ public enum PanelCholesky {
             try result.withUnsafeMutableBufferPointer { (resultBuffer: inout UnsafeMutableBufferPointer<Scalar>) throws(CoreError) in
                 let c = resultBuffer.baseAddress!
                 for start in stride(from: 0, to: side, by: panel) {
-                    try Interruption.check()
+                    try checkInterruption()
                     let width = min(panel, side - start)
                     Scalar.syrkLowerAddTransposed(side: Int32(start + width), inner: Int32(width), x + start * side, c, leadingDimension: lda)
                 }
-                mirrorLowerToUpper(c, side: side)
+                SquareMirror.copy(c, side: side, from: .lower)
             }
         }
         return result
-    }
-
-    /// Entry (i, j) := entry (j, i) for every i < j, in 64 x 64 squares so
-    /// that the rows read and the columns written stay in cache.
-    static func mirrorLowerToUpper<Scalar>(_ c: UnsafeMutablePointer<Scalar>, side: Int) {
-        let square = 64
-        for rowStart in stride(from: 0, to: side, by: square) {
-            for columnStart in stride(from: rowStart, to: side, by: square) {
-                for i in rowStart ..< min(side, rowStart + square) {
-                    for j in max(i + 1, columnStart) ..< max(i + 1, min(side, columnStart + square)) {
-                        c[i * side + j] = c[j * side + i]
-                    }
-                }
-            }
-        }
     }
 }
