@@ -21,7 +21,7 @@ import time
 import numpy as np
 from safetensors.numpy import load_file
 
-lcdb = sys.argv[1]
+lcdb = os.path.abspath(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 here = os.path.dirname(os.path.abspath(__file__))
 work = tempfile.mkdtemp(prefix="lcdb-kfac-bench-", dir=os.environ.get("LCDB_BENCH_DIR"))

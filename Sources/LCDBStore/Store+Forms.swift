@@ -82,9 +82,24 @@ extension Store {
         }
     }
 
+    /// Runs `body` with stored matrices in forms loaded at most once each
+    /// (one statement); any write through this store empties the cache.
+    public func withFormsCache<T>(_ body: () throws -> T) rethrows -> T {
+        formsCache = [:]
+        defer { formsCache = nil }
+        return try body()
+    }
+
     /// Loads a stored matrix of any representation as forms, in float64
     /// (dense blocks read whole, checked against memory first).
     public func loadStructured(named name: String) throws -> StructuredMatrix {
+        if let cached = formsCache?[name] { return cached }
+        let loaded = try loadStructuredFromDatabase(name)
+        if formsCache != nil { formsCache?[name] = loaded }
+        return loaded
+    }
+
+    private func loadStructuredFromDatabase(_ name: String) throws -> StructuredMatrix {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             let layouts = try Store.blockLayouts(db, matrix)

@@ -29,6 +29,9 @@ public final class Store {
     var activeDatabase: Database?
     /// True between `beginBatch` and `endBatch`.
     var batchOpen = false
+    /// Stored matrices in forms already loaded by the running statement
+    /// (`withFormsCache`); nil outside one. Emptied by every write.
+    var formsCache: [String: StructuredMatrix]?
     /// Makes a progress reporter (rows done, rows in all) for a long streamed
     /// operation, named by its argument; the shell sets it on a terminal.
     public var progressFactory: ((String) -> ((Int, Int) -> Void)?)?
@@ -155,6 +158,7 @@ public final class Store {
     /// Inside a batch transaction (`--single-transaction`) or inside another
     /// write it runs in a savepoint instead, so it still fails as a unit.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        if formsCache != nil { formsCache = [:] }
         do {
             if let db = activeDatabase { return try Store.inSavepoint(db, body) }
             return try queue().writeWithoutTransaction { db in

@@ -67,3 +67,21 @@ struct NormSemanticsTests {
         #expect(x.converted(to: Float.self) == x)
     }
 }
+
+/// Mirroring a triangle gives the symmetric matrix, on sizes around the
+/// square size and for both triangles.
+struct SquareMirrorTests {
+    @Test(arguments: [1, 2, 31, 32, 33, 65, 100])
+    func mirrorsEitherTriangle(side: Int) {
+        for triangle in [SquareMirror.Triangle.upper, .lower] {
+            var a = (0 ..< side * side).map { Double($0) }
+            a.withUnsafeMutableBufferPointer { SquareMirror.copy($0.baseAddress!, side: side, from: triangle) }
+            for i in 0 ..< side {
+                for j in 0 ..< side {
+                    let (r, c) = triangle == .upper ? (min(i, j), max(i, j)) : (max(i, j), min(i, j))
+                    #expect(a[i * side + j] == Double(r * side + c), "side \(side), \(triangle), (\(i), \(j))")
+                }
+            }
+        }
+    }
+}

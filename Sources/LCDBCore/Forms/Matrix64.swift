@@ -37,18 +37,19 @@ public struct Matrix64: Equatable, Sendable {
         let k = transposeA ? a.rows : a.columns
         let n = transposeB ? b.rows : b.columns
         precondition(k == (transposeB ? b.columns : b.rows), "Matrix64.product: inner sizes differ")
-        var c = Matrix64(zeros: m, n)
-        guard m > 0, n > 0, k > 0 else { return c }
-        a.values.withUnsafeBufferPointer { pa in
-            b.values.withUnsafeBufferPointer { pb in
-                c.values.withUnsafeMutableBufferPointer { pc in
+        guard m > 0, n > 0, k > 0 else { return Matrix64(zeros: m, n) }
+        // dgemm with beta = 0 writes every entry: no zero fill first.
+        let values = [Double](unsafeUninitializedCapacity: m * n) { pc, count in
+            a.values.withUnsafeBufferPointer { pa in
+                b.values.withUnsafeBufferPointer { pb in
                     cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                                 Int32(m), Int32(n), Int32(k), 1, pa.baseAddress!, Int32(a.columns),
                                 pb.baseAddress!, Int32(b.columns), 0, pc.baseAddress!, Int32(n))
                 }
             }
+            count = m * n
         }
-        return c
+        return Matrix64(rows: m, columns: n, values: values)
     }
 
     public func transposed() -> Matrix64 {

@@ -25,7 +25,9 @@ public final class Session {
         let tokens = try Lexer.tokens(of: text, start: start)
         var parser = Parser(tokens)
         let statement = try StatementRegistry.parse(&parser)
-        return try statement.run(in: self)
+        // A stored matrix in forms is read once per statement, however many
+        // operations (or blocks of a lazy sum) use it.
+        return try store.withFormsCache { try statement.run(in: self) }
     }
 
     /// Writes results in the current format to the current output.
