@@ -8,6 +8,11 @@ enum MatrixOperations {
                         session: Session) throws -> Value {
         let identical = m.collection == v.collection
         let name = identical || matching == .identical ? m.collectionName : nil
+        if case .storedForms(let stored) = m.origin, identical {
+            // Streamed a block at a time, reading overlapping the products.
+            let product = try session.store.formsProduct(stored, v.typed(Double.self))
+            return .vector(AnyParameterVector(product).converted(to: Arithmetic.promote(m.dtype, v.dtype)), collectionName: name)
+        }
         if let forms = try m.structuredForm(store: session.store) {
             // Computed in float64; the result in the wider of the two dtypes (NumPy's promotion).
             let (matrix, x) = try alignedForms(forms, v, matching, "mv")
@@ -70,6 +75,10 @@ enum MatrixOperations {
 
     static func quadraticForm(_ m: MatrixValue, _ v: AnyParameterVector, matching: LayerMatching,
                               session: Session) throws -> Double {
+        if case .storedForms = m.origin, m.collection == v.collection {
+            guard case .vector(let product, _) = try product(m, v, matching: .identical, session: session) else { return 0 }
+            return try product.typed(Double.self).dot(v.typed(Double.self))
+        }
         if let forms = try m.structuredForm(store: session.store) {
             let (matrix, x) = try alignedForms(forms, v, matching, "vtmv")
             return try matrix.product(with: x).dot(x)
