@@ -108,19 +108,36 @@ extension Store {
             var blocks: [any BlockForm] = []
             for (position, block) in layouts.enumerated() {
                 try Interruption.check()
-                let entry = matrix.collection.entries[position]
-                var parts: [String: FormPart] = [:]
-                for part in block.parts {
-                    let values = try Store.readPart(part, dtype: matrix.dtype)
-                    parts[part.name] = FormPart(part.name, shape: part.shape, values: values)
-                }
-                do {
-                    blocks.append(try BlockForms.type(of: block.form).init(parts: parts, layer: entry.layer, name: entry.name, validate: false))
-                } catch {
-                    throw StoreError(.corrupt, "matrix '\(name)': \(error)")
-                }
+                blocks.append(try Store.readForm(matrix, position: position, block))
             }
             return try StructuredMatrix(collection: matrix.collection, blocks: blocks)
+        }
+    }
+
+    /// One block in its form, read from its parts (checked when they were stored).
+    static func readForm(_ matrix: StoredMatrix, position: Int,
+                         _ block: (form: FormKind, parts: [StoredPart])) throws -> any BlockForm {
+        let entry = matrix.collection.entries[position]
+        var parts: [String: FormPart] = [:]
+        for part in block.parts {
+            parts[part.name] = FormPart(part.name, shape: part.shape, values: try readPart(part, dtype: matrix.dtype))
+        }
+        do {
+            return try BlockForms.type(of: block.form).init(parts: parts, layer: entry.layer, name: entry.name, validate: false)
+        } catch {
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': \(error)")
+        }
+    }
+
+    /// `body` on each block of a stored matrix in forms, read one at a time
+    /// (trace, Frobenius norm and diagonal never hold the whole matrix).
+    public func forEachForm<T>(of name: String, _ body: (Int, any BlockForm) throws -> T) throws -> [T] {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            return try Store.blockLayouts(db, matrix).enumerated().map { position, block in
+                try Interruption.check()
+                return try body(position, try Store.readForm(matrix, position: position, block))
+            }
         }
     }
 

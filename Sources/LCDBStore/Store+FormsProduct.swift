@@ -26,17 +26,7 @@ extension Store {
                 defer { worker.sync {} }
                 for (position, block) in layouts.enumerated() {
                     try Interruption.check()
-                    let entry = collection.entries[position]
-                    var parts: [String: FormPart] = [:]
-                    for part in block.parts {
-                        parts[part.name] = FormPart(part.name, shape: part.shape, values: try Store.readPart(part, dtype: matrix.dtype))
-                    }
-                    let form: any BlockForm
-                    do {
-                        form = try BlockForms.type(of: block.form).init(parts: parts, layer: entry.layer, name: entry.name, validate: false)
-                    } catch {
-                        throw StoreError(.corrupt, "matrix '\(name)': \(error)")
-                    }
+                    let form = try Store.readForm(matrix, position: position, block)
                     let range = collection.range(at: position)
                     let piece = Array(x.values[range])
                     slots.wait()

@@ -132,6 +132,9 @@ enum MatrixOperations {
 
     /// Linear too: trace(A + alpha B) = trace(A) + alpha trace(B), so stored operands stream.
     static func trace(_ m: MatrixValue, session: Session) throws -> Double {
+        if case .storedForms(let stored) = m.origin {
+            return try session.store.forEachForm(of: stored) { _, block in block.trace() }.reduce(0, +)
+        }
         if let forms = try m.structuredForm(store: session.store) { return forms.trace() }
         switch m.origin {
         case .stored(let stored): return try session.store.trace(stored)
@@ -144,6 +147,9 @@ enum MatrixOperations {
     }
 
     static func frobeniusNorm(_ m: MatrixValue, session: Session) throws -> Double {
+        if case .storedForms(let stored) = m.origin {
+            return Norms.combined(try session.store.forEachForm(of: stored) { _, block in block.frobeniusNorm() })
+        }
         if let forms = try m.structuredForm(store: session.store) { return forms.frobeniusNorm() }
         if let scale = m.scaledIdentity { return abs(scale) * Double(m.collection.numel).squareRoot() }
         switch m.origin {
@@ -202,6 +208,11 @@ enum MatrixOperations {
     }
 
     private static func diagonalVector(_ m: MatrixValue, session: Session) throws -> AnyParameterVector {
+        if case .storedForms(let stored) = m.origin {
+            try ParameterVector<Double>.requireMemory(over: m.collection, copies: 2, "the diagonal")
+            let values = try session.store.forEachForm(of: stored) { _, block in block.diagonal() }.flatMap { $0 }
+            return AnyParameterVector(try ParameterVector<Double>(collection: m.collection, values: values)).converted(to: m.dtype)
+        }
         if let forms = try m.structuredForm(store: session.store) {
             return AnyParameterVector(try forms.diagonal()).converted(to: m.dtype)
         }
