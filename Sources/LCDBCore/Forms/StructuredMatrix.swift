@@ -85,6 +85,14 @@ public struct StructuredMatrix: Sendable {
         return try StructuredMatrix(collection: collection, blocks: result)
     }
 
+    /// The diag matrix with `vector` on its diagonal, over the vector's collection.
+    public static func diagonal(_ vector: ParameterVector<Double>) throws(CoreError) -> StructuredMatrix {
+        let collection = vector.collection
+        return try StructuredMatrix(collection: collection, blocks: collection.entries.indices.map {
+            DiagForm(values: Array(vector.values[collection.range(at: $0)]))
+        })
+    }
+
     /// The diagonal as a diag matrix.
     public func diagonalMatrix() throws(CoreError) -> StructuredMatrix {
         try StructuredMatrix(collection: collection, blocks: blocks.map { DiagForm(values: $0.diagonal()) })

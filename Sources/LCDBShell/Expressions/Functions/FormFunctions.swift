@@ -27,10 +27,7 @@ enum FormFunctions {
                      summary: "The diagonal matrix with v on its diagonal (diag form: NNGeometry's PMatDiag).",
                      example: "let D = diag_matrix(diag(F));") { args, _ in
             let (vector, collectionName) = try args.vector("v")
-            let values = vector.typed(Double.self)
-            let forms = try StructuredMatrix(collection: values.collection,
-                                             blocks: values.collection.entries.indices.map { DiagForm(values: Array(values.values[values.collection.range(at: $0)])) })
-            return .matrix(value(forms, collectionName, vector.dtype))
+            return .matrix(value(try StructuredMatrix.diagonal(vector.typed(Double.self)), collectionName, vector.dtype))
         },
         FunctionSpec(name: "to_ekfac", parameters: [.init("M", .matrix)],
                      summary: "Every kfac block as ekfac, exactly: the factors' eigenbases and D = λ_G ⊗ λ_A (other blocks unchanged).",
@@ -54,10 +51,7 @@ enum FormFunctions {
             guard case .vector(let diagonal, _) = try MatrixOperations.diagonal(m, session: evaluator.session) else {
                 preconditionFailure("a diagonal is a vector")
             }
-            let values = diagonal.typed(Double.self)
-            let forms = try StructuredMatrix(collection: m.collection,
-                                             blocks: m.collection.entries.indices.map { DiagForm(values: Array(values.values[m.collection.range(at: $0)])) })
-            return .matrix(value(forms, m.collectionName, m.dtype))
+            return .matrix(value(try StructuredMatrix.diagonal(diagonal.typed(Double.self)), m.collectionName, m.dtype))
         },
         FunctionSpec(name: "mixed", parameters: [.init("K", .matrix), .init("D", .matrix)],
                      summary: "One matrix from two over the same collection: the blocks of K for Linear, Conv1d, Conv2d and Embedding layers, those of D for the others (norms): NNGeometry's PMatEKFACBlockDiag.",
