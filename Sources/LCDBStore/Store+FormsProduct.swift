@@ -41,3 +41,44 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// B x for one dense block of a stored matrix, read tile by tile and
+    /// multiplied in float64 whatever the stored dtype (Lanczos on a block
+    /// too large for memory needs its products to float64 accuracy).
+    public func denseBlockProduct(_ name: String, position: Int, _ x: [Double]) throws -> [Double] {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name)
+            let side = matrix.collection.entries[position].layer.numel
+            precondition(x.count == side, "denseBlockProduct: \(x.count) values for a block of \(side)")
+            var y = [Double](repeating: 0, count: side)
+            func accumulate<Scalar: BLASScalar>(_: Scalar.Type) throws {
+                var buffer: [Scalar] = []
+                var wide: [Double] = []
+                try x.withUnsafeBufferPointer { input in
+                    try y.withUnsafeMutableBufferPointer { output in
+                        try forEachTile(db, matrix, position: position, buffer: &buffer) { (tile: StoredTile<Scalar>) in
+                            try Interruption.check()
+                            if let doubles = tile as? StoredTile<Double> {
+                                Store.accumulateProduct(doubles, side: side, input.baseAddress!, into: output.baseAddress!)
+                                return
+                            }
+                            let count = tile.rows.count * tile.width
+                            if wide.count < count { wide = [Double](repeating: 0, count: count) }
+                            for k in 0 ..< count { wide[k] = Double(tile.values[k]) }
+                            wide.withUnsafeBufferPointer { converted in
+                                let tile = StoredTile(rows: tile.rows, columns: tile.columns, values: converted.baseAddress!, layout: tile.layout)
+                                Store.accumulateProduct(tile, side: side, input.baseAddress!, into: output.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            switch matrix.dtype {
+            case .float64: try accumulate(Double.self)
+            case .float32: try accumulate(Float.self)
+            }
+            return y
+        }
+    }
+}

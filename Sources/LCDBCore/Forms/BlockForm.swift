@@ -1,13 +1,13 @@
 /// The form of one per-layer block of a matrix.
 public enum FormKind: String, CaseIterable, Sendable {
-    case dense, diag, kfac, ekfac, identity
+    case dense, diag, kfac, ekfac, identity, eigen
 }
 
 /// One tensor of a block in some form: what is stored (one tiled part per
 /// tensor) and what files hold (`<layer>` for `block`, `<layer>.<name>`
 /// otherwise). A 1-D tensor of `n` values is stored as `n x 1`.
 public struct FormPart: Equatable, Sendable {
-    /// `block` (dense), `diag`, `A`, `G`, `U_A`, `U_G`, `D` or `scale`.
+    /// `block` (dense), `diag`, `A`, `G`, `U_A`, `U_G`, `D`, `scale`, `U` or `lambda`.
     public let name: String
     public let shape: [Int]
     public var values: [Double]
@@ -64,6 +64,18 @@ public protocol BlockForm: Sendable {
     func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)?
     /// M N in a form that holds it exactly (kfac x kfac is `(L L', R R')`), or nil.
     func times(_ other: any BlockForm) -> (any BlockForm)?
+
+    /// The eigenvalues of this symmetric block, implicit where the form keeps
+    /// them so (kfac: the factors' eigenvalues, whose products they are).
+    /// A dense block that is not symmetric is an error naming `layer`.
+    func spectrum(layer: String) throws(CoreError) -> BlockSpectrum
+    /// log det(M + regularization I), exactly; a block that is not positive
+    /// definite is an error naming `layer` (never NaN). The default works
+    /// from `spectrum`; dense blocks use a Cholesky factor instead.
+    func logDeterminant(regularization: Double, layer: String) throws(CoreError) -> Double
+    /// (M + regularization I)^exponent in the form that holds it exactly
+    /// (dense through its eigendecomposition, kfac as ekfac).
+    func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm
 }
 
 extension BlockForm {
@@ -84,7 +96,7 @@ extension BlockForm {
 
 /// Every form lcdb knows, by kind.
 public enum BlockForms {
-    public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self]
+    public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self, EigenForm.self]
 
     public static func type(of kind: FormKind) -> any BlockForm.Type {
         all.first { $0.kind == kind }!

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An explicit `side x side` block held in memory (part `block`): the form of
 /// the small blocks of a mixed matrix (norm layers beside KFAC layers), and
 /// what any form converts to. Large dense blocks stay in the store, tile by
@@ -49,5 +51,51 @@ public struct DenseForm: BlockForm {
 
     public func times(_ other: any BlockForm) -> (any BlockForm)? {
         DenseForm(block: Matrix64.product(block, other.dense()))
+    }
+
+    /// Eigenvalues only (`dsyevd` without vectors).
+    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum {
+        try requireSymmetric(layer, for: "the spectrum")
+        return .values(try block.symmetricEigenvalues())
+    }
+
+    /// 2 Σ log L_ii of the Cholesky factor of M + regul I (half the work of
+    /// an LU, and a failed factorisation is the positive-definiteness test).
+    public func logDeterminant(regularization: Double, layer: String) throws(CoreError) -> Double {
+        try requireSymmetric(layer, for: "logdet")
+        guard regularization.isFinite, !block.values.contains(where: { !$0.isFinite }) else {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds NaN or an infinite value; its log-determinant is undefined")
+        }
+        var a = block.values
+        for i in 0 ..< side { a[i * side + i] += regularization }
+        let n = side
+        let factored = try a.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Double>) throws(CoreError) -> Bool in
+            try PanelCholesky.factor(buffer.baseAddress!, side: n)
+        }
+        guard factored else {
+            let with = regularization == 0 ? "" : " with regul \(regularization)"
+            throw CoreError(.invalidArgument, "block '\(layer)' is not positive definite\(with) (its Cholesky factorisation failed); logdet needs M + regul I > 0: add a larger regul")
+        }
+        return (0 ..< n).reduce(0.0) { $0 + 2 * log(a[$1 * n + $1]) }
+    }
+
+    /// U f(λ) Uᵀ through the block's eigendecomposition.
+    public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        try requireSymmetric(layer, for: "pow")
+        let (values, vectors) = try block.symmetricEigen()
+        let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .values(values))
+        return DenseForm(block: EigenForm.composed(vectors, try f.map(values)))
+    }
+
+    /// Spectral operations read one triangle: a block that is not symmetric
+    /// (relative 1e-10) is refused rather than silently symmetrised.
+    func requireSymmetric(_ layer: String, for what: String) throws(CoreError) {
+        if let bad = block.values.first(where: { !$0.isFinite }) {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); \(what) needs finite values")
+        }
+        let asymmetry = block.asymmetry
+        guard asymmetry <= KroneckerFactor.symmetryTolerance else {
+            throw CoreError(.invalidArgument, "block '\(layer)' is not symmetric (largest |a_ij - a_ji| is \(asymmetry) of its largest entry); \(what) needs a symmetric matrix")
+        }
     }
 }

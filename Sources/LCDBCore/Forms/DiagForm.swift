@@ -58,4 +58,11 @@ public struct DiagForm: BlockForm {
         default: nil
         }
     }
+
+    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum { .values(values) }
+
+    public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .values(values))
+        return DiagForm(values: try f.map(values))
+    }
 }

@@ -128,6 +128,14 @@ public struct EKFACForm: BlockForm {
         }
     }
 
+    /// The eigenvalues are D's entries (the bases are orthonormal).
+    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum { .values(scaling.values) }
+
+    public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .values(scaling.values))
+        return withScaling(try f.map(scaling.values))
+    }
+
     private func withScaling(_ values: [Double]) -> EKFACForm {
         EKFACForm(geometry: geometry, leftBasis: leftBasis, rightBasis: rightBasis,
                   scaling: Matrix64(rows: scaling.rows, columns: scaling.columns, values: values))

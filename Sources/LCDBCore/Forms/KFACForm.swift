@@ -76,6 +76,16 @@ public struct KFACForm: BlockForm {
         return EKFACForm(geometry: geometry, leftBasis: leftBasis, rightBasis: rightBasis, scaling: d)
     }
 
+    /// The products λ_L,i λ_R,j, kept as the two lists (eigenvalues only).
+    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum {
+        .kronecker(try left.eigenvalues(), try right.eigenvalues())
+    }
+
+    /// As ekfac: D = (λ_L ⊗ λ_R + regul)^exponent.
+    public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
+        try eigenform(layer: layer).power(exponent, regularization: regularization, layer: layer)
+    }
+
     /// NNGeometry's π-damped inverse, `(A + π√λ I)^-1 ⊗ (G + √λ/π I)^-1` with
     /// π = sqrt((tr(A) / dim A) / (tr(G) / dim G)): not the inverse of
     /// `M + λ I`, offered for users who need NNGeometry's numbers.

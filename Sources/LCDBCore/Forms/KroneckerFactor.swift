@@ -102,6 +102,14 @@ public enum KroneckerFactor: Equatable, Sendable {
         }
     }
 
+    /// Eigenvalues ascending, without the basis (a diagonal factor's are its values).
+    public func eigenvalues() throws(CoreError) -> [Double] {
+        switch self {
+        case .dense(let m): try m.symmetricEigenvalues()
+        case .diagonal(let d): d
+        }
+    }
+
     /// Refuses a factor that is not finite or not symmetric (relative
     /// tolerance 1e-10 of its largest entry; a diagonal one always is).
     public func requireSymmetricFinite(_ what: String) throws(CoreError) {

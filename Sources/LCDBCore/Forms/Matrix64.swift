@@ -104,9 +104,21 @@ public struct Matrix64: Equatable, Sendable {
     /// Eigenvalues ascending and the orthonormal eigenvectors as columns, of
     /// this symmetric matrix (LAPACK `dsyevd`; its lower triangle is read).
     public func symmetricEigen() throws(CoreError) -> (values: [Double], vectors: Matrix64) {
-        precondition(rows == columns, "symmetricEigen of a non-square matrix")
+        let (values, vectors) = try eigendecomposition(withVectors: true)
+        // Column-major eigenvectors are the rows of the row-major buffer.
+        return (values, Matrix64(rows: rows, columns: rows, values: vectors).transposed())
+    }
+
+    /// Eigenvalues ascending of this symmetric matrix, without eigenvectors
+    /// (`dsyevd` then only reduces to tridiagonal form: a fraction of the work).
+    public func symmetricEigenvalues() throws(CoreError) -> [Double] {
+        try eigendecomposition(withVectors: false).values
+    }
+
+    private func eigendecomposition(withVectors: Bool) throws(CoreError) -> (values: [Double], vectors: [Double]) {
+        precondition(rows == columns, "symmetric eigendecomposition of a non-square matrix")
         let n = rows
-        guard n > 0 else { return ([], self) }
+        guard n > 0 else { return ([], []) }
         // LAPACK sees the row-major buffer transposed: the same symmetric matrix.
         var a = values
         var w = [Double](repeating: 0, count: n)
@@ -115,17 +127,16 @@ public struct Matrix64: Equatable, Sendable {
         var lwork: Int32 = -1, liwork: Int32 = -1
         var workQuery = 0.0
         var iworkQuery: Int32 = 0
-        let jobz: [CChar] = [CChar(UInt8(ascii: "V")), 0], uplo: [CChar] = [CChar(UInt8(ascii: "U")), 0]
+        let jobz: [CChar] = [CChar(UInt8(ascii: withVectors ? "V" : "N")), 0], uplo: [CChar] = [CChar(UInt8(ascii: "U")), 0]
         dsyevd_(jobz, uplo, &nn, &a, &lda, &w, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1)
         lwork = Int32(workQuery)
-        liwork = iworkQuery
-        var work = [Double](repeating: 0, count: Int(lwork))
+        liwork = max(1, iworkQuery)
+        var work = [Double](repeating: 0, count: Int(max(1, lwork)))
         var iwork = [Int32](repeating: 0, count: Int(liwork))
         dsyevd_(jobz, uplo, &nn, &a, &lda, &w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
         guard info == 0 else {
             throw CoreError(.invalidArgument, "the symmetric eigendecomposition did not converge (LAPACK dsyevd info \(info))")
         }
-        // Column-major eigenvectors are the rows of the row-major buffer.
-        return (w, Matrix64(rows: n, columns: n, values: a).transposed())
+        return (w, withVectors ? a : [])
     }
 }

@@ -10,6 +10,8 @@ public enum Value: Sendable {
     case collection(String)
     /// A keyword argument's bare word (`dtype=float32`, `layers=common`, `p=inf`).
     case word(String)
+    /// Rows a function returns (the eigenvalues with their layers): printed, not stored.
+    case table(ResultTable)
 
     var kindName: String {
         switch self {
@@ -18,6 +20,7 @@ public enum Value: Sendable {
         case .matrix: "a matrix"
         case .collection: "a collection"
         case .word(let word): "'\(word)'"
+        case .table: "a table"
         }
     }
 }

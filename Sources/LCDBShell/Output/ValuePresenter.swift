@@ -18,6 +18,8 @@ enum ValuePresenter {
             return collectionTable(try session.store.collection(named: name), name: name)
         case .word(let word):
             return ResultTable(columns: ["value"], rows: [[.text(word)]])
+        case .table(let table):
+            return table
         }
     }
 

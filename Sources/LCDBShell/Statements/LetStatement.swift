@@ -38,6 +38,8 @@ struct LetStatement: Statement {
                 throw ShellError("to copy a collection, use: create collection \(name.value) as copy(...)", at: expression.location)
             case .word(let word):
                 throw ShellError("'\(word)' is not a value", at: expression.location)
+            case .table:
+                throw ShellError("only vectors and matrices are stored; a table prints without 'let'", at: expression.location)
             }
         } catch let error as StoreError {
             throw ShellError(error.message, at: name.location)
