@@ -5,17 +5,28 @@ import LCDBCore
 /// layer's tensors say its form. `<layer>` (2-D, `side x side`) dense;
 /// `<layer>.diag` diag; `<layer>.A` and `<layer>.G` kfac (a 1-D factor is
 /// diagonal); `<layer>.U_A`, `<layer>.U_G`, `<layer>.D` ekfac; `<layer>.scale`
-/// identity. Export writes the same names (a round trip is bit for bit).
+/// identity; `<layer>.U` and `<layer>.lambda` eigen: each form's part names
+/// (`BlockForm.partNames`). Export writes the same names (a round trip is bit for bit).
 public enum FormFiles {
     /// The parts named for `layer` in `file`: the whole-block tensor, or the
     /// `<layer>.<part>` tensors of one form.
     static func parts(of layer: String, in file: SafetensorsFile) -> [String: SafetensorsFile.Tensor] {
         if let dense = file.tensor(named: layer) { return ["block": dense] }
         var found: [String: SafetensorsFile.Tensor] = [:]
-        for part in ["diag", "A", "G", "U_A", "U_G", "D", "scale"] {
+        for part in BlockForms.all.flatMap({ $0.partNames }) where part != "block" {
             if let tensor = file.tensor(named: "\(layer).\(part)") { found[part] = tensor }
         }
         return found
+    }
+
+    /// `'fc' (dense, side x side), 'fc.diag' (diag), 'fc.A' and 'fc.G' (kfac), ...`, from the forms lcdb knows.
+    static func formChoices(_ layer: String) -> String {
+        let choices = BlockForms.all.map { form -> String in
+            let names = form.partNames.map { $0 == "block" ? "'\(layer)'" : "'\(layer).\($0)'" }
+            let listed = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " and " + names.last!
+            return "\(listed) (\(form.kind.rawValue)\(form.kind == .dense ? ", side x side" : ""))"
+        }
+        return choices.dropLast().joined(separator: ", ") + ", or " + choices.last!
     }
 
     /// True when every layer of `collection` has only a whole `<layer>` block
@@ -40,7 +51,7 @@ public enum FormFiles {
             guard let kind = BlockForms.kind(ofParts: Set(tensors.keys)) else {
                 let found = tensors.keys.sorted().map { "'\(entry.name).\($0)'" }
                 let what = found.isEmpty ? "no tensor for it" : "tensors \(found.joined(separator: ", ")), which make no form"
-                throw InteropError(path, "layer '\(entry.name)': \(what); a block is '\(entry.name)' (dense, side x side), '\(entry.name).diag', '\(entry.name).A' and '\(entry.name).G' (kfac), '\(entry.name).U_A', '\(entry.name).U_G' and '\(entry.name).D' (ekfac), or '\(entry.name).scale' (identity)")
+                throw InteropError(path, "layer '\(entry.name)': \(what); a block is \(formChoices(entry.name))")
             }
             var parts: [String: FormPart] = [:]
             for (part, tensor) in tensors {

@@ -19,6 +19,8 @@ struct FormFilesTests {
             let D = to_diag(K);
             let S = mixed(K, D);
             let Kd = to_dense(K);
+            let U = eig(Kd);
+            export matrix U to 'U.safetensors';
             export matrix K to 'K.safetensors';
             export matrix E to 'E.safetensors';
             export matrix D to 'D.safetensors';
@@ -61,6 +63,10 @@ struct FormFilesTests {
                 assert np.abs(block(db, "K", name) - Kd[name]).max() <= 1e-12 * np.abs(Kd[name]).max(), name
                 assert np.array_equal(block(db, "Kd", name), Kd[name]), name
                 assert np.array_equal(block(db, "D", name), np.diag(np.diag(Kd[name]))), name
+                assert np.abs(block(db, "U", name) - Kd[name]).max() <= 1e-12 * np.abs(Kd[name]).max(), name
+            U = load_file("U.safetensors")
+            assert U["fc.U"].shape == (16, 16) and U["fc.lambda"].shape == (16,)
+            assert np.abs(U["fc.U"] @ np.diag(U["fc.lambda"]) @ U["fc.U"].T - Kd["fc"]).max() <= 1e-12 * np.abs(Kd["fc"]).max()
             for name in ["fc", "wte", "ln"]:
                 m = block(db, "E", name) @ (Kd[name] + 0.25 * np.eye(len(Kd[name])))
                 assert np.abs(m - np.eye(len(m))).max() < 1e-10, name
@@ -94,9 +100,11 @@ struct FormFilesTests {
             export matrix K3 to 'K3.safetensors';
             import matrix E3 over net from 'E.safetensors';
             export matrix E3 to 'E3.safetensors';
+            import matrix U3 over net from 'U.safetensors';
+            export matrix U3 to 'U3.safetensors';
             """], in: folder)
         #expect(again.status == 0, "\(again.stderr)")
-        for name in ["K", "E"] {
+        for name in ["K", "E", "U"] {
             let original = try Data(contentsOf: folder.appendingPathComponent("\(name).safetensors"))
             let copy = try Data(contentsOf: folder.appendingPathComponent("\(name)3.safetensors"))
             #expect(original == copy, "\(name): export, import and export give the same bytes")

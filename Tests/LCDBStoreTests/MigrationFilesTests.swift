@@ -69,4 +69,43 @@ struct MigrationFilesTests {
         let objects = { (s: Store) in try s.read { db in try Store.schemaObjects(db) } }
         #expect(try objects(store) == objects(fresh))
     }
+
+    /// A file of schema 3 (forms, before the eigen form) holding a kfac
+    /// matrix is upgraded when opened: the matrix reads as before, an eigen
+    /// matrix can then be stored beside it, and the schema is a new file's.
+    @Test func aVersion3FileIsUpgradedInPlace() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("v3.lcdb")
+        let collection = try LayerCollection([("fc", .linear(2, 2))])
+        let a: [Double] = [2, 0.5, 0.1, 0.5, 3, 0.2, 0.1, 0.2, 1], g: [Double] = [1.5, -0.3, -0.3, 0.8]
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Store.migrator.migrate(queue, upTo: EmbeddedMigrations.all[2].file)
+            try queue.write { db in
+                try Store.insertCollection(db, name: "net", collection)
+                try db.execute(sql: "INSERT INTO lcdb_matrix (id, name, collection_id, representation, dtype, symmetric, layout) VALUES (1, 'K', 1, 'kfac', 'float64', 1, 'full')")
+                try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (1, 0, 'kfac')")
+                for (part, values, n) in [("A", a, 3), ("G", g, 2)] {
+                    try db.execute(sql: "INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (1, 0, ?, ?, ?, ?, 'full')",
+                                   arguments: [part, "[\(n), \(n)]", n, n])
+                    try db.execute(sql: "INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, col_start, data) VALUES (1, ?, 0, 0, ?, 0, ?)",
+                                   arguments: [part, n, values.withUnsafeBytes { Data($0) }])
+                }
+            }
+            try queue.close()
+        }
+        let store = try Store(path: path)
+        #expect(try store.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") } == Store.schemaVersion)
+        let kfac = try #require(try store.loadStructured(named: "K").blocks[0] as? KFACForm)
+        #expect(kfac.right == .dense(Matrix64(rows: 3, columns: 3, values: a)) && kfac.left == .dense(Matrix64(rows: 2, columns: 2, values: g)))
+        #expect(try store.check().isEmpty)
+        let eigen = try EigenForm(decomposing: DenseForm(block: kfac.dense()), layer: "fc")
+        try store.saveStructured("E", over: "net", try StructuredMatrix(collection: collection, blocks: [eigen]), dtype: .float64)
+        #expect(try store.matrixSummaries().map(\.representation) == ["eigen", "kfac"])
+        let loaded = try #require(try store.loadStructured(named: "E").blocks[0] as? EigenForm)
+        #expect(loaded.basis == eigen.basis && loaded.eigenvalues == eigen.eigenvalues)
+        let fresh = try Store(path: folder.path("new.lcdb"))
+        let objects = { (s: Store) in try s.read { db in try Store.schemaObjects(db) } }
+        #expect(try objects(store) == objects(fresh))
+    }
 }
