@@ -280,10 +280,11 @@ extension Store {
             switch matrix.dtype {
             case .float32:
                 let block: [Float] = try readBlock(db, matrix, position: position)
-                return Scalar.self == Float.self ? block as! [Scalar] : block.map { Scalar($0) }
+                // Same type: a bit cast (`as!` on a generic array casts element by element).
+                return Scalar.self == Float.self ? unsafeBitCast(block, to: [Scalar].self) : block.map { Scalar($0) }
             case .float64:
                 let block: [Double] = try readBlock(db, matrix, position: position)
-                return Scalar.self == Double.self ? block as! [Scalar] : block.map { Scalar($0) }
+                return Scalar.self == Double.self ? unsafeBitCast(block, to: [Scalar].self) : block.map { Scalar($0) }
             }
         }
     }

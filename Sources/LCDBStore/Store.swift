@@ -230,6 +230,9 @@ public final class Store {
         }
     }
 
+    /// True while one transaction spans statements (`begin`, `--single-transaction`).
+    public var isInBatch: Bool { batchOpen }
+
     /// Commits (or rolls back) the batch transaction.
     public func endBatch(commit: Bool) throws {
         guard batchOpen else { return }

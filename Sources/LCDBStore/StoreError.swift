@@ -21,6 +21,7 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case insideTransaction
         case tooLarge
         case io
+        case sql
     }
 
     public let code: Code

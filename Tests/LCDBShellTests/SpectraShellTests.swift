@@ -5,7 +5,7 @@ import Testing
 /// eigendecompositions from the shell: against NumPy (`eigvalsh`, `slogdet`,
 /// powers through `eigh`) on the exported dense blocks, for every form
 /// (kfac, ekfac, eigen, diag, identity, stored dense, mixed), float64 within
-/// 1e-10 relative and float32 within 1e-4; then the reuse of a kept
+/// 1e-10 relative and float32 (kfac, ekfac, eigen, dense) within 1e-4; then the reuse of a kept
 /// decomposition, sampling's definition, and bad input.
 @Suite(.serialized)
 struct SpectraShellTests {
@@ -25,6 +25,9 @@ struct SpectraShellTests {
         let I = eye(net, scale=0.7);
         let F = random_spd(net, seed=3);
         let K32 = random_kfac(net, seed=5, dtype=float32);
+        let E32 = to_ekfac(K32);
+        let F32 = random_spd(net, seed=3, dtype=float32);
+        let U32 = eig(F32);
         export matrix Kd to 'Kd.safetensors';
         export matrix F to 'F.safetensors';
         """
@@ -46,13 +49,13 @@ struct SpectraShellTests {
                 return [line.split(",") for line in result.stdout.strip().split("\n")[1:]]
             layers = ["wte", "ln", "fc", "head", "conv", "c1"]
             Kd, F = load_file("Kd.safetensors"), load_file("F.safetensors")
-            references = {"K": Kd, "E": Kd, "U": Kd, "Kd": Kd, "K32": Kd, "F": F,
+            references = {"K": Kd, "E": Kd, "U": Kd, "Kd": Kd, "K32": Kd, "E32": Kd, "F": F, "F32": F, "U32": F,
                           "D": {n: np.diag(np.diag(Kd[n])) for n in layers},
                           "I": {n: 0.7 * np.eye(len(Kd[n])) for n in layers},
                           "mixed(K, F)": {n: (F if n == "ln" else Kd)[n] for n in layers}}
             regul = 0.1
             for name, ref in references.items():
-                tol = 1e-4 if name == "K32" else 1e-10
+                tol = 1e-4 if name.endswith("32") else 1e-10
                 # logdet(M + regul I) against slogdet per block
                 for r in [0.0, regul]:
                     got = float(run(f"logdet({name}, regul={r});")[0][0])
@@ -136,6 +139,34 @@ struct SpectraShellTests {
         #expect(values[5] == 0 && values[6] == 0, "sample is the power times randn: \(values)")
         #expect(values[7] < 1e-10, "the kept decomposition samples the same: \(values[7])")
         #expect(values[8] > 0.1 * values[9], "different seeds give different samples")
+    }
+
+    /// Lanczos on the tile-by-tile product of stored blocks (one larger than
+    /// the 300-product cap, so the stopping rule decides) against LAPACK's
+    /// dsyevd on the same blocks read whole, float64 and float32.
+    @Test(arguments: ["debug", "release"])
+    func lanczosOnStoredBlocksAgreesWithSyevd(binary: String) throws {
+        let lcdb = try #require(LCDBProcess.binaries().first { $0.name == binary }?.path, "run the tests with make test (release binary)")
+        let db = path("l-\(binary).lcdb")
+        var statements = "create collection w (a Linear(31, 16), b Linear(20, 20));\n"
+        statements += "let F = random_spd(w, seed=1);\nlet F32 = random_spd(w, seed=1, dtype=float32);\n"
+        for matrix in ["F", "F32"] {
+            for which in ["largest", "smallest"] {
+                for method in ["lanczos", "exact"] { statements += "eigvals(\(matrix), k=4, which=\(which), method=\(method));\n" }
+            }
+        }
+        let out = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", statements], in: folder, executableOverride: lcdb)
+        #expect(out.status == 0, "\(out.stderr)")
+        let tables = out.stdout.components(separatedBy: "rank,eigenvalue,layer\n").dropFirst().map { table in
+            table.split(separator: "\n").map { $0.split(separator: ",") }.map { (Double($0[1])!, String($0[2])) }
+        }
+        try #require(tables.count == 8, "\(out.stdout)")
+        for pair in stride(from: 0, to: 8, by: 2) {
+            let (lanczos, exact) = (tables[pair], tables[pair + 1])
+            #expect(lanczos.map(\.1) == exact.map(\.1), "layers of table \(pair)")
+            #expect(lanczos.count == 4 && zip(lanczos, exact).allSatisfy { abs($0.0 - $1.0) <= 1e-9 * abs($1.0) }, "table \(pair): \(lanczos) vs \(exact)")
+        }
+        #expect(tables[0].allSatisfy { $0.1 == "a" } && tables[2].allSatisfy { $0.1 == "b" }, "the top is in a (side 512), the bottom in b (side 420)")
     }
 
     /// Bad input: a clear located error, non-zero exit, nothing stored.

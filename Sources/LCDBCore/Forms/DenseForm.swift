@@ -8,12 +8,19 @@ public struct DenseForm: BlockForm {
     public static let kind = FormKind.dense
     public static let partNames = ["block"]
     public let block: Matrix64
+    /// True when the block is symmetric by construction (read from an
+    /// `upper` layout, mirrored): spectral operations skip their check.
+    let knownSymmetric: Bool
 
-    public init(block: Matrix64) { self.block = block }
+    public init(block: Matrix64, knownSymmetric: Bool = false) {
+        self.block = block
+        self.knownSymmetric = knownSymmetric
+    }
 
     public init(parts: [String: FormPart], layer: Layer, name: String, validate: Bool = true) throws(CoreError) {
         let part = try BlockForms.part("block", in: parts, layer: name, shapes: [[layer.numel, layer.numel]])
         block = Matrix64(rows: layer.numel, columns: layer.numel, values: part.values)
+        knownSymmetric = false
     }
 
     public var side: Int { block.rows }
@@ -93,7 +100,7 @@ public struct DenseForm: BlockForm {
         if let bad = block.values.first(where: { !$0.isFinite }) {
             throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); \(what) needs finite values")
         }
-        let asymmetry = block.asymmetry
+        let asymmetry = knownSymmetric ? 0 : block.asymmetry
         guard asymmetry <= KroneckerFactor.symmetryTolerance else {
             throw CoreError(.invalidArgument, "block '\(layer)' is not symmetric (largest |a_ij - a_ji| is \(asymmetry) of its largest entry); \(what) needs a symmetric matrix")
         }

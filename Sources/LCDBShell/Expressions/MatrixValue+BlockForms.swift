@@ -14,11 +14,13 @@ extension MatrixValue {
             _ = try store.forEachForm(of: name) { position, form in try body(position, form) }
             return
         case .stored(let name):
+            let mirrored = try store.matrix(named: name).layout == .upper
             for position in collection.entries.indices {
                 try Interruption.check()
                 let side = collection.entries[position].layer.numel
                 let values: [Double] = try store.block(of: name, at: position, as: Double.self)
-                try body(position, DenseForm(block: Matrix64(rows: side, columns: side, values: values)))
+                // An upper-layout block is read mirrored from one triangle: exactly symmetric.
+                try body(position, DenseForm(block: Matrix64(rows: side, columns: side, values: values), knownSymmetric: mirrored))
             }
             return
         case .scaled(let a, let alpha):

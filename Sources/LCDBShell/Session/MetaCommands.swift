@@ -17,7 +17,8 @@ public enum MetaCommands {
         Definition(names: [".once"], syntax: ".once FILE", summary: "Writes the next statement's results to FILE."),
         Definition(names: [".echo"], syntax: ".echo on|off", summary: "Prints each statement before running it."),
         Definition(names: [".bail"], syntax: ".bail on|off", summary: "Stops a script at its first error (on, the default) or keeps going (off)."),
-        Definition(names: [".tables"], syntax: ".tables", summary: "Lists the collections, vectors and matrices."),
+        Definition(names: [".tables"], syntax: ".tables", summary: "Lists the SQL views and tables, as sqlite3 does (list collections|vectors|matrices lists lcdb's objects)."),
+        Definition(names: [".schema"], syntax: ".schema [NAME]", summary: "Prints the SQL that defines the view or table NAME, or every one."),
         Definition(names: [".help"], syntax: ".help", summary: "Shows this list."),
         Definition(names: [".quit", ".exit"], syntax: ".quit", summary: "Leaves lcdb (Ctrl-D on an empty line does too)."),
     ]

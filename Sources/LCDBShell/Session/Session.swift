@@ -14,6 +14,8 @@ public final class Session {
     var onceTarget: String?
     /// True on a terminal: progress for long operations goes to standard error.
     public var showsProgress = false
+    /// Where the open `begin` was, if a transaction is open.
+    var openTransaction: SourceLocation?
 
     public init(store: Store, format: OutputFormat) {
         self.store = store
@@ -22,6 +24,7 @@ public final class Session {
 
     /// Parses and runs one statement; returns what it prints.
     public func run(statement text: String, start: SourceLocation = SourceLocation(line: 1, column: 1)) throws -> [ResultTable] {
+        if let query = try SQLStatement(text: text, start: start) { return try query.run(in: self) }
         let tokens = try Lexer.tokens(of: text, start: start)
         var parser = Parser(tokens)
         let statement = try StatementRegistry.parse(&parser)

@@ -60,6 +60,18 @@ public final class Shell {
         let lines: [String]
     }
 
+    /// Rolls back a transaction left open by `begin` and says so on standard
+    /// error; true if there was one.
+    @discardableResult
+    public func rollBackOpenTransaction() -> Bool {
+        guard let open = session.openTransaction else { return false }
+        session.openTransaction = nil
+        var message = "lcdb: the transaction begun on line \(open.line) was not committed: rolled back, nothing since begin was stored\n"
+        do { try session.store.endBatch(commit: false) } catch { message += "lcdb: \(error)\n" }
+        FileHandle.standardError.write(Data(message.utf8))
+        return true
+    }
+
     /// Runs one statement or meta-command; prints its results or its error.
     @discardableResult
     func execute(_ piece: StatementSplitter.Piece, context: ErrorContext) -> Bool {
@@ -165,9 +177,16 @@ public final class Shell {
             guard !argument.isEmpty else { throw ShellError(".once needs a file name", at: piece.start) }
             session.onceTarget = Shell.unquote(argument)
         case ".tables":
-            for word in ["collections", "vectors", "matrices"] {
-                try session.emit(try session.run(statement: "list \(word)"))
+            let names = try ShellError.located(piece.start) { try session.store.tableNames() }
+            try session.emit([ResultTable(columns: ["name", "type"], rows: names.map { [.text($0.name), .text($0.type)] })])
+        case ".schema":
+            let name = argument.isEmpty ? nil : Shell.unquote(argument)
+            let sql = try ShellError.located(piece.start) { try session.store.schemaSQL(named: name) }
+            if let name, sql.isEmpty {
+                let hint = NameSuggester.hint(for: name, among: try session.store.tableNames().map(\.name))
+                throw ShellError("no table or view '\(name)'\(hint)", at: piece.start)
             }
+            try session.emit([.message(sql.joined(separator: "\n"))])
         case ".help": try session.emit([.message(MetaCommands.help)])
         case ".quit", ".exit": quitRequested = true
         default:

@@ -75,18 +75,9 @@ public enum ShellMain {
         }
 
         if batchInput {
-            for command in options.commands where !shell.quitRequested {
-                if !shell.runScript(command, source: "-c") && !shell.keepGoing { return 1 }
-            }
-            for path in options.scripts where !shell.quitRequested {
-                let text: String
-                do { text = try Shell.readScript(path) } catch {
-                    FileHandle.standardError.write(Data("lcdb: \(error)\n".utf8))
-                    return 1
-                }
-                if !shell.runScript(text, source: path) && !shell.keepGoing { return 1 }
-            }
-            return shell.hadError ? 1 : 0
+            let status = runBatch(options, shell)
+            // Work inside a begin that was never committed is not kept.
+            return shell.rollBackOpenTransaction() ? 1 : status
         }
 
         if interactive {
@@ -104,6 +95,7 @@ public enum ShellMain {
                 return 2
             }
             repl.run()
+            shell.rollBackOpenTransaction()
             return 0 // like the sqlite3 shell: errors at the prompt do not set the exit status
         }
 
@@ -114,6 +106,23 @@ public enum ShellMain {
             return 1
         }
         shell.runScript(text, source: "<stdin>")
+        return shell.rollBackOpenTransaction() || shell.hadError ? 1 : 0
+    }
+
+    /// The -c commands, then the script files, stopping at the first error
+    /// unless told to keep going.
+    private static func runBatch(_ options: ShellOptions, _ shell: Shell) -> Int32 {
+        for command in options.commands where !shell.quitRequested {
+            if !shell.runScript(command, source: "-c") && !shell.keepGoing { return 1 }
+        }
+        for path in options.scripts where !shell.quitRequested {
+            let text: String
+            do { text = try Shell.readScript(path) } catch {
+                FileHandle.standardError.write(Data("lcdb: \(error)\n".utf8))
+                return 1
+            }
+            if !shell.runScript(text, source: path) && !shell.keepGoing { return 1 }
+        }
         return shell.hadError ? 1 : 0
     }
 

@@ -35,6 +35,7 @@ public enum StatementRegistry {
         VacuumStatement.definition,
         CheckStatement.definition,
         HelpStatement.definition,
+    ] + TransactionStatement.definitions + SQLStatement.definitions + [
         ExpressionStatement.definition,
     ]
 
