@@ -106,3 +106,10 @@ public struct Tensor<Scalar: BLASScalar>: Equatable, Sendable {
     public let shape: [Int]
     public let values: [Scalar]
 }
+
+extension ParameterVector {
+    /// f applied to every value, over the same collection.
+    public func mapValues(_ f: (Scalar) -> Scalar) -> ParameterVector {
+        ParameterVector(unchecked: collection, values: values.map(f))
+    }
+}

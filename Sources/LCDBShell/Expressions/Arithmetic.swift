@@ -1,7 +1,8 @@
 import LCDBCore
 import LCDBStore
 
-/// `+ - *` and negation on numbers, vectors and matrices.
+/// `+ - * /` and negation on numbers, vectors and matrices (`*` and `/`
+/// between vectors, and `/` with a vector, are element-wise: `ElementWise`).
 enum Arithmetic {
     /// A matrix expression is kept lazy (one block at a time is computed), so
     /// a chain of matrix terms is a tree walked recursively: capped like nesting.
@@ -20,6 +21,10 @@ enum Arithmetic {
         case ("+", .number(let a), .number(let b)): return .number(a + b)
         case ("-", .number(let a), .number(let b)): return .number(a - b)
         case ("*", .number(let a), .number(let b)): return .number(a * b)
+        case ("/", .number(let a), .number(let b)): return .number(a / b)
+        case ("*", .vector, .vector), ("/", .vector, .vector), ("/", .vector, .number), ("/", .number, .vector):
+            return try ElementWise.arithmetic(op, left, right, at: location)
+        case ("/", .matrix, .number(let b)): return try scale(left, by: 1 / b, session: session, at: location)
         case ("*", .number(let a), _): return try scale(right, by: a, session: session, at: location)
         case ("*", _, .number(let b)): return try scale(left, by: b, session: session, at: location)
         case ("+", .vector(let a, let name), .vector(let b, _)):

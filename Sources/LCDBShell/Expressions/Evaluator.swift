@@ -51,6 +51,8 @@ public final class Evaluator {
                 value = try Arithmetic.apply(link.op, value, try evaluate(link.operand), session: session, at: link.location)
             }
             return value
+        case .compare(let op, let left, let right, let location):
+            return try ElementWise.compare(op, try evaluate(left), try evaluate(right), at: location)
         }
     }
 
@@ -153,16 +155,18 @@ public final class Evaluator {
                 throw ShellError("no vector, matrix or collection '\(name)'" + NameSuggester.hint(for: name, among: try store.allNames()), at: location)
             }
             return .word(name)
-        case .number, .vector, .matrix, .object:
+        case .number, .vector, .matrix, .object, .numeric:
             let value = try evaluate(expression)
             switch (parameter.type, value) {
-            case (.number, .number), (.vector, .vector), (.matrix, .matrix), (.object, .vector), (.object, .matrix):
+            case (.number, .number), (.vector, .vector), (.matrix, .matrix), (.object, .vector), (.object, .matrix),
+                 (.numeric, .vector), (.numeric, .number):
                 return value
             default:
                 let expected = switch parameter.type {
                 case .number: "a number"
                 case .vector: "a vector"
                 case .matrix: "a matrix"
+                case .numeric: "a vector or a number"
                 default: "a vector or a matrix"
                 }
                 throw ShellError("\(what) must be \(expected), not \(value.kindName)", at: expression.location)

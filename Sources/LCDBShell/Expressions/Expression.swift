@@ -5,7 +5,8 @@ public struct Located<Value: Equatable & Sendable>: Equatable, Sendable {
 }
 
 /// The expression language: numbers, names, calls with positional and
-/// keyword arguments, tuples, unary minus, and `+ - *`.
+/// keyword arguments, tuples, unary minus, `+ - * /`, and one comparison
+/// (`< <= > >= == !=`, element-wise on vectors: a mask of 0 and 1).
 ///
 /// A run of operators of one precedence (`a + b - c + ...`) is one flat
 /// `chain`, evaluated left to right in a loop: a 9,400-term sum was a
@@ -20,6 +21,8 @@ public indirect enum Expression: Equatable, Sendable {
     case negate(Expression, SourceLocation)
     /// `first op1 operand1 op2 operand2 ...`, left-associative.
     case chain(Expression, [Link], SourceLocation)
+    /// `left op right`, op one of `< <= > >= == !=` (comparisons do not chain).
+    case compare(String, Expression, Expression, SourceLocation)
 
     /// Deepest nesting of parentheses and calls accepted.
     public static let maxNesting = 200
@@ -39,7 +42,7 @@ public indirect enum Expression: Equatable, Sendable {
     public var location: SourceLocation {
         switch self {
         case .number(_, _, let l), .name(_, let l), .call(_, _, let l), .tuple(_, let l), .negate(_, let l),
-             .chain(_, _, let l): l
+             .chain(_, _, let l), .compare(_, _, _, let l): l
         }
     }
 }

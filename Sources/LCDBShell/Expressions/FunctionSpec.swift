@@ -11,6 +11,8 @@ public struct FunctionSpec: Sendable {
         case number
         /// A vector or a matrix.
         case object
+        /// A vector or a number (element-wise functions).
+        case numeric
         /// The bare name of a stored object, not resolved (nothing is read).
         case name
         /// One of these bare words.

@@ -60,7 +60,13 @@ public struct Lexer {
             let text = try scanQuoted(c, start: start)
             return Token(kind: c == "'" ? .string : .quotedIdentifier, text: text, location: start)
         }
-        if "(),=+-*;".unicodeScalars.contains(c) {
+        // Comparisons: <= >= == != (two characters), < > (one).
+        if let next = peek(1), next == "=", "<>=!".unicodeScalars.contains(c) {
+            advance()
+            advance()
+            return Token(kind: .symbol, text: String(c) + "=", location: start)
+        }
+        if "(),=+-*/<>;".unicodeScalars.contains(c) {
             advance()
             return Token(kind: .symbol, text: String(c), location: start)
         }

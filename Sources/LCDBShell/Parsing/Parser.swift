@@ -71,7 +71,21 @@ public struct Parser {
 
     // MARK: - Expressions
 
+    public static let comparisons = ["<", "<=", ">", ">=", "==", "!="]
+
+    /// A sum, or one comparison of two sums.
     public mutating func expression() throws -> Expression {
+        let left = try sum()
+        guard current.kind == .symbol, Parser.comparisons.contains(current.text) else { return left }
+        let op = advance()
+        let right = try sum()
+        if current.kind == .symbol, Parser.comparisons.contains(current.text) {
+            throw ShellError("comparisons do not chain (\(op.text) then \(current.text)); combine two masks with *", at: current.location)
+        }
+        return .compare(op.text, left, right, op.location)
+    }
+
+    private mutating func sum() throws -> Expression {
         let first = try term()
         var links: [Expression.Link] = []
         while current.isSymbol("+") || current.isSymbol("-") {
@@ -84,9 +98,9 @@ public struct Parser {
     private mutating func term() throws -> Expression {
         let first = try unary()
         var links: [Expression.Link] = []
-        while current.isSymbol("*") {
+        while current.isSymbol("*") || current.isSymbol("/") {
             let op = advance()
-            links.append(.init(op: "*", operand: try unary(), location: op.location))
+            links.append(.init(op: Character(op.text), operand: try unary(), location: op.location))
         }
         return links.isEmpty ? first : .chain(first, links, first.location)
     }
