@@ -70,12 +70,18 @@ public struct DenseForm: BlockForm {
     /// an LU, and a failed factorisation is the positive-definiteness test).
     public func logDeterminant(regularization: Double, layer: String) throws(CoreError) -> Double {
         try requireSymmetric(layer, for: "logdet")
-        guard regularization.isFinite, !block.values.contains(where: { !$0.isFinite }) else {
+        var a = block.values
+        return try DenseForm.logDeterminant(overwriting: &a, side: side, regularization: regularization, layer: layer)
+    }
+
+    /// The same, factoring `a` (a symmetric `side x side` block, row-major)
+    /// in place: a stored block read whole is factored without a second copy.
+    public static func logDeterminant(overwriting a: inout [Double], side n: Int, regularization: Double,
+                                      layer: String) throws(CoreError) -> Double {
+        guard regularization.isFinite, !a.contains(where: { !$0.isFinite }) else {
             throw CoreError(.invalidArgument, "block '\(layer)' holds NaN or an infinite value; its log-determinant is undefined")
         }
-        var a = block.values
-        for i in 0 ..< side { a[i * side + i] += regularization }
-        let n = side
+        for i in 0 ..< n { a[i * n + i] += regularization }
         let factored = try a.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Double>) throws(CoreError) -> Bool in
             try PanelCholesky.factor(buffer.baseAddress!, side: n)
         }
@@ -96,7 +102,7 @@ public struct DenseForm: BlockForm {
 
     /// Spectral operations read one triangle: a block that is not symmetric
     /// (relative 1e-10) is refused rather than silently symmetrised.
-    func requireSymmetric(_ layer: String, for what: String) throws(CoreError) {
+    public func requireSymmetric(_ layer: String, for what: String) throws(CoreError) {
         if let bad = block.values.first(where: { !$0.isFinite }) {
             throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); \(what) needs finite values")
         }

@@ -117,10 +117,20 @@ public struct Matrix64: Equatable, Sendable {
 
     private func eigendecomposition(withVectors: Bool) throws(CoreError) -> (values: [Double], vectors: [Double]) {
         precondition(rows == columns, "symmetric eigendecomposition of a non-square matrix")
-        let n = rows
+        var a = values
+        return try Matrix64.eigendecomposition(overwriting: &a, side: rows, withVectors: withVectors)
+    }
+
+    /// Eigenvalues ascending of the symmetric `side x side` matrix in `a`,
+    /// which LAPACK overwrites: a stored block read whole needs no second copy.
+    public static func symmetricEigenvalues(overwriting a: inout [Double], side: Int) throws(CoreError) -> [Double] {
+        try eigendecomposition(overwriting: &a, side: side, withVectors: false).values
+    }
+
+    private static func eigendecomposition(overwriting a: inout [Double], side n: Int,
+                                           withVectors: Bool) throws(CoreError) -> (values: [Double], vectors: [Double]) {
         guard n > 0 else { return ([], []) }
         // LAPACK sees the row-major buffer transposed: the same symmetric matrix.
-        var a = values
         var w = [Double](repeating: 0, count: n)
         var info: Int32 = 0
         var nn = Int32(n), lda = Int32(n)

@@ -38,6 +38,20 @@ enum SpectralFunctions {
             let regularization = try args.number("regul")
             let names = m.collection.names
             var total = 0.0
+            if case .stored(let name) = m.origin {
+                // Each block read whole and factored in place: one block in memory at a time.
+                let symmetric = try evaluator.store.matrix(named: name).layout == .upper
+                for (position, entry) in m.collection.entries.enumerated() {
+                    try Interruption.check()
+                    var values: [Double] = try evaluator.store.block(of: name, at: position, as: Double.self)
+                    let side = entry.layer.numel
+                    if !symmetric {
+                        try DenseForm(block: Matrix64(rows: side, columns: side, values: values)).requireSymmetric(names[position], for: "logdet")
+                    }
+                    total += try DenseForm.logDeterminant(overwriting: &values, side: side, regularization: regularization, layer: names[position])
+                }
+                return .number(total)
+            }
             try m.forEachBlockForm(store: evaluator.store) { position, form in
                 total += try form.logDeterminant(regularization: regularization, layer: names[position])
             }
@@ -146,19 +160,25 @@ enum SpectralFunctions {
             try Lanczos.extremes(side: m.collection.entries[position].layer.numel, k: k, largest: largest,
                                  layer: names[position], multiply: multiply)
         }
-        if case .stored(let name) = m.origin, k > 0, method != "exact" {
-            // Stored dense blocks: Lanczos on the tile-by-tile product when a
-            // block cannot be decomposed in memory (or when asked to).
+        if case .stored(let name) = m.origin {
+            // Stored dense blocks, one at a time: read whole and decomposed in
+            // place, or by Lanczos on the tile-by-tile product when a block
+            // cannot be decomposed in memory (or when asked to).
+            let symmetric = try store.matrix(named: name).layout == .upper
             for position in m.collection.entries.indices {
                 try Interruption.check()
-                let side = Double(m.collection.entries[position].layer.numel)
-                if method == "lanczos" || side * side * 8 * 3 > MemoryBudget.budget {
+                let side = m.collection.entries[position].layer.numel
+                let tooLarge = Double(side) * Double(side) * 8 * 2 > MemoryBudget.budget
+                if k > 0, method == "lanczos" || (tooLarge && method == "auto") {
                     keep(try lanczos(position) { try store.denseBlockProduct(name, position: position, $0) }, position)
-                } else {
-                    let values: [Double] = try store.block(of: name, at: position, as: Double.self)
-                    let block = DenseForm(block: Matrix64(rows: Int(side), columns: Int(side), values: values))
-                    keep(try block.spectrum(layer: names[position]).extremes(k, largest: largest), position)
+                    continue
                 }
+                var values: [Double] = try store.block(of: name, at: position, as: Double.self)
+                if !symmetric {
+                    try DenseForm(block: Matrix64(rows: side, columns: side, values: values)).requireSymmetric(names[position], for: "the spectrum")
+                }
+                let spectrum = BlockSpectrum.values(try Matrix64.symmetricEigenvalues(overwriting: &values, side: side))
+                keep(k == 0 ? spectrum.all : spectrum.extremes(k, largest: largest), position)
             }
         } else {
             try m.forEachBlockForm(store: store) { position, form in
