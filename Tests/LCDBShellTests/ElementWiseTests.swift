@@ -26,6 +26,8 @@ struct ElementWiseTests {
         ("quotient", "x / y", "x / y"),
         ("reciprocal", "1 / x", "1 / x"),
         ("halved", "x / 2", "x / 2"),
+        ("shifted", "x + 1.5", "x + 1.5"),
+        ("from_one", "1 - x", "1 - x"),
         ("greater", "x > y", "(x > y).astype(x.dtype)"),
         ("at_most", "x <= 0", "(x <= 0).astype(x.dtype)"),
         ("equal", "x == y", "(x == y).astype(x.dtype)"),

@@ -22,7 +22,8 @@ enum Arithmetic {
         case ("-", .number(let a), .number(let b)): return .number(a - b)
         case ("*", .number(let a), .number(let b)): return .number(a * b)
         case ("/", .number(let a), .number(let b)): return .number(a / b)
-        case ("*", .vector, .vector), ("/", .vector, .vector), ("/", .vector, .number), ("/", .number, .vector):
+        case ("*", .vector, .vector), ("/", .vector, .vector), ("/", .vector, .number), ("/", .number, .vector),
+             ("+", .vector, .number), ("+", .number, .vector), ("-", .vector, .number), ("-", .number, .vector):
             return try ElementWise.arithmetic(op, left, right, at: location)
         case ("/", .matrix, .number(let b)): return try scale(left, by: 1 / b, session: session, at: location)
         case ("*", .number(let a), _): return try scale(right, by: a, session: session, at: location)

@@ -15,9 +15,15 @@ enum ElementWise {
         let double: @Sendable (Double, Double) -> Double
     }
 
+    /// `* / + -` with a number broadcast to every entry (`v + 1`, `1 / v`).
     static func arithmetic(_ op: Character, _ left: Value, _ right: Value, at location: SourceLocation) throws -> Value {
-        let function = op == "*" ? Function(single: { $0 * $1 }, double: { $0 * $1 }) : Function(single: { $0 / $1 }, double: { $0 / $1 })
-        return try apply(function, left, right, what: op == "*" ? "element-wise product" : "division", at: location)
+        let (function, what): (Function, String) = switch op {
+        case "*": (Function(single: { $0 * $1 }, double: { $0 * $1 }), "element-wise product")
+        case "/": (Function(single: { $0 / $1 }, double: { $0 / $1 }), "division")
+        case "+": (Function(single: { $0 + $1 }, double: { $0 + $1 }), "addition")
+        default: (Function(single: { $0 - $1 }, double: { $0 - $1 }), "subtraction")
+        }
+        return try apply(function, left, right, what: what, at: location)
     }
 
     static func compare(_ op: String, _ left: Value, _ right: Value, at location: SourceLocation) throws -> Value {

@@ -40,6 +40,8 @@ public final class Evaluator {
             return try resolve(name, at: location)
         case .call(let name, let arguments, let location):
             return try call(name, arguments, at: location)
+        case .string(let text, _):
+            return .word(text)
         case .tuple(_, let location):
             throw ShellError("a tuple is only allowed as a layer argument, such as kernel_size=(3, 3)", at: location)
         case .negate(let operand, let location):
@@ -66,6 +68,7 @@ public final class Evaluator {
         case "collection":
             return .collection(name)
         default:
+            if let part = try LayerAccess.resolve(name, self, at: location) { return part }
             let hint = NameSuggester.hint(for: name, among: try store.allNames())
             throw ShellError("no vector, matrix or collection '\(name)'" + hint, at: location)
         }
@@ -155,6 +158,11 @@ public final class Evaluator {
                 throw ShellError("no vector, matrix or collection '\(name)'" + NameSuggester.hint(for: name, among: try store.allNames()), at: location)
             }
             return .word(name)
+        case .text:
+            switch expression {
+            case .string(let text, _), .name(let text, _): return .word(text)
+            default: throw ShellError("\(what) must be a name or a quoted text ('layer1.*')", at: expression.location)
+            }
         case .number, .vector, .matrix, .object, .numeric:
             let value = try evaluate(expression)
             switch (parameter.type, value) {

@@ -15,6 +15,8 @@ public struct Located<Value: Equatable & Sendable>: Equatable, Sendable {
 /// and in the evaluator alike.
 public indirect enum Expression: Equatable, Sendable {
     case number(Double, text: String, SourceLocation)
+    /// `'layer1.*'`: text (layer patterns), evaluated to a word.
+    case string(String, SourceLocation)
     case name(String, SourceLocation)
     case call(String, [Argument], SourceLocation)
     case tuple([Expression], SourceLocation)
@@ -41,7 +43,7 @@ public indirect enum Expression: Equatable, Sendable {
 
     public var location: SourceLocation {
         switch self {
-        case .number(_, _, let l), .name(_, let l), .call(_, _, let l), .tuple(_, let l), .negate(_, let l),
+        case .number(_, _, let l), .string(_, let l), .name(_, let l), .call(_, _, let l), .tuple(_, let l), .negate(_, let l),
              .chain(_, _, let l), .compare(_, _, _, let l): l
         }
     }

@@ -13,6 +13,8 @@ public struct FunctionSpec: Sendable {
         case object
         /// A vector or a number (element-wise functions).
         case numeric
+        /// A bare word or a quoted text, not resolved (a layer name, `'layer1.*'`).
+        case text
         /// The bare name of a stored object, not resolved (nothing is read).
         case name
         /// One of these bare words.

@@ -143,7 +143,16 @@ public struct Parser {
             if token.kind == .identifier && current.isSymbol("(") {
                 return .call(token.text, try nested(at: token.location) { try $0.arguments() }, token.location)
             }
+            // g."head layer": a quoted layer name right after a dotted owner.
+            if token.kind == .identifier, token.text.hasSuffix("."), current.kind == .quotedIdentifier,
+               current.location.line == token.location.line, current.location.column == token.location.column + token.text.count {
+                let layer = advance()
+                return .name(token.text + layer.text, token.location)
+            }
             return .name(token.text, token.location)
+        case .string:
+            advance()
+            return .string(token.text, token.location)
         case .symbol where token.text == "(":
             return try nested(at: token.location) { try $0.parenthesized(token) }
         default:

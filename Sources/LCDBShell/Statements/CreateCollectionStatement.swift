@@ -2,13 +2,15 @@ import LCDBCore
 import LCDBStore
 
 /// `create collection NAME [(LAYER KIND(...), ...)]` or
-/// `create collection NAME as merge(A, B) | union(A, B) | copy(A)`.
+/// `create collection NAME as merge(A, B) | union(A, B) | copy(A) | subset(A, 'PATTERNS')`.
 struct CreateCollectionStatement: Statement {
     enum Body {
         case layers([(Located<String>, Layer)])
         case merge(Located<String>, Located<String>)
         case union(Located<String>, Located<String>)
         case copy(Located<String>)
+        /// The layers of a collection matching names or globs.
+        case subset(Located<String>, Located<String>)
     }
 
     let name: Located<String>
@@ -19,18 +21,22 @@ struct CreateCollectionStatement: Statement {
         syntax: ["create collection NAME [( LAYER KIND(ARGS), ... )]",
                  "create collection NAME as merge(A, B)   -- the layers identical in A and B, in A's order",
                  "create collection NAME as union(A, B)   -- A's layers, then B's others; a conflict is an error",
-                 "create collection NAME as copy(A)"],
+                 "create collection NAME as copy(A)",
+                 "create collection NAME as subset(A, 'PATTERNS')   -- A's layers matching names or globs, comma-separated ('layer1.*, fc')"],
         summary: "Creates a layer collection, empty, from layer definitions, or from other collections.",
         example: "create collection mlp (fc1 Linear(784, 256), fc2 Linear(256, 10));"
     ) { parser in
         let name = try parser.name("collection")
         if parser.acceptKeyword("as") {
-            let operation = try parser.expectKeyword("merge", "union", "copy")
+            let operation = try parser.expectKeyword("merge", "union", "copy", "subset")
             try parser.expectSymbol("(")
             let first = try parser.name("collection")
             let body: Body
             if operation == "copy" {
                 body = .copy(first)
+            } else if operation == "subset" {
+                try parser.expectSymbol(",")
+                body = .subset(first, try parser.string("layer names or patterns in quotes"))
             } else {
                 try parser.expectSymbol(",")
                 let second = try parser.name("collection")
@@ -74,6 +80,9 @@ struct CreateCollectionStatement: Statement {
             }
         case .copy(let a):
             collection = try load(a, store)
+        case .subset(let a, let patterns):
+            let list = patterns.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            collection = try ShellError.located(patterns.location) { try load(a, store).selecting(list) }
         }
         try ShellError.located(name.location) { try store.createCollection(name.value, collection) }
         return []

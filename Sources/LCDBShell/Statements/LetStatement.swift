@@ -66,7 +66,7 @@ struct LetStatement: Statement {
         for candidate in try store.collectionNames() where try store.collection(named: candidate) == collection {
             return candidate
         }
-        throw ShellError("the result is over layers that no stored collection has (\(collection.names.joined(separator: ", "))); create that collection first, e.g. with 'create collection NAME as merge(A, B)'",
+        throw ShellError("the result is over layers that no stored collection has (\(collection.names.joined(separator: ", "))); create that collection first, e.g. with 'create collection NAME as subset(C, 'PATTERNS')' or 'as merge(A, B)'",
                          at: expression.location)
     }
 

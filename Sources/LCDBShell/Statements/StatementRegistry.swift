@@ -86,6 +86,9 @@ public enum StatementRegistry {
             throw ShellError("'\(first.text)' is not a statement; type .quit (or Ctrl-D) to leave", at: first.location)
         }
         guard probe.current.kind == .identifier || probe.current.kind == .quotedIdentifier else { return }
+        // g."head layer" is a layer of g, not two words.
+        if first.text.hasSuffix("."), probe.current.kind == .quotedIdentifier,
+           probe.current.location.column == first.location.column + first.text.count { return }
         let hint = NameSuggester.hint(for: first.text, among: leadingWords + MetaCommands.names.map { String($0.dropFirst()) })
         throw ShellError("unknown statement '\(first.text)'\(hint) (type help for the list)", at: first.location)
     }

@@ -107,19 +107,21 @@ enum ElementWiseFunctions {
                                   rows: [[.integer(best), .real(values[best]), .text(entry.name), .text(parameterName(entry, within))]]))
     }
 
+    /// `[2, 3]`: the row-major multi-index of flat position `flat` in `shape`.
+    static func indices(_ flat: Int, _ shape: [Int]) -> String {
+        var rest = flat
+        var result: [Int] = []
+        for size in shape.reversed() {
+            result.append(rest % max(size, 1))
+            rest /= max(size, 1)
+        }
+        return "[" + result.reversed().map(String.init).joined(separator: ", ") + "]"
+    }
+
     /// `fc1.weight[2, 3]`, `fc1.bias[1]`, `scale[0]` (a Parameter layer is its own tensor).
     static func parameterName(_ entry: LayerCollection.Entry, _ index: Int) -> String {
         let layer = entry.layer
         let weightCount = layer.weightShape.reduce(1, *)
-        func indices(_ flat: Int, _ shape: [Int]) -> String {
-            var rest = flat
-            var result: [Int] = []
-            for size in shape.reversed() {
-                result.append(rest % max(size, 1))
-                rest /= max(size, 1)
-            }
-            return "[" + result.reversed().map(String.init).joined(separator: ", ") + "]"
-        }
         if index < weightCount {
             return (layer.kind == .parameter ? entry.name : "\(entry.name).weight") + indices(index, layer.weightShape)
         }
