@@ -205,7 +205,7 @@ struct CommandLineTests {
     /// Every sample, on the debug build and on the release binary users run
     /// (kfac_gpt2, minutes of LAPACK on GPT-2 small's factors, on the release
     /// binary only, in its own test below).
-    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient", "import_checkpoint"], ["debug", "release"])
+    @Test(arguments: ["quickstart", "resnet18", "gpt2", "finetune_diff", "natural_gradient", "import_checkpoint", "laplace"], ["debug", "release"])
     func samplesRun(sample: String, build: String) throws {
         try runSample(sample, build: build)
     }
@@ -254,6 +254,10 @@ struct CommandLineTests {
             let bytes = run.stdout.split(separator: "\n").first { $0.hasPrefix("K ") }.flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).first }.flatMap { Int($0) }
             #expect(bytes.map { $0 > 500_000_000 && $0 < 1_000_000_000 } == true, "\(run.stdout)")
             #expect(values.count >= 4 && values[values.count - 2] / values[values.count - 1] < 1e-12, "\(run.stdout)")
+        case "laplace":
+            // The kept decomposition shifted by eye equals logdet with regul; ln is kept as eigen, fc1 and fc2 as ekfac.
+            #expect(run.stdout.contains("value\n-----\n    0\n"), "\(run.stdout)")
+            #expect(run.stdout.contains("fc1    ekfac") && run.stdout.contains("ln     eigen"), "\(run.stdout)")
         case "natural_gradient", "quickstart":
             #expect(run.stdout.contains("value\n-----\n    0\n"), "the residual rounds to 0")
         default: break

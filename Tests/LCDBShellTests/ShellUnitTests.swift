@@ -82,6 +82,17 @@ struct CompleterTests {
         #expect(completer.complete(pending: "", line: "create collection n (c Conv2d(3, 8, ker").candidates == ["kernel_size="])
     }
 
+    /// In a select: views after from, their columns elsewhere.
+    @Test func sqlQueriesCompleteViewsAndColumns() {
+        let sql = Completer(names: .init(views: ["matrices": ["name", "representation", "bytes"], "layers": ["name", "numel", "kind"]]))
+        #expect(sql.complete(pending: "", line: "select * from ma").candidates == ["matrices"])
+        #expect(sql.complete(pending: "", line: "select * from ").candidates == ["layers", "matrices"])
+        #expect(sql.complete(pending: "", line: "select rep").candidates == ["representation"])
+        #expect(sql.complete(pending: "", line: "select name from layers where nu").candidates == ["numel"])
+        #expect(sql.complete(pending: "", line: "select name from layers where rep").candidates.isEmpty, "matrices' columns only after matrices is named")
+        #expect(sql.complete(pending: "", line: "se").candidates == ["select"])
+    }
+
     @Test func namesThatNeedQuotesAreCompletedQuoted() {
         let quoted = Completer(names: .init(collections: ["my net", "mlp"], vectors: ["g\"x"]))
         #expect(quoted.complete(pending: "", line: "show \"my").candidates == ["\"my net\""])

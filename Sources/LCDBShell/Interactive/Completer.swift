@@ -12,7 +12,12 @@ struct Completer {
         var matrices: [String] = []
         /// Layer names by collection.
         var layers: [String: [String]] = [:]
+        /// Column names by SQL view (for `select` queries).
+        var views: [String: [String]] = [:]
     }
+
+    static let sqlKeywords = ["select", "from", "where", "and", "or", "not", "order", "by", "group", "having", "limit",
+                              "join", "on", "as", "distinct", "count(", "sum(", "min(", "max(", "avg(", "like", "in", "desc", "asc"]
 
     let names: Names
 
@@ -36,6 +41,8 @@ struct Completer {
             pool = layerArguments(kind, before)
         } else if tokens.first?.lowercased() == "help" {
             pool = tokens.count == 1 ? HelpStatement.topics : []
+        } else if let first = tokens.first?.lowercased(), SQLStatement.leadingWords.contains(first) {
+            pool = sqlCandidates(after: tokens.map { $0.lowercased() })
         } else {
             pool = candidates(after: tokens.map { $0.lowercased() }, original: tokens,
                               afterCompleteWord: word.isEmpty && Completer.followsCompleteWord(before))
@@ -145,6 +152,16 @@ struct Completer {
         // After a complete word (`show mlp `, `norm(g) `) an operator or `;` follows: offering every name is noise.
         if afterCompleteWord { return [] }
         return objects + FunctionRegistry.all.map { $0.name + "(" } + Completer.keywords
+    }
+
+    /// In a SQL query: view names after `from` or `join`, else the columns of
+    /// the views it names (of every view when it names none), views and keywords.
+    private func sqlCandidates(after tokens: [String]) -> [String] {
+        let views = names.views.keys.sorted()
+        if let last = tokens.last, last == "from" || last == "join" { return views }
+        let named = views.filter { tokens.contains($0) }
+        let columns = (named.isEmpty ? views : named).flatMap { names.views[$0] ?? [] }
+        return columns + views + Completer.sqlKeywords
     }
 
     /// Layer names of the collection named after `alter collection`.

@@ -64,6 +64,7 @@ final class InteractiveShell {
         for collection in names.collections {
             names.layers[collection] = (try? store.collection(named: collection).names) ?? []
         }
+        names.views = (try? store.viewColumns()) ?? [:]
         return names
     }
 }
