@@ -21,6 +21,8 @@ import time
 import numpy as np
 from safetensors.numpy import load_file
 
+from timing import best
+
 lcdb = os.path.abspath(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 here = os.path.dirname(os.path.abspath(__file__))
@@ -109,15 +111,6 @@ def numpy_solve(regul=1e-3):
             out = (z * u_l[:, None] if L.ndim == 1 else u_l @ z) @ u_r.T
         total += float(np.sum(out * out))
     return total ** 0.5
-
-
-def best(function, count):
-    times, value = [], None
-    for _ in range(count):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return min(times), value
 
 
 mine_mv, theirs_mv, mine_solve, theirs_solve = [], [], [], []

@@ -22,6 +22,8 @@ import time
 import numpy as np
 from safetensors.numpy import load_file
 
+from timing import best
+
 lcdb = os.path.abspath(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 parts = sys.argv[3:] or ["logdet", "top"]
@@ -40,15 +42,6 @@ def lcdb_run(db, statements, rss=False):
     elapsed = time.perf_counter() - start
     peak = int(result.stderr.strip().splitlines()[-1]) * 1024 if rss else None
     return elapsed, result.stdout, peak
-
-
-def best(function, count):
-    times, value = [], None
-    for _ in range(count):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return min(times), value
 
 
 # 1. logdet of the workload matrix.
