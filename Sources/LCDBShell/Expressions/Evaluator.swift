@@ -60,7 +60,9 @@ public final class Evaluator {
 
     /// A stored vector, matrix or collection called `name`.
     func resolve(_ name: String, at location: SourceLocation) throws -> Value {
-        switch try store.kind(of: name) {
+        let kind = try store.kind(of: name)
+        if let kind { session.noteInput(kind, name) }
+        switch kind {
         case "vector":
             return .vector(try store.vector(named: name), collectionName: try store.collectionName(ofVector: name))
         case "matrix":
@@ -137,6 +139,7 @@ public final class Evaluator {
                 let hint = NameSuggester.hint(for: name, among: try store.collectionNames())
                 throw ShellError("no collection '\(name)'\(hint)", at: location)
             }
+            session.noteInput("collection", name)
             return .collection(name)
         case .choice(let options):
             guard case .name(let word, let location) = expression, options.contains(word.lowercased()) else {

@@ -15,7 +15,9 @@ enum LayerAccess {
         var owners: [(kind: String, name: String, rest: String, layers: [String])] = []
         for cut in 1 ..< parts.count {
             let owner = parts[..<cut].joined(separator: "."), rest = parts[cut...].joined(separator: ".")
-            switch try store.kind(of: owner) {
+            let kind = try store.kind(of: owner)
+            if let kind, kind != "collection" { evaluator.session.noteInput(kind, owner) }
+            switch kind {
             case "vector":
                 let vector = try store.vector(named: owner)
                 if let layer = try single(rest, of: vector.collection) {

@@ -16,6 +16,22 @@ public final class Session {
     public var showsProgress = false
     /// Where the open `begin` was, if a transaction is open.
     var openTransaction: SourceLocation?
+    /// The statement running, as typed (recorded as provenance).
+    var statementText = ""
+    /// The stored objects it has read so far (its provenance's inputs).
+    var inputs: [ObjectIdentity] = []
+
+    /// Notes that the running statement read the stored object `name`.
+    func noteInput(_ kind: String, _ name: String) {
+        guard !inputs.contains(where: { $0.kind == kind && $0.name == name }),
+              let identity = try? store.identity(of: kind, name) else { return }
+        inputs.append(identity)
+    }
+
+    /// Records the running statement as how `name` was made.
+    func recordProvenance(of name: String, inputs extra: [ObjectIdentity] = []) throws {
+        try store.recordProvenance(of: name, statement: statementText, version: ShellMain.version, inputs: inputs + extra)
+    }
 
     public init(store: Store, format: OutputFormat) {
         self.store = store
@@ -24,6 +40,8 @@ public final class Session {
 
     /// Parses and runs one statement; returns what it prints.
     public func run(statement text: String, start: SourceLocation = SourceLocation(line: 1, column: 1)) throws -> [ResultTable] {
+        statementText = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        inputs = []
         if let query = try SQLStatement(text: text, start: start) { return try query.run(in: self) }
         let tokens = try Lexer.tokens(of: text, start: start)
         var parser = Parser(tokens)

@@ -27,9 +27,17 @@ struct CopyStatement: Statement {
                 try ShellError.located(newName.location) { try store.createCollection(newName.value, collection) }
             // A new name taken by another kind of object is refused by the store (one namespace).
             case "vector":
-                try store.saveVector(newName.value, over: try store.collectionName(ofVector: name.value), try store.vector(named: name.value))
+                session.noteInput("vector", name.value)
+                try store.atomically {
+                    try store.saveVector(newName.value, over: try store.collectionName(ofVector: name.value), try store.vector(named: name.value))
+                    try session.recordProvenance(of: newName.value)
+                }
             default:
-                try store.copyMatrix(name.value, to: newName.value)
+                session.noteInput("matrix", name.value)
+                try store.atomically {
+                    try store.copyMatrix(name.value, to: newName.value)
+                    try session.recordProvenance(of: newName.value)
+                }
             }
         }
         return []

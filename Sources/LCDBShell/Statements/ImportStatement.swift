@@ -75,9 +75,19 @@ struct ImportStatement: Statement {
             case .collection(let overrides):
                 return try importCollection(overrides, session)
             case .vector(let over, let dtype):
-                return try importVector(over: over.value, dtype: dtype, session)
+                session.noteInput("collection", over.value)
+                return try session.store.atomically {
+                    let result = try importVector(over: over.value, dtype: dtype, session)
+                    try session.recordProvenance(of: name.value)
+                    return result
+                }
             case .matrix(let over, let dtype):
-                return try importMatrix(over: over.value, dtype: dtype, session)
+                session.noteInput("collection", over.value)
+                return try session.store.atomically {
+                    let result = try importMatrix(over: over.value, dtype: dtype, session)
+                    try session.recordProvenance(of: name.value)
+                    return result
+                }
             }
         }
     }

@@ -26,12 +26,19 @@ struct LetStatement: Statement {
         do {
             switch value {
             // A name taken by another kind of object is refused by the store (one namespace).
+            // The object and its provenance are stored in one transaction.
             case .vector(let vector, let collectionName):
                 let over = try collectionName ?? storedCollection(equalTo: vector.collection, store)
-                try store.saveVector(name.value, over: over, vector, replace: true)
+                try store.atomically {
+                    try store.saveVector(name.value, over: over, vector, replace: true)
+                    try session.recordProvenance(of: name.value)
+                }
             case .matrix(let matrix):
                 let over = try matrix.collectionName ?? storedCollection(equalTo: matrix.collection, store)
-                try storeMatrix(matrix, over: over, session)
+                try store.atomically {
+                    try storeMatrix(matrix, over: over, session)
+                    try session.recordProvenance(of: name.value)
+                }
             case .number:
                 throw ShellError("only vectors and matrices are stored; a number prints without 'let'", at: expression.location)
             case .collection:

@@ -1,3 +1,5 @@
+import LCDBStore
+
 /// `show NAME` (or `show EXPRESSION`): a collection's layers, a vector's
 /// per-layer summary, or a matrix's per-block summary.
 struct ShowStatement: Statement {
@@ -13,6 +15,28 @@ struct ShowStatement: Statement {
     }
 
     func run(in session: Session) throws -> [ResultTable] {
-        [try ValuePresenter.table(for: try Evaluator(session: session).evaluate(expression), session: session)]
+        var table = try ValuePresenter.table(for: try Evaluator(session: session).evaluate(expression), session: session)
+        if case .name(let name, _) = expression, try session.store.kind(of: name) != nil {
+            let lines = try ShowStatement.history(of: name, session.store)
+            if !lines.isEmpty { table.note = ([table.note].compactMap { $0 } + lines).joined(separator: "\n") }
+        }
+        return [table]
+    }
+
+    /// How a stored object was made (statement, lcdb version, time, inputs,
+    /// each marked stale when dropped or replaced since) and its metadata.
+    static func history(of name: String, _ store: Store) throws -> [String] {
+        var lines: [String] = []
+        if let made = try store.provenance(of: name) {
+            lines.append("made by: \(made.statement)")
+            lines.append("  with lcdb \(made.version) at \(made.createdAt)")
+            if !made.inputs.isEmpty {
+                lines.append("  from: " + made.inputs.map { "\($0.kind) \($0.name)" + ($0.stale ? " (stale: dropped or replaced since)" : "") }
+                    .joined(separator: ", "))
+            }
+        }
+        let metadata = try store.metadata(of: name)
+        if !metadata.isEmpty { lines.append("metadata: " + metadata.map { "\($0.key) = \($0.value)" }.joined(separator: ", ")) }
+        return lines
     }
 }

@@ -34,6 +34,7 @@ public enum StatementRegistry {
         ExportStatement.definition,
         VacuumStatement.definition,
         CheckStatement.definition,
+        AnnotateStatement.definition,
         HelpStatement.definition,
     ] + TransactionStatement.definitions + SQLStatement.definitions + [
         ExpressionStatement.definition,

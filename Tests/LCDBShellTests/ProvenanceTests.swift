@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+/// Provenance (the statement that made each stored vector and matrix, the
+/// lcdb version, the time, the stored objects it read, marked stale when
+/// dropped or replaced since) and user metadata (`annotate`), through `show`
+/// and the `provenance`, `provenance_inputs` and `metadata` views.
+@Suite(.serialized)
+struct ProvenanceTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-provenance-\(UUID().uuidString)")
+
+    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+
+    func run(_ db: String, _ statements: String, binary: String = "debug") throws -> LCDBProcess.Result {
+        let executable = try #require(LCDBProcess.binaries().first { $0.name == binary }?.path, "run the tests with make test (release binary)")
+        return try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", statements], in: folder, executableOverride: executable)
+    }
+
+    static let setup = """
+        create collection mlp (fc1 Linear(3, 2), ln LayerNorm(2));
+        let F = random_spd(mlp, seed=1);
+        let g = randn(mlp, seed=2);
+        let step = solve(F,
+                         g, regul=0.1);   -- over two lines
+        create collection first as subset(mlp, 'fc1');
+        let h = step.fc1;
+        copy matrix F to F2;
+        export vector g to 'g.safetensors';
+        import vector g2 over mlp from 'g.safetensors';
+        """
+
+    @Test(arguments: ["debug", "release"])
+    func statementsRecordHowObjectsWereMadeAndStalenessFollows(binary: String) throws {
+        let db = folder.appendingPathComponent("p-\(binary).lcdb").path
+        let made = try run(db, Self.setup, binary: binary)
+        #expect(made.status == 0, "\(made.stderr)")
+        // Each statement as typed (a statement over two lines keeps its lines), and what it read.
+        let provenance = try run(db, """
+            select name, kind, statement, lcdb_version from provenance order by name;
+            select name, input, input_kind, stale from provenance_inputs order by name, input;
+            """, binary: binary)
+        #expect(provenance.stdout == """
+            name,kind,statement,lcdb_version
+            F,matrix,"let F = random_spd(mlp, seed=1)",0.1.0
+            F2,matrix,copy matrix F to F2,0.1.0
+            g,vector,"let g = randn(mlp, seed=2)",0.1.0
+            g2,vector,import vector g2 over mlp from 'g.safetensors',0.1.0
+            h,vector,let h = step.fc1,0.1.0
+            step,vector,"let step = solve(F,
+                             g, regul=0.1)",0.1.0
+            name,input,input_kind,stale
+            F,mlp,collection,0
+            F2,F,matrix,0
+            g,mlp,collection,0
+            g2,mlp,collection,0
+            h,step,vector,0
+            step,F,matrix,0
+            step,g,vector,0
+
+            """, "\(provenance.stdout)")
+        // Replacing g makes it stale for step (and for the new g, which read the old one);
+        // renaming F does not (the same object); dropping it does, and its own record goes.
+        let after = try run(db, """
+            let g = 2 * g;
+            rename matrix F to Fisher;
+            select name, input, stale from provenance_inputs where stale order by name, input;
+            drop matrix Fisher;
+            select name, input, stale from provenance_inputs where stale order by name, input;
+            select count(*) as n from provenance where name = 'Fisher';
+            """, binary: binary)
+        #expect(after.stdout == """
+            name,input,stale
+            g,g,1
+            step,g,1
+            name,input,stale
+            F2,F,1
+            g,g,1
+            step,F,1
+            step,g,1
+            n
+            0
+
+            """, "\(after.stdout)")
+        let shown = try LCDBProcess.run(["--no-init", db, "-c", "show step;"], in: folder,
+                                        executableOverride: try #require(LCDBProcess.binaries().first { $0.name == binary }?.path))
+        #expect(shown.stdout.contains("made by: let step = solve(F,\n                 g, regul=0.1)\n  with lcdb 0.1.0 at 20"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("  from: matrix F (stale: dropped or replaced since), vector g (stale: dropped or replaced since)\n"), "\(shown.stdout)")
+    }
+
+    /// A statement that fails stores neither the object nor its provenance.
+    @Test func aFailedLetLeavesNoProvenance() throws {
+        let db = folder.appendingPathComponent("f.lcdb").path
+        #expect(try run(db, Self.setup).status == 0)
+        let failed = try run(db, "let X = solve(F - identity(mlp, scale=100), g);")
+        #expect(failed.status == 1)
+        let count = try run(db, "select count(*) as n from provenance where name = 'X'; select count(*) as n from lcdb_provenance_input i left join lcdb_provenance p on p.serial = i.serial where p.serial is null;")
+        #expect(count.stdout == "n\n0\nn\n0\n", "\(count.stdout)")
+    }
+
+    @Test func metadataRoundTrip() throws {
+        let db = folder.appendingPathComponent("m.lcdb").path
+        #expect(try run(db, Self.setup).status == 0)
+        let out = try run(db, """
+            annotate step estimator = 'empirical fisher', samples = 50000, damping = -1e-3, dataset = cifar10;
+            annotate mlp source = "torch vision";
+            annotate step samples = 60000;
+            select name, kind, key, value from metadata order by name, key;
+            annotate step drop damping, dataset;
+            select name, key, value from metadata order by name, key;
+            """)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout == """
+            name,kind,key,value
+            mlp,collection,source,torch vision
+            step,vector,damping,-1e-3
+            step,vector,dataset,cifar10
+            step,vector,estimator,empirical fisher
+            step,vector,samples,60000
+            name,key,value
+            mlp,source,torch vision
+            step,estimator,empirical fisher
+            step,samples,60000
+
+            """, "\(out.stdout)")
+        let shown = try LCDBProcess.run(["--no-init", db, "-c", "show step;"], in: folder)
+        #expect(shown.stdout.contains("metadata: estimator = empirical fisher, samples = 60000"), "\(shown.stdout)")
+        // Dropping the object drops its metadata.
+        let dropped = try run(db, "drop vector step; select count(*) as n from lcdb_metadata where object_kind = 'vector';")
+        #expect(dropped.stdout == "n\n0\n", "\(dropped.stdout)")
+    }
+
+    @Test func badAnnotationsAreErrors() throws {
+        let db = folder.appendingPathComponent("b.lcdb").path
+        #expect(try run(db, Self.setup).status == 0)
+        let cases: [(String, String)] = [
+            ("annotate nope a = 1;", "-c:1:10: error: no vector, matrix or collection 'nope'"),
+            ("annotate g drop missing;", "vector 'g' has no metadata key 'missing'"),
+            ("annotate g a = ;", "expected a value (a quoted text, a number or a word), found ';'"),
+            ("annotate g a 1;", "expected '=', found '1'"),
+            ("annotate g a = -x;", "'-' goes before a number"),
+        ]
+        for (statement, message) in cases {
+            let out = try run(db, statement)
+            #expect(out.status == 1 && out.stderr.contains(message), "\(statement): \(out.stderr)")
+        }
+        #expect(try run(db, "select count(*) as n from metadata;").stdout == "n\n0\n")
+    }
+}
