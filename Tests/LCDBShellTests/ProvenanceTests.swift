@@ -145,4 +145,54 @@ struct ProvenanceTests {
         }
         #expect(try run(db, "select count(*) as n from metadata;").stdout == "n\n0\n")
     }
+
+    /// checksum(x): the same for the same content in two files written with
+    /// different tile sizes, different when a value or the dtype differs, and
+    /// equal to SHA-256 of the documented byte stream computed by Python's
+    /// hashlib from the exported arrays and the views.
+    @Test func checksumsAreContentHashesThatPythonReproduces() throws {
+        let first = folder.appendingPathComponent("c1.lcdb").path, second = folder.appendingPathComponent("c2.lcdb").path
+        let statements = """
+            create collection net (fc Linear(3, 2), ln LayerNorm(2), emb Embedding(4, 2));
+            let g = randn(net, seed=2);
+            let K = random_kfac(net, seed=1);
+            let F = random_spd(net, seed=3);
+            checksum(g); checksum(K); checksum(F);
+            """
+        let a = try run(first, statements)
+        let b = try LCDBProcess.run(["--no-init", "--format", "csv", second, "-c", statements], in: folder, environment: ["LCDB_TILE_BYTES": "64"])
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr)\(b.stderr)")
+        let hashes = a.stdout.split(separator: "\n").filter { $0.count == 64 }.map(String.init)
+        #expect(hashes.count == 3 && Set(hashes).count == 3, "\(a.stdout)")
+        #expect(a.stdout == b.stdout, "tile size changes nothing")
+        let changed = try run(second, """
+            let g32 = cast(g, float32); checksum(g32);
+            let g = g + 0 * g; checksum(g);
+            let h = g; let h = where(h == h, h, 0); checksum(h);
+            export vector g to 'g.safetensors'; export matrix K to 'K.safetensors'; export matrix F to 'F.safetensors';
+            """)
+        let later = changed.stdout.split(separator: "\n").filter { $0.count == 64 }.map(String.init)
+        #expect(later.count == 3 && later[0] != hashes[0] && later[1] == hashes[0] && later[2] == hashes[0], "\(changed.stdout)")
+        let python = #"""
+            import hashlib, sqlite3, sys, numpy as np
+            from safetensors.numpy import load_file
+            db = sqlite3.connect(sys.argv[1])
+            layers = db.execute("select name, kind, hyperparameters from layers where collection = 'net' order by position").fetchall()
+            header = lambda kind, dtype: (f"lcdb {kind} 1\ndtype {dtype}\n" + "fc Linear(3, 2)\nln LayerNorm((2,))\nemb Embedding(4, 2)\n\n").encode()
+            g = load_file("g.safetensors")
+            values = np.concatenate([g[k].ravel() for k in ["fc.weight", "fc.bias", "ln.weight", "ln.bias", "emb.weight"]]).astype("<f8")
+            print(hashlib.sha256(header("vector", "float64") + values.tobytes()).hexdigest())
+            for name, tensors in [("K", load_file("K.safetensors")), ("F", load_file("F.safetensors"))]:
+                h = hashlib.sha256(header("matrix", "float64"))
+                for layer, form in db.execute("select layer, form from matrix_blocks where matrix = ? order by position", (name,)):
+                    h.update(f"block {form}\n".encode())
+                    for part, shape in db.execute("select part, shape from matrix_parts where matrix = ? and layer = ? order by part", (name, layer)):
+                        h.update(f"part {part} {shape}\n".encode())
+                        key = layer if part == "block" else f"{layer}.{part}"
+                        h.update(np.ascontiguousarray(tensors[key], dtype="<f8").tobytes())
+                print(h.hexdigest())
+            """#
+        let py = try LCDBProcess.run(["-c", python, second], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.stdout == hashes.joined(separator: "\n") + "\n", "\(py.stdout)\(py.stderr)")
+    }
 }

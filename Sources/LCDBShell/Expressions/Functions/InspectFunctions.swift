@@ -34,6 +34,12 @@ enum InspectFunctions {
                      example: "block(F, fc1, rows=4, columns=4);") { args, evaluator in
             try blockTable(args, evaluator)
         },
+        FunctionSpec(name: "checksum", parameters: [.init("x", .name)],
+                     summary: "The content hash of a stored vector or matrix: SHA-256 of its layers, dtype and values (README: the exact byte stream, which Python's hashlib reproduces); the same for identical content in any two files, whatever its tiles or layout.",
+                     example: "checksum(F);") { args, evaluator in
+            let name = try args.name("x")
+            return .word(try evaluator.store.contentHash(of: name))
+        },
         FunctionSpec(name: "restrict", parameters: [.init("x", .object), .init("layers", .text)],
                      summary: "x over the layers whose names match layers: names or globs, comma-separated ('layer1.*', 'fc1, fc2'); a pattern matching nothing is an error. let stores the result when a stored collection has exactly those layers (create collection S as subset(C, 'layer1.*')).",
                      example: "let g1 = restrict(g, 'layer1.*');") { args, evaluator in
