@@ -91,7 +91,7 @@ struct ProvenanceTests {
     @Test func aFailedLetLeavesNoProvenance() throws {
         let db = folder.appendingPathComponent("f.lcdb").path
         #expect(try run(db, Self.setup).status == 0)
-        let failed = try run(db, "let X = solve(F - identity(mlp, scale=100), g);")
+        let failed = try run(db, "let X = solve(F - F, g);")
         #expect(failed.status == 1)
         let count = try run(db, "select count(*) as n from provenance where name = 'X'; select count(*) as n from lcdb_provenance_input i left join lcdb_provenance p on p.serial = i.serial where p.serial is null;")
         #expect(count.stdout == "n\n0\nn\n0\n", "\(count.stdout)")
@@ -135,7 +135,7 @@ struct ProvenanceTests {
         let cases: [(String, String)] = [
             ("annotate nope a = 1;", "-c:1:10: error: no vector, matrix or collection 'nope'"),
             ("annotate g drop missing;", "vector 'g' has no metadata key 'missing'"),
-            ("annotate g a = ;", "expected a value (a quoted text, a number or a word), found ';'"),
+            ("annotate g a = ;", "expected a value (a quoted text, a number or a word), found the end of the statement"),
             ("annotate g a 1;", "expected '=', found '1'"),
             ("annotate g a = -x;", "'-' goes before a number"),
         ]

@@ -115,9 +115,9 @@ struct SQLAndTransactionTests {
         let tables = try lcdb("debug", db, ".tables")
         let names = tables.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
         // Views first (the documented interface), then the tables.
-        #expect(names.prefix(8).map { $0[1] } == Array(repeating: "view", count: 8), "\(tables.stdout)")
-        #expect(Set(names.prefix(8).map { $0[0] }) == ["collections", "layers", "vectors", "vector_chunks", "matrices",
-                                                        "matrix_tiles", "matrix_blocks", "matrix_parts"])
+        #expect(names.prefix(11).map { $0[1] } == Array(repeating: "view", count: 11), "\(tables.stdout)")
+        #expect(Set(names.prefix(11).map { $0[0] }) == ["collections", "layers", "vectors", "vector_chunks", "matrices", "matrix_tiles",
+                                                         "matrix_blocks", "matrix_parts", "provenance", "provenance_inputs", "metadata"])
         #expect(names.contains(["lcdb_matrix", "table"]))
         let schema = try lcdb("debug", db, ".schema matrix_blocks")
         #expect(schema.stdout.hasPrefix("CREATE VIEW matrix_blocks AS\nSELECT m.name AS matrix, l.name AS layer"), "\(schema.stdout)")

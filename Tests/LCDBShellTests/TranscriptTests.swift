@@ -5,7 +5,8 @@ import Testing
 /// in that folder; `NAME.expected` holds the reviewed standard output, then
 /// `--- stderr` and standard error, then `--- status N`.
 /// LCDB_UPDATE_TRANSCRIPTS=1 rewrites the expected files, which must then be
-/// read and checked by hand before they are committed.
+/// read and checked by hand before they are committed. Times (provenance's
+/// `2026-11-29T05:30:30.878Z`) are written as `<time>` on both sides.
 struct TranscriptTests {
     static let folder = LCDBProcess.packageRoot.appendingPathComponent("Tests/LCDBShellTests/Transcripts")
 
@@ -15,7 +16,8 @@ struct TranscriptTests {
     }
 
     static func transcript(_ result: LCDBProcess.Result) -> String {
-        result.stdout + "--- stderr\n" + result.stderr + "--- status \(result.status)\n"
+        let text = result.stdout + "--- stderr\n" + result.stderr + "--- status \(result.status)\n"
+        return text.replacingOccurrences(of: #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"#, with: "<time>", options: .regularExpression)
     }
 
     @Test func thereAreTranscripts() {

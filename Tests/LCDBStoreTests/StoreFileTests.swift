@@ -20,7 +20,8 @@ struct StoreFileTests {
         let views = try store.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name")
         }
-        #expect(views == ["collections", "layers", "matrices", "matrix_blocks", "matrix_parts", "matrix_tiles", "vector_chunks", "vectors"])
+        #expect(views == ["collections", "layers", "matrices", "matrix_blocks", "matrix_parts", "matrix_tiles", "metadata", "provenance",
+                          "provenance_inputs", "vector_chunks", "vectors"])
     }
 
     @Test func reopeningKeepsDataAndAddsNothing() throws {
