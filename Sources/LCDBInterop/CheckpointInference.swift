@@ -26,7 +26,7 @@ public struct CheckpointInference: Sendable {
             self.arguments = arguments
         }
 
-        func matches(_ module: String) -> Bool { CheckpointInference.glob(pattern, module) }
+        func matches(_ module: String) -> Bool { Glob.matches(module, pattern) }
     }
 
     public struct InferredLayer: Sendable, Equatable {
@@ -173,21 +173,5 @@ public struct CheckpointInference: Sendable {
             throw fail("as \(layer) the bias is \(layer.biasShape.map { "\($0)" } ?? "absent"), the file has \(bias.map { "\($0.shape)" } ?? "none")")
         }
         return layer
-    }
-
-    /// Shell-style glob: `*` any run of characters, `?` one character.
-    static func glob(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern), t = Array(text)
-        var memo = [[Bool?]](repeating: [Bool?](repeating: nil, count: t.count + 1), count: p.count + 1)
-        func match(_ i: Int, _ j: Int) -> Bool {
-            if let known = memo[i][j] { return known }
-            let result: Bool
-            if i == p.count { result = j == t.count }
-            else if p[i] == "*" { result = match(i + 1, j) || (j < t.count && match(i, j + 1)) }
-            else { result = j < t.count && (p[i] == "?" || p[i] == t[j]) && match(i + 1, j + 1) }
-            memo[i][j] = result
-            return result
-        }
-        return match(0, 0)
     }
 }
