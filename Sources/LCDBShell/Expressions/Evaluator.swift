@@ -1,4 +1,5 @@
 import LCDBCore
+import LCDBInterop
 import LCDBStore
 
 /// Evaluates expressions against a session's database.
@@ -119,6 +120,8 @@ public final class Evaluator {
             throw ShellError(Evaluator.prefixed(spec.name, error.message), at: location)
         } catch let error as StoreError {
             throw ShellError(Evaluator.prefixed(spec.name, error.message), at: location)
+        } catch let error as InteropError {
+            throw ShellError(Evaluator.prefixed(spec.name, error.description), at: location)
         }
     }
 

@@ -3,7 +3,7 @@ import LCDBStore
 
 /// Every function of the expression language, in `help functions` order.
 enum FunctionRegistry {
-    static let all: [FunctionSpec] = ConstructorFunctions.all + VectorFunctions.all + MatrixFunctions.all + ElementWiseFunctions.all + FormFunctions.all + SpectralFunctions.all + CompareFunctions.all + InspectFunctions.all
+    static let all: [FunctionSpec] = ConstructorFunctions.all + VectorFunctions.all + MatrixFunctions.all + ElementWiseFunctions.all + FormFunctions.all + SpectralFunctions.all + CompareFunctions.all + InspectFunctions.all + DataFunctions.all
 
     static func function(named name: String) -> FunctionSpec? {
         all.first { $0.name == name.lowercased() }

@@ -1,0 +1,73 @@
+import COpenBLAS
+
+/// The empirical Fisher `F = (1/n) Σ_n g_n g_nᵀ` of per-example gradients,
+/// accumulated a slab of examples at a time (the gradients are never all in
+/// memory): `diag` keeps `Σ g²` per parameter; `dense` keeps each layer's
+/// block `Σ G_sᵀ G_s` over slabs `G_s` (`dsyrk` into one triangle, mirrored
+/// at the end). The accumulators are the only large state, checked against
+/// memory when the build starts.
+public struct EmpiricalFisher {
+    public enum Form: String, CaseIterable, Sendable { case diag, dense }
+
+    public let collection: LayerCollection
+    public let form: Form
+    private var sums: [[Double]]
+    public private(set) var examples = 0
+
+    public init(collection: LayerCollection, form: Form) throws(CoreError) {
+        self.collection = collection
+        self.form = form
+        switch form {
+        case .diag:
+            sums = collection.entries.map { [Double](repeating: 0, count: $0.layer.numel) }
+        case .dense:
+            let bytes = collection.entries.reduce(0.0) { $0 + Double($1.layer.numel) * Double($1.layer.numel) * 8 }
+            try MemoryBudget.require(bytes * 1.1, for: "the dense blocks of the Fisher (\(collection.count) layers)",
+                                     advice: "; build the diag form, or a smaller collection")
+            sums = collection.entries.map { [Double](repeating: 0, count: $0.layer.numel * $0.layer.numel) }
+        }
+    }
+
+    /// Adds `rows` examples of layer `position`: `slab` is `rows x numel`,
+    /// row-major. Every layer gets the same examples, so `examples` counts
+    /// those added to layer 0.
+    public mutating func add(rows: Int, position: Int, slab: [Double]) {
+        if position == 0 { examples += rows }
+        let numel = collection.entries[position].layer.numel
+        guard numel > 0, rows > 0 else { return }
+        switch form {
+        case .diag:
+            sums[position].withUnsafeMutableBufferPointer { total in
+                for row in 0 ..< rows {
+                    for k in 0 ..< numel { total[k] += slab[row * numel + k] * slab[row * numel + k] }
+                }
+            }
+        case .dense:
+            sums[position].withUnsafeMutableBufferPointer { total in
+                slab.withUnsafeBufferPointer { g in
+                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(numel), Int32(rows), 1,
+                                g.baseAddress!, Int32(numel), 1, total.baseAddress!, Int32(numel))
+                }
+            }
+        }
+    }
+
+    /// The Fisher: sums over the examples seen, divided by their number.
+    public func result() throws(CoreError) -> StructuredMatrix {
+        guard examples > 0 else { throw CoreError(.invalidArgument, "no examples were read") }
+        let scale = 1 / Double(examples)
+        let blocks: [any BlockForm] = sums.enumerated().map { position, sum in
+            let numel = collection.entries[position].layer.numel
+            switch form {
+            case .diag:
+                return DiagForm(values: sum.map { $0 * scale })
+            case .dense:
+                var block = sum
+                block.withUnsafeMutableBufferPointer { SquareMirror.copy($0.baseAddress!, side: numel, from: .upper) }
+                for k in block.indices { block[k] *= scale }
+                return DenseForm(block: Matrix64(rows: numel, columns: numel, values: block), knownSymmetric: true)
+            }
+        }
+        return try StructuredMatrix(collection: collection, blocks: blocks)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import LCDBCore
+
+/// Per-example gradients in safetensors files (issue "Curvature from data"):
+/// each file holds, for every layer of the collection, `<layer>.weight` of
+/// shape `(n, *weight_shape)` and `<layer>.bias` of shape `(n, *bias_shape)`
+/// (a Parameter layer: `<layer>`, `(n, *size)`), PyTorch's
+/// `named_parameters()` names with a leading example axis. A dataset comes as
+/// several files (shards), each with its own `n`. Everything is checked
+/// against the collection before any value is read; values are then read in
+/// slabs of examples, never a whole tensor.
+public struct GradientFiles {
+    /// One layer's tensors in one shard: the weight's (or the Parameter's), then the bias's.
+    struct LayerTensors {
+        let weight: SafetensorsFile.Tensor
+        let bias: SafetensorsFile.Tensor?
+    }
+
+    struct Shard {
+        let file: SafetensorsFile
+        let examples: Int
+        let layers: [LayerTensors]
+    }
+
+    let shards: [Shard]
+    public let collection: LayerCollection
+
+    /// Examples over all shards.
+    public var examples: Int { shards.reduce(0) { $0 + $1.examples } }
+    public var paths: [String] { shards.map(\.file.path) }
+
+    /// The files named by `pattern`: comma-separated paths, each possibly a
+    /// glob (`grads_*.safetensors`), expanded in sorted order.
+    public static func paths(matching pattern: String) throws -> [String] {
+        var paths: [String] = []
+        for item in pattern.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard item.contains("*") || item.contains("?") else {
+                paths.append(item)
+                continue
+            }
+            let folder = (item as NSString).deletingLastPathComponent
+            let name = (item as NSString).lastPathComponent
+            let listed = (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
+            let matched = listed.filter { Glob.matches($0, name) }.sorted()
+            guard !matched.isEmpty else { throw InteropError(item, "no file matches this pattern") }
+            paths += matched.map { folder.isEmpty ? $0 : (folder as NSString).appendingPathComponent($0) }
+        }
+        guard !paths.isEmpty else { throw InteropError(pattern, "no gradient file given") }
+        return paths
+    }
+
+    /// Opens and checks every shard: each layer's tensors present, floating,
+    /// of the layer's shape after the example axis, with one `n` per file.
+    public static func open(_ paths: [String], over collection: LayerCollection) throws -> GradientFiles {
+        var shards: [Shard] = []
+        for path in paths {
+            let file = try SafetensorsFile.open(path)
+            var layers: [LayerTensors] = []
+            var examples: Int?
+            func tensor(_ name: String, shape: [Int]) throws -> SafetensorsFile.Tensor {
+                guard let tensor = file.tensor(named: name) else {
+                    throw InteropError(path, "tensor '\(name)' is missing (per-example gradients of every layer of the collection are needed)")
+                }
+                guard tensor.dtype.isFloatingPoint else {
+                    throw InteropError(path, "tensor '\(name)' is \(tensor.dtype.rawValue), not floating point")
+                }
+                guard tensor.shape.count == shape.count + 1, Array(tensor.shape.dropFirst()) == shape else {
+                    throw InteropError(path, "tensor '\(name)' has shape \(describe(tensor.shape)), expected (n, \(shape.map(String.init).joined(separator: ", "))) with n examples")
+                }
+                if let examples, examples != tensor.shape[0] {
+                    throw InteropError(path, "tensor '\(name)' has \(tensor.shape[0]) examples, the file's other tensors \(examples)")
+                }
+                examples = tensor.shape[0]
+                return tensor
+            }
+            for entry in collection.entries {
+                let layer = entry.layer
+                if layer.kind == .parameter {
+                    layers.append(LayerTensors(weight: try tensor(entry.name, shape: layer.weightShape), bias: nil))
+                } else {
+                    let weight = try tensor("\(entry.name).weight", shape: layer.weightShape)
+                    let bias = try layer.biasShape.map { try tensor("\(entry.name).bias", shape: $0) }
+                    layers.append(LayerTensors(weight: weight, bias: bias))
+                }
+            }
+            shards.append(Shard(file: file, examples: examples ?? 0, layers: layers))
+        }
+        let files = GradientFiles(shards: shards, collection: collection)
+        guard files.examples > 0 else { throw InteropError(paths.joined(separator: ", "), "the files hold no examples") }
+        return files
+    }
+
+    /// Examples per slab so that one layer's slab takes about `bytes`.
+    public func rowsPerSlab(bytes: Double = 32 * 1024 * 1024) -> Int {
+        let widest = collection.entries.map(\.layer.numel).max() ?? 1
+        return max(1, min(examples, Int(bytes / (Double(max(widest, 1)) * 8))))
+    }
+
+    /// `body(rows, position, slab)`: for each slab of at most `rows`
+    /// examples and each layer, a `rows x numel` row-major float64 matrix
+    /// (each example's weight gradient flattened, then its bias), over every
+    /// shard in order; one layer's slab in memory at a time. Non-finite
+    /// values are an error naming the file, tensor and example.
+    public func forEachSlab(rows limit: Int, _ body: (Int, Int, [Double]) throws -> Void) throws {
+        for shard in shards {
+            var start = 0
+            while start < shard.examples {
+                try Interruption.check()
+                let rows = min(limit, shard.examples - start)
+                for (position, tensors) in shard.layers.enumerated() {
+                    let numel = collection.entries[position].layer.numel
+                    var slab = [Double](repeating: 0, count: rows * numel)
+                    var column = 0
+                    for tensor in [tensors.weight] + (tensors.bias.map { [$0] } ?? []) {
+                        let per = tensor.count / max(tensor.shape[0], 1)
+                        let values: [Double] = try shard.file.values(of: tensor, elements: start * per ..< (start + rows) * per)
+                        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                            throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per) (and \(values.filter { !$0.isFinite }.count - 1) more non-finite values in these examples); nothing was stored")
+                        }
+                        for row in 0 ..< rows {
+                            for k in 0 ..< per { slab[row * numel + column + k] = values[row * per + k] }
+                        }
+                        column += per
+                    }
+                    try body(rows, position, slab)
+                }
+                start += rows
+            }
+        }
+    }
+
+    static func describe(_ shape: [Int]) -> String {
+        "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+/// The empirical Fisher from per-example gradient files, against NumPy on the
+/// same files: `(g**2).mean(0)` for diag and `G.T @ G / n` per layer for dense
+/// blocks (float64 inputs within 1e-12 relative, float32 inputs within 1e-12
+/// of NumPy's float64 computation on them), over shards of different sizes
+/// given as a glob or a list, with Linear (with and without bias), Conv2d and
+/// Parameter layers; shards give what their concatenation gives; bad files
+/// are refused with nothing stored.
+@Suite(.serialized)
+struct FisherFromDataTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-fisher-\(UUID().uuidString)")
+
+    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+
+    static let collection = "create collection net (fc Linear(3, 4), head Linear(4, 2, bias=false), conv Conv2d(1, 2, 2), p Parameter(3));"
+
+    static let writer = #"""
+        import sys, numpy as np
+        from safetensors.numpy import save_file
+        rng = np.random.default_rng(int(sys.argv[1]))
+        dtype = {"float64": np.float64, "float32": np.float32}[sys.argv[2]]
+        def grads(n):
+            return {"fc.weight": rng.standard_normal((n, 4, 3)), "fc.bias": rng.standard_normal((n, 4)),
+                    "head.weight": rng.standard_normal((n, 2, 4)), "conv.weight": rng.standard_normal((n, 2, 1, 2, 2)),
+                    "conv.bias": rng.standard_normal((n, 2)), "p": rng.standard_normal((n, 3)),
+                    "unused.weight": rng.standard_normal((n, 2))}
+        shards = [grads(n) for n in (7, 1, 12)]
+        for i, shard in enumerate(shards):
+            save_file({k: v.astype(dtype) for k, v in shard.items()}, f"g_{sys.argv[2]}_{i}.safetensors")
+        whole = {k: np.concatenate([s[k] for s in shards]).astype(dtype) for k in shards[0]}
+        save_file(whole, f"all_{sys.argv[2]}.safetensors")
+        """#
+
+    @Test(arguments: ["float64", "float32"])
+    func diagAndDenseAgreeWithNumPy(dtype: String) throws {
+        let py = try LCDBProcess.run(["-c", Self.writer, "1", dtype], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.status == 0, "\(py.stderr)")
+        let db = folder.appendingPathComponent("f-\(dtype).lcdb").path
+        let out = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", Self.collection + """
+            let D = fisher(net, 'g_\(dtype)_*.safetensors');
+            let F = fisher(net, 'g_\(dtype)_0.safetensors, g_\(dtype)_1.safetensors, g_\(dtype)_2.safetensors', form=dense);
+            let Fall = fisher(net, 'all_\(dtype).safetensors', form=dense);
+            export matrix D to 'D.safetensors';
+            export matrix F to 'F.safetensors';
+            compare(F, Fall);
+            """], in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        // The shards and their concatenation: the same Fisher up to summation order.
+        let all = out.stdout.split(separator: "\n").first { $0.hasPrefix("(all),") }.map { $0.split(separator: ",").map(String.init) }
+        #expect(all.map { Double($0[1])! < 1e-14 && abs(Double($0[2])! - 1) < 1e-14 } == true, "\(out.stdout)")
+        let check = #"""
+            import sys, numpy as np
+            from safetensors.numpy import load_file
+            dtype = sys.argv[1]
+            shards = [load_file(f"g_{dtype}_{i}.safetensors") for i in range(3)]
+            D, F = load_file("D.safetensors"), load_file("F.safetensors")
+            layers = {"fc": ["fc.weight", "fc.bias"], "head": ["head.weight"], "conv": ["conv.weight", "conv.bias"], "p": ["p"]}
+            for layer, tensors in layers.items():
+                G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in tensors], axis=1) for s in shards]).astype(np.float64)
+                n = G.shape[0]
+                assert n == 20
+                want_diag, want_block = (G ** 2).mean(axis=0), G.T @ G / n
+                assert np.abs(D[f"{layer}.diag"] - want_diag).max() <= 1e-12 * np.abs(want_diag).max(), layer
+                assert np.abs(F[layer] - want_block).max() <= 1e-12 * np.abs(want_block).max(), layer
+            print("python ok")
+            """#
+        let verified = try LCDBProcess.run(["-c", check, dtype], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test func badGradientFilesAreRefusedWithNothingStored() throws {
+        let py = try LCDBProcess.run(["-c", Self.writer + "\n" + #"""
+            g = grads(4)
+            bad = dict(g); del bad["head.weight"]; save_file(bad, "missing.safetensors")
+            bad = dict(g); bad["fc.weight"] = rng.standard_normal((4, 3, 4)); save_file(bad, "shape.safetensors")
+            bad = dict(g); bad["fc.bias"] = rng.standard_normal((5, 4)); save_file(bad, "count.safetensors")
+            bad = dict(g); bad["fc.weight"] = g["fc.weight"].copy(); bad["fc.weight"][2, 1, 0] = np.nan; save_file(bad, "nan.safetensors")
+            bad = dict(g); bad["p"] = np.zeros((4, 3), dtype=np.int32); save_file(bad, "int.safetensors")
+            save_file({k: v[:0] for k, v in g.items()}, "empty.safetensors")
+            """#, "2", "float64"], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.status == 0, "\(py.stderr)")
+        let db = folder.appendingPathComponent("b.lcdb").path
+        #expect(try LCDBProcess.run(["--no-init", db, "-c", Self.collection], in: folder).status == 0)
+        let cases: [(String, String)] = [
+            ("missing.safetensors", "fisher: missing.safetensors: tensor 'head.weight' is missing"),
+            ("shape.safetensors", "fisher: shape.safetensors: tensor 'fc.weight' has shape (4, 3, 4), expected (n, 4, 3) with n examples"),
+            ("count.safetensors", "fisher: count.safetensors: tensor 'fc.bias' has 5 examples, the file's other tensors 4"),
+            ("nan.safetensors", "fisher: nan.safetensors: tensor 'fc.weight' holds NaN at example 2"),
+            ("int.safetensors", "fisher: int.safetensors: tensor 'p' is I32, not floating point"),
+            ("empty.safetensors", "fisher: empty.safetensors: the files hold no examples"),
+            ("g_float64_0.safetensors, missing.safetensors", "fisher: missing.safetensors: tensor 'head.weight' is missing"),
+            ("nothing_*.safetensors", "fisher: nothing_*.safetensors: no file matches this pattern"),
+            ("absent.safetensors", "fisher: absent.safetensors:"),
+        ]
+        for (files, message) in cases {
+            let out = try LCDBProcess.run(["--no-init", db, "-c", "let X = fisher(net, '\(files)', form=dense);"], in: folder)
+            #expect(out.status == 1 && out.stderr.contains(message), "\(files): \(out.stderr)")
+        }
+        let listing = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select count(*) as n from matrices;"], in: folder)
+        #expect(listing.stdout == "n\n0\n", "nothing stored: \(listing.stdout)")
+    }
+}
