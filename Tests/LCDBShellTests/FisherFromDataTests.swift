@@ -98,7 +98,83 @@ struct FisherFromDataTests {
             let out = try LCDBProcess.run(["--no-init", db, "-c", "let X = fisher(net, '\(files)', form=dense);"], in: folder)
             #expect(out.status == 1 && out.stderr.contains(message), "\(files): \(out.stderr)")
         }
+        let statistics = try LCDBProcess.run(["-c", #"""
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(3)
+            save_file({"fc.inputs": rng.standard_normal((4, 3))}, "nograds.safetensors")
+            save_file({"fc.inputs": rng.standard_normal((4, 2, 3)), "fc.output_grads": rng.standard_normal((4, 3, 4))}, "positions.safetensors")
+            save_file({"fc.inputs": rng.standard_normal((4, 5)), "fc.output_grads": rng.standard_normal((4, 4))}, "width.safetensors")
+            """#], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(statistics.status == 0, "\(statistics.stderr)")
+        let kfacCases: [(String, String, String)] = [
+            ("create collection one (fc Linear(3, 4));", "nograds.safetensors", "kfac: nograds.safetensors: tensor 'fc.output_grads' is missing"),
+            ("create collection one (fc Linear(3, 4));", "positions.safetensors", "kfac: positions.safetensors: layer 'fc': inputs have 2 positions, output gradients 3"),
+            ("create collection one (fc Linear(3, 4));", "width.safetensors", "kfac: width.safetensors: tensor 'fc.inputs' has shape (4, 5), expected (n, 3) or (n, positions, 3)"),
+            ("create collection one (e Embedding(5, 2));", "width.safetensors", "kfac: width.safetensors: layer 'e' is an Embedding: KFAC from its integer inputs is not built yet"),
+        ]
+        for (setup, files, message) in kfacCases {
+            let kdb = folder.appendingPathComponent("k-\(UUID().uuidString).lcdb").path
+            let out = try LCDBProcess.run(["--no-init", kdb, "-c", setup + " let K = kfac(one, '\(files)');"], in: folder)
+            #expect(out.status == 1 && out.stderr.contains(message), "\(files): \(out.stderr)")
+        }
         let listing = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select count(*) as n from matrices;"], in: folder)
         #expect(listing.stdout == "n\n0\n", "nothing stored: \(listing.stdout)")
+    }
+
+    /// KFAC from layer statistics against NumPy with the documented formulas:
+    /// a Linear layer without positions (A = mean(ã ãᵀ), G = mean(g gᵀ)), a
+    /// Linear layer over 3 positions and a Conv2d layer over 4 (its unfolded
+    /// patches) in both conventions, a layer without bias; two shards; the
+    /// LayerNorm gets 0 I. Within 1e-12 relative.
+    @Test(arguments: ["expand", "reduce"])
+    func kfacFromStatisticsAgreesWithNumPy(convention: String) throws {
+        let write = #"""
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(5)
+            def stats(n):
+                return {"fc.inputs": rng.standard_normal((n, 3)), "fc.output_grads": rng.standard_normal((n, 4)),
+                        "seq.inputs": rng.standard_normal((n, 3, 4)), "seq.output_grads": rng.standard_normal((n, 3, 2)),
+                        "conv.inputs": rng.standard_normal((n, 4, 1 * 2 * 2)), "conv.output_grads": rng.standard_normal((n, 4, 2))}
+            for i, n in enumerate((6, 9)):
+                save_file(stats(n), f"s_{i}.safetensors")
+            """#
+        #expect(try LCDBProcess.run(["-c", write], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"]).status == 0)
+        let db = folder.appendingPathComponent("k-\(convention).lcdb").path
+        let out = try LCDBProcess.run(["--no-init", db, "-c", """
+            create collection net (fc Linear(3, 4), seq Linear(4, 2, bias=false), ln LayerNorm(2), conv Conv2d(1, 2, 2));
+            let K = kfac(net, 's_*.safetensors', positions=\(convention));
+            export matrix K to 'K-\(convention).safetensors';
+            """], in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        let check = #"""
+            import sys, numpy as np
+            from safetensors.numpy import load_file
+            convention = sys.argv[1]
+            shards = [load_file(f"s_{i}.safetensors") for i in range(2)]
+            K = load_file(f"K-{convention}.safetensors")
+            def cat(name):
+                return np.concatenate([s[name] for s in shards])
+            for layer, bias in [("fc", True), ("seq", False), ("conv", True)]:
+                a, g = cat(f"{layer}.inputs"), cat(f"{layer}.output_grads")
+                if a.ndim == 2:
+                    a, g = a[:, None, :], g[:, None, :]
+                n, S = a.shape[0], a.shape[1]
+                if bias:
+                    a = np.concatenate([a, np.ones(a.shape[:2] + (1,))], axis=2)
+                if convention == "expand":
+                    A = np.einsum("nsi,nsj->ij", a, a) / (n * S)
+                    G = np.einsum("nsi,nsj->ij", g, g) / n
+                else:
+                    abar, gsum = a.mean(axis=1), g.sum(axis=1)
+                    A, G = abar.T @ abar / n, gsum.T @ gsum / n
+                assert np.abs(K[f"{layer}.A"] - A).max() <= 1e-12 * np.abs(A).max(), (layer, "A")
+                assert np.abs(K[f"{layer}.G"] - G).max() <= 1e-12 * np.abs(G).max(), (layer, "G")
+            assert K["ln.scale"] == 0
+            print("python ok")
+            """#
+        let verified = try LCDBProcess.run(["-c", check, convention], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
     }
 }

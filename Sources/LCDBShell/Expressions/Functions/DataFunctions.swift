@@ -28,5 +28,21 @@ enum DataFunctions {
             }
             return .matrix(FormFunctions.value(try fisher.result(), name, args.dtype))
         },
+        FunctionSpec(name: "kfac", parameters: [.init("collection", .collection), .init("files", .text),
+                                                .init("positions", .choice(KFACStatistics.Convention.allCases.map(\.rawValue)), default: .word("expand")),
+                                                FunctionSpec.dtype],
+                     summary: "KFAC from layer statistics: safetensors files (comma-separated, globs allowed) with <layer>.inputs (n, in_eff) or (n, positions, in_eff) and <layer>.output_grads (n, out) or (n, positions, out) for every Linear and Conv layer; A = mean(ã ãᵀ) (a one appended for a bias), G = mean(g gᵀ); with positions, Eschenhagen et al.'s expand (default) or reduce convention (README). Other layers get 0 I: combine with mixed(K, fisher(C, ..., form=dense)).",
+                     example: "let K = kfac(mlp, 'stats_*.safetensors');") { args, evaluator in
+            let name = try args.collection("collection")
+            let collection = try evaluator.store.collection(named: name)
+            guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
+            let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
+            let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
+            var statistics = try KFACStatistics(collection: collection, convention: convention)
+            try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
+                try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+            }
+            return .matrix(FormFunctions.value(try statistics.result(), name, args.dtype))
+        },
     ]
 }

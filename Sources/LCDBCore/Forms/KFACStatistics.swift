@@ -1,0 +1,113 @@
+import COpenBLAS
+
+/// KFAC factors from layer statistics, accumulated a slab of examples at a
+/// time (`dsyrk` into one triangle): for a Linear or Conv layer with inputs
+/// `a` (a one appended when it has a bias: `ã`) and output gradients `g`,
+/// over `n` examples with `S` positions each (1 without a positions axis):
+///
+/// - `expand` (the default; Eschenhagen et al., 2023, K-FAC-expand): every
+///   position is an example of the weight-sharing layer,
+///   `A = (1 / (n S)) Σ_{n,s} ã ãᵀ`, `G = (1 / n) Σ_{n,s} g gᵀ`;
+/// - `reduce` (K-FAC-reduce): positions are averaged on the input side and
+///   summed on the output side first, `ā_n = (1/S) Σ_s ã_{n,s}`,
+///   `ĝ_n = Σ_s g_{n,s}`, then `A = (1/n) Σ_n ā ā ᵀ`, `G = (1/n) Σ_n ĝ ĝᵀ`.
+///
+/// Without positions both are `A = mean(ã ãᵀ)`, `G = mean(g gᵀ)`.
+/// Layers of other kinds get no statistics: their blocks are `0 I` here,
+/// to be replaced with `mixed(K, D)` by blocks built otherwise.
+public struct KFACStatistics {
+    public enum Convention: String, CaseIterable, Sendable { case expand, reduce }
+
+    public let collection: LayerCollection
+    public let convention: Convention
+    private var aSums: [[Double]]
+    private var gSums: [[Double]]
+    private var examples: [Int]
+    private var positions: [Int]
+
+    public init(collection: LayerCollection, convention: Convention) throws(CoreError) {
+        self.collection = collection
+        self.convention = convention
+        var bytes = 0.0
+        var aSums: [[Double]] = [], gSums: [[Double]] = []
+        for entry in collection.entries {
+            guard let geometry = try? KroneckerGeometry(entry.layer, name: entry.name) else {
+                aSums.append([])
+                gSums.append([])
+                continue
+            }
+            bytes += (Double(geometry.columns * geometry.columns) + Double(geometry.rows * geometry.rows)) * 8
+            aSums.append([Double](repeating: 0, count: geometry.columns * geometry.columns))
+            gSums.append([Double](repeating: 0, count: geometry.rows * geometry.rows))
+        }
+        try MemoryBudget.require(bytes, for: "the Kronecker factors of \(collection.count) layers")
+        self.aSums = aSums
+        self.gSums = gSums
+        examples = [Int](repeating: 0, count: collection.count)
+        positions = [Int](repeating: 1, count: collection.count)
+    }
+
+    /// Adds `rows` examples of layer `position`, each with `count` positions:
+    /// `inputs` is `rows * count x in_eff`, `grads` `rows * count x out`.
+    public mutating func add(position: Int, rows: Int, positions count: Int, inputs: [Double], grads: [Double]) throws(CoreError) {
+        let geometry = try KroneckerGeometry(collection.entries[position].layer, name: collection.names[position])
+        let (width, out) = (geometry.columns, geometry.rows)
+        let inEffective = geometry.biasColumn ? width - 1 : width
+        examples[position] += rows
+        positions[position] = count
+        // ã: the inputs with a column of ones for the bias.
+        var extended = [Double](repeating: 1, count: rows * count * width)
+        for r in 0 ..< rows * count {
+            for k in 0 ..< inEffective { extended[r * width + k] = inputs[r * inEffective + k] }
+        }
+        var (left, leftRows) = (extended, rows * count)
+        var (right, rightRows) = (grads, rows * count)
+        if convention == .reduce && count > 1 {
+            left = [Double](repeating: 0, count: rows * width)
+            right = [Double](repeating: 0, count: rows * out)
+            for n in 0 ..< rows {
+                for s in 0 ..< count {
+                    for k in 0 ..< width { left[n * width + k] += extended[(n * count + s) * width + k] / Double(count) }
+                    for k in 0 ..< out { right[n * out + k] += grads[(n * count + s) * out + k] }
+                }
+            }
+            (leftRows, rightRows) = (rows, rows)
+        }
+        KFACStatistics.syrk(&aSums[position], left, rows: leftRows, width: width)
+        KFACStatistics.syrk(&gSums[position], right, rows: rightRows, width: out)
+    }
+
+    /// sum += xᵀ x, upper triangle (row-major).
+    private static func syrk(_ sum: inout [Double], _ x: [Double], rows: Int, width: Int) {
+        guard rows > 0, width > 0 else { return }
+        sum.withUnsafeMutableBufferPointer { c in
+            x.withUnsafeBufferPointer { a in
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(width), Int32(rows), 1, a.baseAddress!, Int32(width),
+                            1, c.baseAddress!, Int32(width))
+            }
+        }
+    }
+
+    /// The matrix: kfac blocks for the Linear and Conv layers, `0 I` for the others.
+    public func result() throws(CoreError) -> StructuredMatrix {
+        var blocks: [any BlockForm] = []
+        for (position, entry) in collection.entries.enumerated() {
+            guard let geometry = try? KroneckerGeometry(entry.layer, name: entry.name) else {
+                blocks.append(IdentityForm(side: entry.layer.numel, scale: 0))
+                continue
+            }
+            let n = Double(examples[position])
+            guard n > 0 else { throw CoreError(.invalidArgument, "layer '\(entry.name)': no examples were read") }
+            let s = Double(positions[position])
+            let aScale = convention == .expand ? 1 / (n * s) : 1 / n
+            func factor(_ sum: [Double], _ side: Int, _ scale: Double) -> KroneckerFactor {
+                var values = sum
+                values.withUnsafeMutableBufferPointer { SquareMirror.copy($0.baseAddress!, side: side, from: .upper) }
+                return .dense(Matrix64(rows: side, columns: side, values: values.map { $0 * scale }))
+            }
+            blocks.append(KFACForm(geometry: geometry, left: factor(gSums[position], geometry.rows, 1 / n),
+                                   right: factor(aSums[position], geometry.columns, aScale)))
+        }
+        return try StructuredMatrix(collection: collection, blocks: blocks)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import LCDBCore
+
+/// Layer statistics for KFAC in safetensors files (issue "Curvature from
+/// data"): for every Linear and Conv layer of the collection,
+/// `<layer>.inputs` of shape `(n, in_eff)` or `(n, positions, in_eff)` (Conv:
+/// the unfolded patches, `in_channels * prod(kernel_size)` wide; sequences:
+/// tokens) and `<layer>.output_grads` of shape `(n, out)` or
+/// `(n, positions, out)`. Checked against the collection before any value is
+/// read; read a slab of examples and one layer at a time.
+public struct LayerStatisticsFiles {
+    struct LayerTensors {
+        let position: Int
+        let inputs: SafetensorsFile.Tensor
+        let outputGrads: SafetensorsFile.Tensor
+        /// Positions per example (1 without a positions axis).
+        let positions: Int
+    }
+
+    struct Shard {
+        let file: SafetensorsFile
+        let examples: Int
+        let layers: [LayerTensors]
+    }
+
+    let shards: [Shard]
+    public let collection: LayerCollection
+
+    public var examples: Int { shards.reduce(0) { $0 + $1.examples } }
+
+    /// Opens and checks every shard. Layers that are not Linear, Conv1d or
+    /// Conv2d need no statistics (their blocks come from elsewhere); an
+    /// Embedding is refused for now (its integer indices are not read yet).
+    public static func open(_ paths: [String], over collection: LayerCollection) throws -> LayerStatisticsFiles {
+        var shards: [Shard] = []
+        for path in paths {
+            let file = try SafetensorsFile.open(path)
+            var examples: Int?
+            var layers: [LayerTensors] = []
+            for (position, entry) in collection.entries.enumerated() {
+                let layer = entry.layer
+                if layer.kind == .embedding {
+                    throw InteropError(path, "layer '\(entry.name)' is an Embedding: KFAC from its integer inputs is not built yet; use a collection without it")
+                }
+                guard [.linear, .conv1d, .conv2d].contains(layer.kind) else { continue }
+                let inEffective = layer.weightShape.dropFirst().reduce(1, *), out = layer.weightShape[0]
+                func tensor(_ suffix: String, width: Int) throws -> (SafetensorsFile.Tensor, Int) {
+                    let name = "\(entry.name).\(suffix)"
+                    guard let tensor = file.tensor(named: name) else {
+                        throw InteropError(path, "tensor '\(name)' is missing (KFAC needs the inputs and output gradients of every Linear and Conv layer)")
+                    }
+                    guard tensor.dtype.isFloatingPoint else { throw InteropError(path, "tensor '\(name)' is \(tensor.dtype.rawValue), not floating point") }
+                    guard (tensor.shape.count == 2 || tensor.shape.count == 3), tensor.shape.last == width else {
+                        throw InteropError(path, "tensor '\(name)' has shape \(GradientFiles.describe(tensor.shape)), expected (n, \(width)) or (n, positions, \(width))")
+                    }
+                    if let examples, examples != tensor.shape[0] {
+                        throw InteropError(path, "tensor '\(name)' has \(tensor.shape[0]) examples, the file's other tensors \(examples)")
+                    }
+                    examples = tensor.shape[0]
+                    return (tensor, tensor.shape.count == 3 ? tensor.shape[1] : 1)
+                }
+                let (inputs, inputPositions) = try tensor("inputs", width: inEffective)
+                let (grads, gradPositions) = try tensor("output_grads", width: out)
+                guard inputPositions == gradPositions, inputs.shape.count == grads.shape.count else {
+                    throw InteropError(path, "layer '\(entry.name)': inputs have \(inputPositions) positions, output gradients \(gradPositions)")
+                }
+                layers.append(LayerTensors(position: position, inputs: inputs, outputGrads: grads, positions: inputPositions))
+            }
+            shards.append(Shard(file: file, examples: examples ?? 0, layers: layers))
+        }
+        let files = LayerStatisticsFiles(shards: shards, collection: collection)
+        guard files.examples > 0 else { throw InteropError(paths.joined(separator: ", "), "the files hold no examples") }
+        return files
+    }
+
+    /// `body(position, rows, positions, inputs, outputGrads)` per slab of at
+    /// most `rows` examples and layer: `rows * positions` rows of `in_eff`
+    /// and of `out` values, row-major, float64. Non-finite values are errors.
+    public func forEachSlab(rows limit: Int, _ body: (Int, Int, Int, [Double], [Double]) throws -> Void) throws {
+        for shard in shards {
+            var start = 0
+            while start < shard.examples {
+                try Interruption.check()
+                let rows = min(limit, shard.examples - start)
+                for layer in shard.layers {
+                    var read: [[Double]] = []
+                    for tensor in [layer.inputs, layer.outputGrads] {
+                        let per = tensor.count / max(tensor.shape[0], 1)
+                        let values: [Double] = try shard.file.values(of: tensor, elements: start * per ..< (start + rows) * per)
+                        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                            throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per); nothing was stored")
+                        }
+                        read.append(values)
+                    }
+                    try body(layer.position, rows, layer.positions, read[0], read[1])
+                }
+                start += rows
+            }
+        }
+    }
+
+    /// Examples per slab so that one layer's inputs take about `bytes`.
+    public func rowsPerSlab(bytes: Double = 32 * 1024 * 1024) -> Int {
+        let widest = shards.first?.layers.map { $0.positions * max($0.inputs.shape.last ?? 1, $0.outputGrads.shape.last ?? 1) }.max() ?? 1
+        return max(1, min(examples, Int(bytes / (Double(max(widest, 1)) * 8))))
+    }
+}
