@@ -146,6 +146,8 @@ struct FisherFromDataTests {
             create collection net (fc Linear(3, 4), seq Linear(4, 2, bias=false), ln LayerNorm(2), conv Conv2d(1, 2, 2));
             let K = kfac(net, 's_*.safetensors', positions=\(convention));
             export matrix K to 'K-\(convention).safetensors';
+            let E = ekfac(net, 's_*.safetensors', positions=\(convention));
+            export matrix E to 'E-\(convention).safetensors';
             """], in: folder)
         #expect(out.status == 0, "\(out.stderr)")
         let check = #"""
@@ -153,7 +155,7 @@ struct FisherFromDataTests {
             from safetensors.numpy import load_file
             convention = sys.argv[1]
             shards = [load_file(f"s_{i}.safetensors") for i in range(2)]
-            K = load_file(f"K-{convention}.safetensors")
+            K, E = load_file(f"K-{convention}.safetensors"), load_file(f"E-{convention}.safetensors")
             def cat(name):
                 return np.concatenate([s[name] for s in shards])
             for layer, bias in [("fc", True), ("seq", False), ("conv", True)]:
@@ -171,7 +173,15 @@ struct FisherFromDataTests {
                     A, G = abar.T @ abar / n, gsum.T @ gsum / n
                 assert np.abs(K[f"{layer}.A"] - A).max() <= 1e-12 * np.abs(A).max(), (layer, "A")
                 assert np.abs(K[f"{layer}.G"] - G).max() <= 1e-12 * np.abs(G).max(), (layer, "G")
-            assert K["ln.scale"] == 0
+                # EKFAC: the factors' eigenbases; D = mean_n (U_Gᵀ M_n U_A)², M_n = Σ_s g ãᵀ (signs of
+                # eigenvectors cancel in the square; the bases are compared through U U^T-free products).
+                _, uA = np.linalg.eigh(A)
+                _, uG = np.linalg.eigh(G)
+                M = np.einsum("nso,nsi->noi", g, a)
+                D = (np.einsum("po,noi,iq->npq", uG.T, M, uA) ** 2).mean(axis=0)
+                assert np.abs(E[f"{layer}.D"] - D).max() <= 1e-9 * np.abs(D).max(), (layer, "D")
+                assert np.allclose(np.abs(E[f"{layer}.U_A"]), np.abs(uA), atol=1e-9) and np.allclose(np.abs(E[f"{layer}.U_G"]), np.abs(uG), atol=1e-9), layer
+            assert K["ln.scale"] == 0 and E["ln.scale"] == 0
             print("python ok")
             """#
         let verified = try LCDBProcess.run(["-c", check, convention], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])

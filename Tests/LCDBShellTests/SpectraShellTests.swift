@@ -5,7 +5,7 @@ import Testing
 /// eigendecompositions from the shell: against NumPy (`eigvalsh`, `slogdet`,
 /// powers through `eigh`) on the exported dense blocks, for every form
 /// (kfac, ekfac, eigen, diag, identity, stored dense, mixed), float64 within
-/// 1e-10 relative and float32 (kfac, ekfac, eigen, dense) within 1e-4; then the reuse of a kept
+/// 1e-10 relative and float32 (every form again) within 1e-4; then the reuse of a kept
 /// decomposition, sampling's definition, and bad input.
 @Suite(.serialized)
 struct SpectraShellTests {
@@ -28,6 +28,8 @@ struct SpectraShellTests {
         let E32 = to_ekfac(K32);
         let F32 = random_spd(net, seed=3, dtype=float32);
         let U32 = eig(F32);
+        let D32 = to_diag(K32);
+        let I32 = eye(net, scale=0.7, dtype=float32);
         export matrix Kd to 'Kd.safetensors';
         export matrix F to 'F.safetensors';
         """
@@ -52,6 +54,8 @@ struct SpectraShellTests {
             references = {"K": Kd, "E": Kd, "U": Kd, "Kd": Kd, "K32": Kd, "E32": Kd, "F": F, "F32": F, "U32": F,
                           "D": {n: np.diag(np.diag(Kd[n])) for n in layers},
                           "I": {n: 0.7 * np.eye(len(Kd[n])) for n in layers},
+                          "D32": {n: np.diag(np.diag(Kd[n])) for n in layers},
+                          "I32": {n: 0.7 * np.eye(len(Kd[n])) for n in layers},
                           "mixed(K, F)": {n: (F if n == "ln" else Kd)[n] for n in layers}}
             regul = 0.1
             for name, ref in references.items():

@@ -111,3 +111,71 @@ public struct KFACStatistics {
         return try StructuredMatrix(collection: collection, blocks: blocks)
     }
 }
+
+/// EKFAC's exact per-example diagonal (NNGeometry's `update_diag`): with
+/// the eigenbases `U_G`, `U_A` of the KFAC factors, `D = mean_n (U_Gᵀ M_n U_A)²`
+/// element-wise, `M_n = Σ_s g_{n,s} ã_{n,s}ᵀ` the example's gradient of `V`
+/// (its positions summed). A second pass over the same statistics.
+public struct EKFACDiagonal {
+    public let kfac: StructuredMatrix
+    private var eigenforms: [EKFACForm?]
+    private var sums: [[Double]]
+    private var examples: [Int]
+
+    public init(kfac: StructuredMatrix) throws(CoreError) {
+        self.kfac = kfac
+        var eigenforms: [EKFACForm?] = []
+        var sums: [[Double]] = []
+        for (position, block) in kfac.blocks.enumerated() {
+            if let block = block as? KFACForm {
+                let eigen = try block.eigenform(layer: kfac.collection.names[position])
+                eigenforms.append(eigen)
+                sums.append([Double](repeating: 0, count: eigen.geometry.rows * eigen.geometry.columns))
+            } else {
+                eigenforms.append(nil)
+                sums.append([])
+            }
+        }
+        self.eigenforms = eigenforms
+        self.sums = sums
+        examples = [Int](repeating: 0, count: kfac.blocks.count)
+    }
+
+    /// Adds `rows` examples of layer `position` (as `KFACStatistics.add`).
+    public mutating func add(position: Int, rows: Int, positions count: Int, inputs: [Double], grads: [Double]) {
+        guard let eigen = eigenforms[position], case .dense(let uG) = eigen.leftBasis, case .dense(let uA) = eigen.rightBasis else { return }
+        let geometry = eigen.geometry
+        let (width, out) = (geometry.columns, geometry.rows)
+        let inEffective = geometry.biasColumn ? width - 1 : width
+        var extended = Matrix64(rows: rows * count, columns: width, values: [Double](repeating: 1, count: rows * count * width))
+        for r in 0 ..< rows * count {
+            for k in 0 ..< inEffective { extended.values[r * width + k] = inputs[r * inEffective + k] }
+        }
+        // Rows rotated into the eigenbases: g U_G and ã U_A.
+        let rotatedGrads = Matrix64.product(Matrix64(rows: rows * count, columns: out, values: grads), uG)
+        let rotatedInputs = Matrix64.product(extended, uA)
+        for n in 0 ..< rows {
+            let g = Matrix64(rows: count, columns: out, values: Array(rotatedGrads.values[n * count * out ..< (n + 1) * count * out]))
+            let a = Matrix64(rows: count, columns: width, values: Array(rotatedInputs.values[n * count * width ..< (n + 1) * count * width]))
+            let m = Matrix64.product(g, a, transposeA: true)
+            for k in m.values.indices { sums[position][k] += m.values[k] * m.values[k] }
+        }
+        examples[position] += rows
+    }
+
+    /// The ekfac matrix (other layers as in the kfac one).
+    public func result() throws(CoreError) -> StructuredMatrix {
+        var blocks: [any BlockForm] = []
+        for (position, block) in kfac.blocks.enumerated() {
+            guard let eigen = eigenforms[position] else {
+                blocks.append(block)
+                continue
+            }
+            let n = Double(examples[position])
+            guard n > 0 else { throw CoreError(.invalidArgument, "layer '\(kfac.collection.names[position])': no examples were read") }
+            blocks.append(EKFACForm(geometry: eigen.geometry, leftBasis: eigen.leftBasis, rightBasis: eigen.rightBasis,
+                                    scaling: Matrix64(rows: eigen.geometry.rows, columns: eigen.geometry.columns, values: sums[position].map { $0 / n })))
+        }
+        return try StructuredMatrix(collection: kfac.collection, blocks: blocks)
+    }
+}
