@@ -33,36 +33,35 @@ enum DataFunctions {
                                                 FunctionSpec.dtype],
                      summary: "KFAC from layer statistics: safetensors files (comma-separated, globs allowed) with <layer>.inputs (n, in_eff) or (n, positions, in_eff) and <layer>.output_grads (n, out) or (n, positions, out) for every Linear and Conv layer; A = mean(ã ãᵀ) (a one appended for a bias), G = mean(g gᵀ); with positions, Eschenhagen et al.'s expand (default) or reduce convention (README). Other layers get 0 I: combine with mixed(K, fisher(C, ..., form=dense)).",
                      example: "let K = kfac(mlp, 'stats_*.safetensors');") { args, evaluator in
-            let name = try args.collection("collection")
-            let collection = try evaluator.store.collection(named: name)
-            guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
-            let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
-            let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
-            var statistics = try KFACStatistics(collection: collection, convention: convention)
-            try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
-                try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-            }
-            return .matrix(FormFunctions.value(try statistics.result(), name, args.dtype))
+            let (name, _, kfac) = try kfacFromStatistics(args, evaluator)
+            return .matrix(FormFunctions.value(kfac, name, args.dtype))
         },
         FunctionSpec(name: "ekfac", parameters: [.init("collection", .collection), .init("files", .text),
                                                  .init("positions", .choice(KFACStatistics.Convention.allCases.map(\.rawValue)), default: .word("expand")),
                                                  FunctionSpec.dtype],
                      summary: "EKFAC from the same layer statistics as kfac: the KFAC factors' eigenbases, and the exact per-example diagonal D = mean_n (U_Gᵀ M_n U_A)² with M_n = Σ_s g_s ãᵀ_s (NNGeometry's update_diag): two passes over the files.",
                      example: "let E = ekfac(mlp, 'stats_*.safetensors');") { args, evaluator in
-            let name = try args.collection("collection")
-            let collection = try evaluator.store.collection(named: name)
-            guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
-            let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
-            let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
-            var statistics = try KFACStatistics(collection: collection, convention: convention)
-            try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
-                try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-            }
-            var diagonal = try EKFACDiagonal(kfac: try statistics.result())
+            let (name, files, kfac) = try kfacFromStatistics(args, evaluator)
+            var diagonal = try EKFACDiagonal(kfac: kfac)
             try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
                 diagonal.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
             }
             return .matrix(FormFunctions.value(try diagonal.result(), name, args.dtype))
         },
     ]
+
+    /// The collection's name, the checked statistics files, and the KFAC
+    /// matrix from one pass over them (`kfac`, and `ekfac`'s first pass).
+    private static func kfacFromStatistics(_ args: CallArguments, _ evaluator: Evaluator) throws -> (String, LayerStatisticsFiles, StructuredMatrix) {
+        let name = try args.collection("collection")
+        let collection = try evaluator.store.collection(named: name)
+        guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
+        let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
+        let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
+        var statistics = try KFACStatistics(collection: collection, convention: convention)
+        try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
+            try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+        }
+        return (name, files, try statistics.result())
+    }
 }
