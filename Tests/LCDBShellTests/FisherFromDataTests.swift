@@ -187,4 +187,43 @@ struct FisherFromDataTests {
         let verified = try LCDBProcess.run(["-c", check, convention], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
         #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
     }
+
+    /// samples/make_gradients.py writes real per-example gradients of a small
+    /// MLP; samples/fisher_from_data.lc builds its Fishers from them. The
+    /// dense blocks equal Gᵀ G / n and fc2's KFAC (a Linear layer without
+    /// positions) equals NumPy's from the statistics.
+    @Test(arguments: ["debug", "release"])
+    func fisherFromDataSampleRuns(binary: String) throws {
+        let lcdb = try #require(LCDBProcess.binaries().first { $0.name == binary }?.path, "run the tests with make test (release binary)")
+        let work = folder.appendingPathComponent("sample-\(binary)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let samples = LCDBProcess.packageRoot.appendingPathComponent("samples")
+        let made = try LCDBProcess.run([samples.appendingPathComponent("make_gradients.py").path], in: work,
+                                       executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(made.status == 0 && made.stdout.contains("300 examples"), "\(made.stdout)\(made.stderr)")
+        let db = work.appendingPathComponent("f.lcdb").path
+        let run = try LCDBProcess.run(["--no-init", db, samples.appendingPathComponent("fisher_from_data.lc").path], in: work, executableOverride: lcdb)
+        #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
+        #expect(run.stdout.components(separatedBy: "(all)").count == 6, "five comparisons: \(run.stdout)")
+        let exported = try LCDBProcess.run(["--no-init", db, "-c", "export matrix F to 'F.safetensors'; export matrix K to 'K.safetensors';"],
+                                           in: work, executableOverride: lcdb)
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let check = #"""
+            import numpy as np
+            from safetensors.numpy import load_file
+            shards = [load_file(f"grads_{i}.safetensors") for i in range(2)]
+            stats, F, K = load_file("stats.safetensors"), load_file("F.safetensors"), load_file("K.safetensors")
+            for layer in ["fc1", "fc2"]:
+                G = np.concatenate([np.concatenate([s[f"{layer}.weight"].reshape(len(s[f"{layer}.bias"]), -1), s[f"{layer}.bias"]], axis=1) for s in shards])
+                want = G.T @ G / len(G)
+                assert np.abs(F[layer] - want).max() <= 1e-12 * np.abs(want).max(), layer
+            a = np.concatenate([stats["fc2.inputs"], np.ones((300, 1))], axis=1)
+            g = stats["fc2.output_grads"]
+            assert np.abs(K["fc2.A"] - a.T @ a / 300).max() <= 1e-12 * np.abs(a.T @ a / 300).max()
+            assert np.abs(K["fc2.G"] - g.T @ g / 300).max() <= 1e-12 * np.abs(g.T @ g / 300).max()
+            print("python ok")
+            """#
+        let verified = try LCDBProcess.run(["-c", check], in: work, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+    }
 }
