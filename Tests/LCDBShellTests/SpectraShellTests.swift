@@ -194,6 +194,9 @@ struct SpectraShellTests {
             ("let S = sample(F, seed=-1);", "sample: seed must be a non-negative integer"),
             ("let S = sample(F - identity(net, scale=100), seed=1);", "sample: block 'fc' is not positive semi-definite"),
             ("let P = pow(F, 1e999);", "pow: the exponent must be finite, got inf"),
+            ("eigvals(F, k=13);", "eigvals: k (13) is larger than the matrix, which has 12 eigenvalues"),
+            ("eigvals(diag_matrix(ones(net) / zeros(net)), k=1);", "eigvals: block 'fc' holds an infinite value; its eigenvalues are undefined"),
+            ("logdet(diag_matrix(zeros(net) / zeros(net)));", "logdet: block 'fc' holds NaN"),
         ]
         for (statement, message) in cases {
             let out = try LCDBProcess.run(["--no-init", db, "-c", statement], in: folder)

@@ -59,7 +59,12 @@ public struct DiagForm: BlockForm {
         }
     }
 
-    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum { .values(values) }
+    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum {
+        if let bad = values.first(where: { !$0.isFinite }) {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); its eigenvalues are undefined")
+        }
+        return .values(values)
+    }
 
     public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
         let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .values(values))

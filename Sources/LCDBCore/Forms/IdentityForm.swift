@@ -52,7 +52,12 @@ public struct IdentityForm: BlockForm {
 
     public func times(_ other: any BlockForm) -> (any BlockForm)? { other.scaled(by: scale) }
 
-    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum { .constant(scale, count: side) }
+    public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum {
+        guard scale.isFinite else {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(scale.isNaN ? "NaN" : "an infinite value"); its eigenvalues are undefined")
+        }
+        return .constant(scale, count: side)
+    }
 
     public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
         let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .constant(scale, count: side))

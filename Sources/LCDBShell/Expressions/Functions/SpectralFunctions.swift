@@ -139,6 +139,9 @@ enum SpectralFunctions {
     private static func eigenvalueTable(_ m: MatrixValue, k: Int, largest: Bool, method: String,
                                         _ args: CallArguments, _ store: Store) throws -> ResultTable {
         let names = m.collection.names
+        guard k <= m.collection.numel else {
+            throw args.error("k (\(k)) is larger than the matrix, which has \(m.collection.numel) eigenvalues")
+        }
         if k == 0 {
             guard method != "lanczos" else { throw args.error("method=lanczos finds the k extreme eigenvalues: give k") }
             try MemoryBudget.require(Double(m.collection.numel) * 16, for: "all \(m.collection.numel) eigenvalues",
