@@ -257,7 +257,7 @@ extension Store {
         }
         let representation: String = row["representation"]
         guard anyForm || representation == "blockdiag" else {
-            throw StoreError(.mismatch, "matrix '\(name)' is \(representation), not dense blocks; this operation reads dense blocks (convert with dense(\(name)))")
+            throw StoreError(.mismatch, "matrix '\(name)' is \(representation), not dense blocks; this operation reads dense blocks (convert with to_dense(\(name)))")
         }
         guard let dtype = DType(rawValue: row["dtype"]) else {
             throw StoreError(.corrupt, "matrix '\(name)' has an unknown dtype")

@@ -65,7 +65,7 @@ struct StoreFormsTests {
         let collection = try Self.collection()
         try store.createCollection("net", collection)
         try store.saveStructured("K", over: "net", try StructuredMatrix.randomKFAC(over: collection, seed: 1), dtype: .float32)
-        #expect(throws: StoreError(.mismatch, "matrix 'K' is mixed, not dense blocks; this operation reads dense blocks (convert with dense(K))")) {
+        #expect(throws: StoreError(.mismatch, "matrix 'K' is mixed, not dense blocks; this operation reads dense blocks (convert with to_dense(K))")) {
             _ = try store.trace("K")
         }
     }
