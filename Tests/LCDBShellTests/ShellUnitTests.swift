@@ -120,7 +120,8 @@ struct CompleterTests {
     @Test func functionsAndObjectsInExpressions() {
         let candidates = completer.complete(pending: "", line: "let x = so").candidates
         #expect(candidates == ["solve("])
-        #expect(completer.complete(pending: "", line: "trace(fi").candidates == ["fisher"])
+        // The stored matrix fisher, and the function fisher( that builds one from gradient files.
+        #expect(completer.complete(pending: "", line: "trace(fi").candidates == ["fisher", "fisher("])
     }
 }
 
