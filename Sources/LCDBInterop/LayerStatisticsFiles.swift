@@ -6,8 +6,11 @@ import LCDBCore
 /// `<layer>.inputs` of shape `(n, in_eff)` or `(n, positions, in_eff)` (Conv:
 /// the unfolded patches, `in_channels * prod(kernel_size)` wide; sequences:
 /// tokens) and `<layer>.output_grads` of shape `(n, out)` or
-/// `(n, positions, out)`. Checked against the collection before any value is
-/// read; read a slab of examples and one layer at a time.
+/// `(n, positions, out)`; for an Embedding, `<layer>.inputs` holds the token
+/// indices, integers of shape `(n,)` or `(n, positions)`, and
+/// `<layer>.output_grads` `(n, embedding_dim)` or `(n, positions, embedding_dim)`.
+/// Checked against the collection before any value is read; read a slab of
+/// examples and one layer at a time.
 public struct LayerStatisticsFiles {
     struct LayerTensors {
         let position: Int
@@ -28,9 +31,8 @@ public struct LayerStatisticsFiles {
 
     public var examples: Int { shards.reduce(0) { $0 + $1.examples } }
 
-    /// Opens and checks every shard. Layers that are not Linear, Conv1d or
-    /// Conv2d need no statistics (their blocks come from elsewhere); an
-    /// Embedding is refused for now (its integer indices are not read yet).
+    /// Opens and checks every shard. Layers that are not Linear, Conv1d,
+    /// Conv2d or Embedding need no statistics (their blocks come from elsewhere).
     public static func open(_ paths: [String], over collection: LayerCollection) throws -> LayerStatisticsFiles {
         var shards: [Shard] = []
         for path in paths {
@@ -39,29 +41,39 @@ public struct LayerStatisticsFiles {
             var layers: [LayerTensors] = []
             for (position, entry) in collection.entries.enumerated() {
                 let layer = entry.layer
-                if layer.kind == .embedding {
-                    throw InteropError(path, "layer '\(entry.name)' is an Embedding: KFAC from its integer inputs is not built yet; use a collection without it")
-                }
-                guard [.linear, .conv1d, .conv2d].contains(layer.kind) else { continue }
-                let inEffective = layer.weightShape.dropFirst().reduce(1, *), out = layer.weightShape[0]
-                func tensor(_ suffix: String, width: Int) throws -> (SafetensorsFile.Tensor, Int) {
+                guard [.linear, .conv1d, .conv2d, .embedding].contains(layer.kind) else { continue }
+                let embedding = layer.kind == .embedding
+                // An Embedding's weight is num_embeddings x embedding_dim: its "out" is the second.
+                let inEffective = layer.weightShape.dropFirst().reduce(1, *)
+                let out = embedding ? layer.weightShape[1] : layer.weightShape[0]
+                func tensor(_ suffix: String, width: Int?) throws -> (SafetensorsFile.Tensor, Int) {
                     let name = "\(entry.name).\(suffix)"
                     guard let tensor = file.tensor(named: name) else {
-                        throw InteropError(path, "tensor '\(name)' is missing (KFAC needs the inputs and output gradients of every Linear and Conv layer)")
+                        throw InteropError(path, "tensor '\(name)' is missing (KFAC needs the inputs and output gradients of every Linear, Conv and Embedding layer)")
                     }
-                    guard tensor.dtype.isFloatingPoint else { throw InteropError(path, "tensor '\(name)' is \(tensor.dtype.rawValue), not floating point") }
-                    guard (tensor.shape.count == 2 || tensor.shape.count == 3), tensor.shape.last == width else {
-                        throw InteropError(path, "tensor '\(name)' has shape \(GradientFiles.describe(tensor.shape)), expected (n, \(width)) or (n, positions, \(width))")
+                    if let width {
+                        guard tensor.dtype.isFloatingPoint else { throw InteropError(path, "tensor '\(name)' is \(tensor.dtype.rawValue), not floating point") }
+                        guard (tensor.shape.count == 2 || tensor.shape.count == 3), tensor.shape.last == width else {
+                            throw InteropError(path, "tensor '\(name)' has shape \(GradientFiles.describe(tensor.shape)), expected (n, \(width)) or (n, positions, \(width))")
+                        }
+                    } else {
+                        guard !tensor.dtype.isFloatingPoint, tensor.dtype != .bool else {
+                            throw InteropError(path, "tensor '\(name)' is \(tensor.dtype.rawValue): an Embedding's inputs are integer token indices")
+                        }
+                        guard tensor.shape.count == 1 || tensor.shape.count == 2 else {
+                            throw InteropError(path, "tensor '\(name)' has shape \(GradientFiles.describe(tensor.shape)), expected (n,) or (n, positions) token indices")
+                        }
                     }
                     if let examples, examples != tensor.shape[0] {
                         throw InteropError(path, "tensor '\(name)' has \(tensor.shape[0]) examples, the file's other tensors \(examples)")
                     }
                     examples = tensor.shape[0]
-                    return (tensor, tensor.shape.count == 3 ? tensor.shape[1] : 1)
+                    let positional = width == nil ? tensor.shape.count == 2 : tensor.shape.count == 3
+                    return (tensor, positional ? tensor.shape[1] : 1)
                 }
-                let (inputs, inputPositions) = try tensor("inputs", width: inEffective)
+                let (inputs, inputPositions) = try tensor("inputs", width: embedding ? nil : inEffective)
                 let (grads, gradPositions) = try tensor("output_grads", width: out)
-                guard inputPositions == gradPositions, inputs.shape.count == grads.shape.count else {
+                guard inputPositions == gradPositions, (embedding ? inputs.shape.count + 1 : inputs.shape.count) == grads.shape.count else {
                     throw InteropError(path, "layer '\(entry.name)': inputs have \(inputPositions) positions, output gradients \(gradPositions)")
                 }
                 layers.append(LayerTensors(position: position, inputs: inputs, outputGrads: grads, positions: inputPositions))
@@ -86,7 +98,18 @@ public struct LayerStatisticsFiles {
                     var read: [[Double]] = []
                     for tensor in [layer.inputs, layer.outputGrads] {
                         let per = tensor.count / max(tensor.shape[0], 1)
-                        let values: [Double] = try shard.file.values(of: tensor, elements: start * per ..< (start + rows) * per)
+                        let elements = start * per ..< (start + rows) * per
+                        if !tensor.dtype.isFloatingPoint {
+                            // Token indices, checked against the table's size.
+                            let size = collection.entries[layer.position].layer.weightShape[0]
+                            let indices = try shard.file.integers(of: tensor, elements: elements)
+                            if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= size }) {
+                                throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds index \(indices[bad]) at example \(start + bad / per); the Embedding has \(size) rows")
+                            }
+                            read.append(indices.map(Double.init))
+                            continue
+                        }
+                        let values: [Double] = try shard.file.values(of: tensor, elements: elements)
                         if let bad = values.firstIndex(where: { !$0.isFinite }) {
                             throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per); nothing was stored")
                         }
@@ -101,7 +124,10 @@ public struct LayerStatisticsFiles {
 
     /// Examples per slab so that one layer's inputs take about `bytes`.
     public func rowsPerSlab(bytes: Double = 32 * 1024 * 1024) -> Int {
-        let widest = shards.first?.layers.map { $0.positions * max($0.inputs.shape.last ?? 1, $0.outputGrads.shape.last ?? 1) }.max() ?? 1
+        let widest = shards.first?.layers.map { layer in
+            let inputWidth = layer.inputs.dtype.isFloatingPoint ? (layer.inputs.shape.last ?? 1) : 1
+            return layer.positions * max(inputWidth, layer.outputGrads.shape.last ?? 1)
+        }.max() ?? 1
         return max(1, min(examples, Int(bytes / (Double(max(widest, 1)) * 8))))
     }
 }

@@ -183,6 +183,33 @@ public struct SafetensorsFile: Sendable {
         return raw.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: 0, count: elements.count, as: Scalar.self) }
     }
 
+    /// Some of an integer tensor's values (row-major element indices): token
+    /// indices of an Embedding's inputs.
+    public func integers(of tensor: Tensor, elements: Range<Int>) throws -> [Int] {
+        guard !tensor.dtype.isFloatingPoint, tensor.dtype != .bool else {
+            throw InteropError(path, "tensor '\(tensor.name)' is \(tensor.dtype.rawValue), not an integer tensor")
+        }
+        precondition(elements.lowerBound >= 0 && elements.upperBound <= tensor.count, "element range outside the tensor")
+        let size = tensor.dtype.size
+        let start = tensor.range.lowerBound + elements.lowerBound * size
+        let raw = streamed ? try FileRegion.read(path, offset: start, count: elements.count * size) : bytes.subdata(in: start ..< start + elements.count * size)
+        return raw.withUnsafeBytes { b in
+            (0 ..< elements.count).map { i -> Int in
+                let at = i * size
+                switch tensor.dtype {
+                case .i64: return Int(Int64(littleEndian: b.loadUnaligned(fromByteOffset: at, as: Int64.self)))
+                case .u64: return Int(truncatingIfNeeded: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+                case .i32: return Int(Int32(littleEndian: b.loadUnaligned(fromByteOffset: at, as: Int32.self)))
+                case .u32: return Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                case .i16: return Int(Int16(littleEndian: b.loadUnaligned(fromByteOffset: at, as: Int16.self)))
+                case .u16: return Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+                case .i8: return Int(b.load(fromByteOffset: at, as: Int8.self))
+                default: return Int(b.load(fromByteOffset: at, as: UInt8.self))
+                }
+            }
+        }
+    }
+
     /// The header of a file whose tensors are written afterwards in order
     /// (streamed exports): 8-byte length, JSON padded to 8 bytes.
     public static func header(for tensors: [(name: String, dtype: TensorDType, shape: [Int])]) -> Data {

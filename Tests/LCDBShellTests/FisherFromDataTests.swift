@@ -111,7 +111,7 @@ struct FisherFromDataTests {
             ("create collection one (fc Linear(3, 4));", "nograds.safetensors", "kfac: nograds.safetensors: tensor 'fc.output_grads' is missing"),
             ("create collection one (fc Linear(3, 4));", "positions.safetensors", "kfac: positions.safetensors: layer 'fc': inputs have 2 positions, output gradients 3"),
             ("create collection one (fc Linear(3, 4));", "width.safetensors", "kfac: width.safetensors: tensor 'fc.inputs' has shape (4, 5), expected (n, 3) or (n, positions, 3)"),
-            ("create collection one (e Embedding(5, 2));", "width.safetensors", "kfac: width.safetensors: layer 'e' is an Embedding: KFAC from its integer inputs is not built yet"),
+            ("create collection one (e Embedding(5, 2));", "width.safetensors", "kfac: width.safetensors: tensor 'e.inputs' is missing"),
         ]
         for (setup, files, message) in kfacCases {
             let kdb = folder.appendingPathComponent("k-\(UUID().uuidString).lcdb").path
@@ -225,5 +225,56 @@ struct FisherFromDataTests {
             """#
         let verified = try LCDBProcess.run(["-c", check], in: work, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
         #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+    }
+
+    /// An Embedding's statistics are token indices: A is the diagonal of
+    /// token counts over the n S positions divided by n S, G = Σ g gᵀ / n
+    /// (expand); EKFAC's D = mean_n (M_n U_G)² with M_n = Σ_s e_{idx_s} g_sᵀ.
+    /// reduce is refused (it would make A dense); a bad index is named.
+    @Test func embeddingStatisticsGiveADiagonalFactor() throws {
+        let write = #"""
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(11)
+            n, S, V, d = 9, 5, 7, 3
+            save_file({"emb.inputs": rng.integers(0, V, size=(n, S)).astype(np.int64),
+                       "emb.output_grads": rng.standard_normal((n, S, d))}, "emb.safetensors")
+            save_file({"emb.inputs": np.array([[0, 7]], dtype=np.int32), "emb.output_grads": np.zeros((1, 2, 3))}, "emb_bad.safetensors")
+            """#
+        #expect(try LCDBProcess.run(["-c", write], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"]).status == 0)
+        let db = folder.appendingPathComponent("emb.lcdb").path
+        let out = try LCDBProcess.run(["--no-init", db, "-c", """
+            create collection net (emb Embedding(7, 3));
+            let K = kfac(net, 'emb.safetensors');
+            let E = ekfac(net, 'emb.safetensors');
+            export matrix K to 'Kemb.safetensors';
+            export matrix E to 'Eemb.safetensors';
+            """], in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        let check = #"""
+            import numpy as np
+            from safetensors.numpy import load_file
+            f, K, E = load_file("emb.safetensors"), load_file("Kemb.safetensors"), load_file("Eemb.safetensors")
+            idx, g = f["emb.inputs"], f["emb.output_grads"]
+            n, S = idx.shape
+            A = np.bincount(idx.ravel(), minlength=7) / (n * S)
+            G = np.einsum("nsi,nsj->ij", g, g) / n
+            assert K["emb.A"].shape == (7,) and np.abs(K["emb.A"] - A).max() <= 1e-15
+            assert np.abs(K["emb.G"] - G).max() <= 1e-12 * np.abs(G).max()
+            _, uG = np.linalg.eigh(G)
+            M = np.zeros((n, 7, 3))
+            for i in range(n):
+                for s in range(S):
+                    M[i, idx[i, s]] += g[i, s]
+            D = ((M @ uG) ** 2).mean(axis=0)
+            assert np.abs(E["emb.D"] - D).max() <= 1e-9 * np.abs(D).max()
+            print("python ok")
+            """#
+        let verified = try LCDBProcess.run(["-c", check], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+        let reduce = try LCDBProcess.run(["--no-init", db, "-c", "let R = kfac(net, 'emb.safetensors', positions=reduce);"], in: folder)
+        #expect(reduce.status == 1 && reduce.stderr.contains("kfac: layer 'emb' is an Embedding over 5 positions: the reduce convention would make its input factor a dense 7 x 7 matrix; use positions=expand"), "\(reduce.stderr)")
+        let bad = try LCDBProcess.run(["--no-init", db, "-c", "let R = kfac(net, 'emb_bad.safetensors');"], in: folder)
+        #expect(bad.status == 1 && bad.stderr.contains("kfac: emb_bad.safetensors: tensor 'emb.inputs' holds index 7 at example 0; the Embedding has 7 rows"), "\(bad.stderr)")
     }
 }

@@ -12,7 +12,10 @@ import COpenBLAS
 ///   summed on the output side first, `ā_n = (1/S) Σ_s ã_{n,s}`,
 ///   `ĝ_n = Σ_s g_{n,s}`, then `A = (1/n) Σ_n ā ā ᵀ`, `G = (1/n) Σ_n ĝ ĝᵀ`.
 ///
-/// Without positions both are `A = mean(ã ãᵀ)`, `G = mean(g gᵀ)`.
+/// Without positions both are `A = mean(ã ãᵀ)`, `G = mean(g gᵀ)`. An
+/// Embedding's inputs are token indices: `A` is diagonal, the count of each
+/// token over the `n S` positions divided by `n S` (expand; reduce would make
+/// it a dense `num_embeddings²` matrix and is refused), `G` as above.
 /// Layers of other kinds get no statistics: their blocks are `0 I` here,
 /// to be replaced with `mixed(K, D)` by blocks built otherwise.
 public struct KFACStatistics {
@@ -36,6 +39,13 @@ public struct KFACStatistics {
                 gSums.append([])
                 continue
             }
+            if entry.layer.kind == .embedding {
+                // A on the left, diagonal (token counts); G on the right.
+                bytes += (Double(geometry.rows) + Double(geometry.columns * geometry.columns)) * 8
+                aSums.append([Double](repeating: 0, count: geometry.rows))
+                gSums.append([Double](repeating: 0, count: geometry.columns * geometry.columns))
+                continue
+            }
             bytes += (Double(geometry.columns * geometry.columns) + Double(geometry.rows * geometry.rows)) * 8
             aSums.append([Double](repeating: 0, count: geometry.columns * geometry.columns))
             gSums.append([Double](repeating: 0, count: geometry.rows * geometry.rows))
@@ -51,6 +61,16 @@ public struct KFACStatistics {
     /// `inputs` is `rows * count x in_eff`, `grads` `rows * count x out`.
     public mutating func add(position: Int, rows: Int, positions count: Int, inputs: [Double], grads: [Double]) throws(CoreError) {
         let geometry = try KroneckerGeometry(collection.entries[position].layer, name: collection.names[position])
+        if collection.entries[position].layer.kind == .embedding {
+            guard convention == .expand || count == 1 else {
+                throw CoreError(.invalidArgument, "layer '\(collection.names[position])' is an Embedding over \(count) positions: the reduce convention would make its input factor a dense \(geometry.rows) x \(geometry.rows) matrix; use positions=expand")
+            }
+            examples[position] += rows
+            positions[position] = count
+            for index in inputs { aSums[position][Int(index)] += 1 }
+            KFACStatistics.syrk(&gSums[position], grads, rows: rows * count, width: geometry.columns)
+            return
+        }
         let (width, out) = (geometry.columns, geometry.rows)
         let inEffective = geometry.biasColumn ? width - 1 : width
         examples[position] += rows
@@ -77,6 +97,13 @@ public struct KFACStatistics {
         KFACStatistics.syrk(&gSums[position], right, rows: rightRows, width: out)
     }
 
+    /// A dense factor from an upper-triangle sum, mirrored and scaled.
+    private func factorFromUpper(_ sum: [Double], _ side: Int, _ scale: Double) -> KroneckerFactor {
+        var values = sum
+        values.withUnsafeMutableBufferPointer { SquareMirror.copy($0.baseAddress!, side: side, from: .upper) }
+        return .dense(Matrix64(rows: side, columns: side, values: values.map { $0 * scale }))
+    }
+
     /// sum += xᵀ x, upper triangle (row-major).
     private static func syrk(_ sum: inout [Double], _ x: [Double], rows: Int, width: Int) {
         guard rows > 0, width > 0 else { return }
@@ -99,14 +126,14 @@ public struct KFACStatistics {
             let n = Double(examples[position])
             guard n > 0 else { throw CoreError(.invalidArgument, "layer '\(entry.name)': no examples were read") }
             let s = Double(positions[position])
-            let aScale = convention == .expand ? 1 / (n * s) : 1 / n
-            func factor(_ sum: [Double], _ side: Int, _ scale: Double) -> KroneckerFactor {
-                var values = sum
-                values.withUnsafeMutableBufferPointer { SquareMirror.copy($0.baseAddress!, side: side, from: .upper) }
-                return .dense(Matrix64(rows: side, columns: side, values: values.map { $0 * scale }))
+            if entry.layer.kind == .embedding {
+                blocks.append(KFACForm(geometry: geometry, left: .diagonal(aSums[position].map { $0 / (n * s) }),
+                                       right: factorFromUpper(gSums[position], geometry.columns, 1 / n)))
+                continue
             }
-            blocks.append(KFACForm(geometry: geometry, left: factor(gSums[position], geometry.rows, 1 / n),
-                                   right: factor(aSums[position], geometry.columns, aScale)))
+            let aScale = convention == .expand ? 1 / (n * s) : 1 / n
+            blocks.append(KFACForm(geometry: geometry, left: factorFromUpper(gSums[position], geometry.rows, 1 / n),
+                                   right: factorFromUpper(aSums[position], geometry.columns, aScale)))
         }
         return try StructuredMatrix(collection: collection, blocks: blocks)
     }
@@ -143,7 +170,29 @@ public struct EKFACDiagonal {
 
     /// Adds `rows` examples of layer `position` (as `KFACStatistics.add`).
     public mutating func add(position: Int, rows: Int, positions count: Int, inputs: [Double], grads: [Double]) {
-        guard let eigen = eigenforms[position], case .dense(let uG) = eigen.leftBasis, case .dense(let uA) = eigen.rightBasis else { return }
+        guard let eigen = eigenforms[position] else { return }
+        if case .diagonal = eigen.leftBasis, case .dense(let uG) = eigen.rightBasis {
+            // An Embedding: M_n = Σ_s e_{idx_s} g_sᵀ, rotated on the right only
+            // (A is diagonal, its eigenbasis the identity): rows idx_s of M_n U_G.
+            let dim = eigen.geometry.columns
+            let rotated = Matrix64.product(Matrix64(rows: rows * count, columns: dim, values: grads), uG)
+            for n in 0 ..< rows {
+                var touched: [Int: [Double]] = [:]
+                for s in 0 ..< count {
+                    let r = n * count + s
+                    let index = Int(inputs[r])
+                    var row = touched[index] ?? [Double](repeating: 0, count: dim)
+                    for k in 0 ..< dim { row[k] += rotated.values[r * dim + k] }
+                    touched[index] = row
+                }
+                for (index, row) in touched {
+                    for k in 0 ..< dim { sums[position][index * dim + k] += row[k] * row[k] }
+                }
+            }
+            examples[position] += rows
+            return
+        }
+        guard case .dense(let uG) = eigen.leftBasis, case .dense(let uA) = eigen.rightBasis else { return }
         let geometry = eigen.geometry
         let (width, out) = (geometry.columns, geometry.rows)
         let inEffective = geometry.biasColumn ? width - 1 : width
