@@ -90,6 +90,25 @@ public struct GradientFiles {
         return files
     }
 
+    /// Per-example weights from a safetensors file: its tensor `weights` (or
+    /// its only tensor), one value per example of all shards in order,
+    /// finite, non-negative, not all zero.
+    public func weights(from path: String) throws -> [Double] {
+        let file = try SafetensorsFile.open(path)
+        guard let tensor = file.tensor(named: "weights") ?? (file.tensors.count == 1 ? file.tensors[0] : nil) else {
+            throw InteropError(path, "no tensor 'weights' (per-example weights, shape (n,))")
+        }
+        guard tensor.dtype.isFloatingPoint, tensor.shape == [examples] else {
+            throw InteropError(path, "tensor '\(tensor.name)' has shape \(GradientFiles.describe(tensor.shape)) (\(tensor.dtype.rawValue)); expected (\(examples),) floating weights, one per example of the gradient files")
+        }
+        let weights: [Double] = try file.values(of: tensor)
+        if let bad = weights.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+            throw InteropError(path, "weight \(bad) is \(weights[bad]); weights must be finite and non-negative")
+        }
+        guard weights.contains(where: { $0 > 0 }) else { throw InteropError(path, "every weight is zero") }
+        return weights
+    }
+
     /// Examples per slab so that one layer's slab takes about `bytes`.
     public func rowsPerSlab(bytes: Double = 32 * 1024 * 1024) -> Int {
         let widest = collection.entries.map(\.layer.numel).max() ?? 1

@@ -277,4 +277,46 @@ struct FisherFromDataTests {
         let bad = try LCDBProcess.run(["--no-init", db, "-c", "let R = kfac(net, 'emb_bad.safetensors');"], in: folder)
         #expect(bad.status == 1 && bad.stderr.contains("kfac: emb_bad.safetensors: tensor 'emb.inputs' holds index 7 at example 0; the Embedding has 7 rows"), "\(bad.stderr)")
     }
+
+    /// Per-example weights give the weighted mean Σ w g gᵀ / Σ w (NumPy,
+    /// 1e-12); weights of the wrong length, negative or all zero are refused.
+    @Test func perExampleWeights() throws {
+        let py = try LCDBProcess.run(["-c", Self.writer + "\n" + #"""
+            save_file({"weights": rng.random(20) * 3}, "w.safetensors")
+            save_file({"weights": np.ones(19)}, "w_short.safetensors")
+            save_file({"weights": -np.ones(20)}, "w_negative.safetensors")
+            save_file({"weights": np.zeros(20)}, "w_zero.safetensors")
+            """#, "4", "float64"], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.status == 0, "\(py.stderr)")
+        let db = folder.appendingPathComponent("w.lcdb").path
+        let out = try LCDBProcess.run(["--no-init", db, "-c", Self.collection + """
+            let F = fisher(net, 'g_float64_*.safetensors', form=dense, weights='w.safetensors');
+            let D = fisher(net, 'g_float64_*.safetensors', weights='w.safetensors');
+            export matrix F to 'Fw.safetensors';
+            export matrix D to 'Dw.safetensors';
+            """], in: folder)
+        #expect(out.status == 0, "\(out.stderr)")
+        let check = #"""
+            import numpy as np
+            from safetensors.numpy import load_file
+            shards = [load_file(f"g_float64_{i}.safetensors") for i in range(3)]
+            w = load_file("w.safetensors")["weights"]
+            F, D = load_file("Fw.safetensors"), load_file("Dw.safetensors")
+            layers = {"fc": ["fc.weight", "fc.bias"], "head": ["head.weight"], "conv": ["conv.weight", "conv.bias"], "p": ["p"]}
+            for layer, tensors in layers.items():
+                G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in tensors], axis=1) for s in shards])
+                want = (G * w[:, None]).T @ G / w.sum()
+                assert np.abs(F[layer] - want).max() <= 1e-12 * np.abs(want).max(), layer
+                assert np.abs(D[f"{layer}.diag"] - np.diag(want)).max() <= 1e-12 * np.abs(np.diag(want)).max(), layer
+            print("python ok")
+            """#
+        let verified = try LCDBProcess.run(["-c", check], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+        for (file, message) in [("w_short", "tensor 'weights' has shape (19,) (F64); expected (20,) floating weights"),
+                                ("w_negative", "weight 0 is -1.0; weights must be finite and non-negative"),
+                                ("w_zero", "every weight is zero")] {
+            let bad = try LCDBProcess.run(["--no-init", db, "-c", "let X = fisher(net, 'g_float64_*.safetensors', weights='\(file).safetensors');"], in: folder)
+            #expect(bad.status == 1 && bad.stderr.contains("fisher: \(file).safetensors: \(message)"), "\(file): \(bad.stderr)")
+        }
+    }
 }

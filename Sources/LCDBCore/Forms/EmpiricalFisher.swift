@@ -1,6 +1,7 @@
 import COpenBLAS
 
-/// The empirical Fisher `F = (1/n) Σ_n g_n g_nᵀ` of per-example gradients,
+/// The empirical Fisher `F = (1/n) Σ_n g_n g_nᵀ` of per-example gradients
+/// (with per-example weights, the weighted mean `Σ w_n g_n g_nᵀ / Σ w_n`),
 /// accumulated a slab of examples at a time (the gradients are never all in
 /// memory): `diag` keeps `Σ g²` per parameter; `dense` keeps each layer's
 /// block `Σ G_sᵀ G_s` over slabs `G_s` (`dsyrk` into one triangle, mirrored
@@ -13,6 +14,8 @@ public struct EmpiricalFisher {
     public let form: Form
     private var sums: [[Double]]
     public private(set) var examples = 0
+    /// Σ w over the examples added (their count without weights).
+    private var totalWeight = 0.0
 
     public init(collection: LayerCollection, form: Form) throws(CoreError) {
         self.collection = collection
@@ -29,12 +32,23 @@ public struct EmpiricalFisher {
     }
 
     /// Adds `rows` examples of layer `position`: `slab` is `rows x numel`,
-    /// row-major. Every layer gets the same examples, so `examples` counts
-    /// those added to layer 0.
-    public mutating func add(rows: Int, position: Int, slab: [Double]) {
-        if position == 0 { examples += rows }
+    /// row-major, `weights` theirs (nil: 1 each). Every layer gets the same
+    /// examples, so `examples` counts those added to layer 0.
+    public mutating func add(rows: Int, position: Int, slab: [Double], weights: ArraySlice<Double>? = nil) {
+        if position == 0 {
+            examples += rows
+            totalWeight += weights.map { $0.reduce(0, +) } ?? Double(rows)
+        }
         let numel = collection.entries[position].layer.numel
         guard numel > 0, rows > 0 else { return }
+        var slab = slab
+        if let weights {
+            // w g gᵀ = (√w g)(√w g)ᵀ: each row scaled once, then the same sums.
+            for (row, weight) in weights.enumerated() {
+                let root = weight.squareRoot()
+                for k in 0 ..< numel { slab[row * numel + k] *= root }
+            }
+        }
         switch form {
         case .diag:
             sums[position].withUnsafeMutableBufferPointer { total in
@@ -54,8 +68,8 @@ public struct EmpiricalFisher {
 
     /// The Fisher: sums over the examples seen, divided by their number.
     public func result() throws(CoreError) -> StructuredMatrix {
-        guard examples > 0 else { throw CoreError(.invalidArgument, "no examples were read") }
-        let scale = 1 / Double(examples)
+        guard examples > 0, totalWeight > 0 else { throw CoreError(.invalidArgument, "no examples were read") }
+        let scale = 1 / totalWeight
         let blocks: [any BlockForm] = sums.enumerated().map { position, sum in
             let numel = collection.entries[position].layer.numel
             switch form {

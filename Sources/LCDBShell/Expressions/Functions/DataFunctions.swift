@@ -8,8 +8,8 @@ enum DataFunctions {
     static let all: [FunctionSpec] = [
         FunctionSpec(name: "fisher", parameters: [.init("collection", .collection), .init("files", .text),
                                                   .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue)), default: .word("diag")),
-                                                  FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk). Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
+                                                  .init("weights", .text, default: .word("")), FunctionSpec.dtype],
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
@@ -17,10 +17,15 @@ enum DataFunctions {
             let form = EmpiricalFisher.Form(rawValue: args.word("form") ?? "diag") ?? .diag
             let files = try GradientFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
             var fisher = try EmpiricalFisher(collection: collection, form: form)
+            let weightsFile = args.word("weights") ?? ""
+            let weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
             let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
             var done = 0
+            var starts = [Int](repeating: 0, count: collection.count)
             try files.forEachSlab(rows: files.rowsPerSlab()) { rows, position, slab in
-                fisher.add(rows: rows, position: position, slab: slab)
+                let start = starts[position]
+                starts[position] += rows
+                fisher.add(rows: rows, position: position, slab: slab, weights: weights?[start ..< start + rows])
                 if position == collection.count - 1 {
                     done += rows
                     progress?(done, files.examples)
