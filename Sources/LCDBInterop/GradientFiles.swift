@@ -115,12 +115,15 @@ public struct GradientFiles {
         return max(1, min(examples, Int(bytes / (Double(max(widest, 1)) * 8))))
     }
 
-    /// `body(rows, position, slab)`: for each slab of at most `rows`
-    /// examples and each layer, a `rows x numel` row-major float64 matrix
-    /// (each example's weight gradient flattened, then its bias), over every
-    /// shard in order; one layer's slab in memory at a time. Non-finite
-    /// values are an error naming the file, tensor and example.
-    public func forEachSlab(rows limit: Int, _ body: (Int, Int, [Double]) throws -> Void) throws {
+    /// `body(rows, position, columns, slab)`: for each slab of at most `rows`
+    /// examples, each layer, and each run of at most `columnLimit` of its
+    /// parameters (all of them by default), a `rows x columns.count`
+    /// row-major float64 matrix (each example's weight gradient flattened,
+    /// then its bias), over every shard in order; one slab in memory at a
+    /// time (a layer wider than memory allows is read in column runs).
+    /// Non-finite values are an error naming the file, tensor and example.
+    public func forEachSlab(rows limit: Int, columns columnLimit: Int = .max,
+                            _ body: (Int, Int, Range<Int>, [Double]) throws -> Void) throws {
         for shard in shards {
             var start = 0
             while start < shard.examples {
@@ -128,24 +131,50 @@ public struct GradientFiles {
                 let rows = min(limit, shard.examples - start)
                 for (position, tensors) in shard.layers.enumerated() {
                     let numel = collection.entries[position].layer.numel
-                    var slab = [Double](repeating: 0, count: rows * numel)
-                    var column = 0
-                    for tensor in [tensors.weight] + (tensors.bias.map { [$0] } ?? []) {
-                        let per = tensor.count / max(tensor.shape[0], 1)
-                        let values: [Double] = try shard.file.values(of: tensor, elements: start * per ..< (start + rows) * per)
-                        if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                            throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per) (and \(values.filter { !$0.isFinite }.count - 1) more non-finite values in these examples); nothing was stored")
-                        }
-                        for row in 0 ..< rows {
-                            for k in 0 ..< per { slab[row * numel + column + k] = values[row * per + k] }
-                        }
-                        column += per
-                    }
-                    try body(rows, position, slab)
+                    var columnStart = 0
+                    repeat {
+                        let columns = columnStart ..< min(numel, columnStart + max(1, columnLimit))
+                        let slab = try read(shard, tensors, start: start, rows: rows, columns: columns)
+                        try body(rows, position, columns, slab)
+                        columnStart = columns.upperBound
+                    } while columnStart < numel
                 }
                 start += rows
             }
         }
+    }
+
+    /// Examples `start ..< start + rows` of one layer, parameters `columns` of its flattening.
+    private func read(_ shard: Shard, _ tensors: LayerTensors, start: Int, rows: Int, columns: Range<Int>) throws -> [Double] {
+        var slab = [Double](repeating: 0, count: rows * columns.count)
+        var offset = 0 // where this tensor starts in the layer's flattening
+        for tensor in [tensors.weight] + (tensors.bias.map { [$0] } ?? []) {
+            let per = tensor.count / max(tensor.shape[0], 1)
+            defer { offset += per }
+            let (low, high) = (max(offset, columns.lowerBound), min(offset + per, columns.upperBound))
+            guard low < high else { continue }
+            let wanted = low ..< high
+            let local = (wanted.lowerBound - offset) ..< (wanted.upperBound - offset)
+            // Whole rows of the tensor: one read; a run of its columns: one read per example.
+            let runs: [(row: Int, elements: Range<Int>)] = local.count == per
+                ? [(0, start * per ..< (start + rows) * per)]
+                : (0 ..< rows).map { ($0, (start + $0) * per + local.lowerBound ..< (start + $0) * per + local.upperBound) }
+            for run in runs {
+                let values: [Double] = try shard.file.values(of: tensor, elements: run.elements)
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    let example = local.count == per ? start + bad / per : start + run.row
+                    throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(example) (and \(values.filter { !$0.isFinite }.count - 1) more non-finite values read with it); nothing was stored")
+                }
+                let runRows = local.count == per ? rows : 1
+                for r in 0 ..< runRows {
+                    let row = local.count == per ? r : run.row
+                    for k in 0 ..< local.count {
+                        slab[row * columns.count + (wanted.lowerBound - columns.lowerBound) + k] = values[r * local.count + k]
+                    }
+                }
+            }
+        }
+        return slab
     }
 
     static func describe(_ shape: [Int]) -> String {

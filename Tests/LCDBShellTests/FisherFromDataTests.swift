@@ -319,4 +319,32 @@ struct FisherFromDataTests {
             #expect(bad.status == 1 && bad.stderr.contains("fisher: \(file).safetensors: \(message)"), "\(file): \(bad.stderr)")
         }
     }
+
+    /// A layer read in runs of its columns (as one too wide for a slab is)
+    /// gives the same diagonal, bit for bit, and names a NaN's example.
+    @Test func columnRunsGiveTheSameDiagonal() throws {
+        let py = try LCDBProcess.run(["-c", Self.writer + "\n" + #"""
+            g = grads(4)
+            g["conv.weight"] = g["conv.weight"].copy(); g["conv.weight"][3, 1, 0, 1, 1] = np.nan
+            save_file(g, "nan_late.safetensors")
+            """#, "6", "float64"], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.status == 0, "\(py.stderr)")
+        let db = folder.appendingPathComponent("c.lcdb").path
+        let whole = try LCDBProcess.run(["--no-init", db, "-c", Self.collection + """
+            let D = fisher(net, 'g_float64_*.safetensors'); export matrix D to 'D_whole.safetensors';
+            """], in: folder)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        for columns in ["1", "3", "5"] {
+            let runs = try LCDBProcess.run(["--no-init", db, "-c", """
+                let D\(columns) = fisher(net, 'g_float64_*.safetensors'); export matrix D\(columns) to 'D_\(columns).safetensors';
+                """], in: folder, environment: ["LCDB_SLAB_COLUMNS": columns])
+            #expect(runs.status == 0, "\(runs.stderr)")
+            let a = try Data(contentsOf: folder.appendingPathComponent("D_whole.safetensors"))
+            let b = try Data(contentsOf: folder.appendingPathComponent("D_\(columns).safetensors"))
+            #expect(a == b, "runs of \(columns) columns")
+            let nan = try LCDBProcess.run(["--no-init", db, "-c", "let X = fisher(net, 'nan_late.safetensors');"], in: folder,
+                                          environment: ["LCDB_SLAB_COLUMNS": columns])
+            #expect(nan.status == 1 && nan.stderr.contains("tensor 'conv.weight' holds NaN at example 3"), "\(columns): \(nan.stderr)")
+        }
+    }
 }

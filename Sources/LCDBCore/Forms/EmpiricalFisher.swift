@@ -35,11 +35,20 @@ public struct EmpiricalFisher {
     /// row-major, `weights` theirs (nil: 1 each). Every layer gets the same
     /// examples, so `examples` counts those added to layer 0.
     public mutating func add(rows: Int, position: Int, slab: [Double], weights: ArraySlice<Double>? = nil) {
-        if position == 0 {
+        let numel = collection.entries[position].layer.numel
+        add(rows: rows, position: position, columns: 0 ..< numel, slab: slab, weights: weights)
+    }
+
+    /// The same for parameters `columns` of the layer only (diag: a layer too
+    /// wide for one slab is added in runs of columns; the first run counts
+    /// the examples). Dense blocks need whole rows.
+    public mutating func add(rows: Int, position: Int, columns: Range<Int>, slab: [Double], weights: ArraySlice<Double>? = nil) {
+        let numel = columns.count
+        precondition(form == .diag || columns == 0 ..< collection.entries[position].layer.numel, "dense blocks need whole rows")
+        if position == 0, columns.lowerBound == 0 {
             examples += rows
             totalWeight += weights.map { $0.reduce(0, +) } ?? Double(rows)
         }
-        let numel = collection.entries[position].layer.numel
         guard numel > 0, rows > 0 else { return }
         var slab = slab
         if let weights {
@@ -52,8 +61,9 @@ public struct EmpiricalFisher {
         switch form {
         case .diag:
             sums[position].withUnsafeMutableBufferPointer { total in
+                let first = columns.lowerBound
                 for row in 0 ..< rows {
-                    for k in 0 ..< numel { total[k] += slab[row * numel + k] * slab[row * numel + k] }
+                    for k in 0 ..< numel { total[first + k] += slab[row * numel + k] * slab[row * numel + k] }
                 }
             }
         case .dense:

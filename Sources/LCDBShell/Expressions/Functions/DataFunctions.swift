@@ -1,3 +1,4 @@
+import Foundation
 import LCDBCore
 import LCDBInterop
 import LCDBStore
@@ -22,11 +23,16 @@ enum DataFunctions {
             let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
             var done = 0
             var starts = [Int](repeating: 0, count: collection.count)
-            try files.forEachSlab(rows: files.rowsPerSlab()) { rows, position, slab in
+            let rows = files.rowsPerSlab()
+            // The diagonal reads a layer too wide for one slab in runs of columns
+            // (about 32 MB each; LCDB_SLAB_COLUMNS sets the run, a knob for tests).
+            let knob = ProcessInfo.processInfo.environment["LCDB_SLAB_COLUMNS"].flatMap(Int.init)
+            let columns = form == .diag ? max(1, knob ?? 32 * 1024 * 1024 / (8 * rows)) : Int.max
+            try files.forEachSlab(rows: rows, columns: columns) { rows, position, run, slab in
                 let start = starts[position]
-                starts[position] += rows
-                fisher.add(rows: rows, position: position, slab: slab, weights: weights?[start ..< start + rows])
-                if position == collection.count - 1 {
+                if run.upperBound == collection.entries[position].layer.numel { starts[position] += rows }
+                fisher.add(rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
+                if position == collection.count - 1, run.upperBound == collection.entries[position].layer.numel {
                     done += rows
                     progress?(done, files.examples)
                 }
