@@ -141,6 +141,31 @@ extension Store {
         }
     }
 
+    /// `body` on each block's spectrum, reading only the parts that hold it
+    /// where the form says so (`BlockForm.spectrumParts`: a kept EKFAC's `D`,
+    /// not its eigenbases), else the whole block; one block at a time.
+    public func forEachSpectrum(of name: String, _ body: (Int, BlockSpectrum) throws -> Void) throws {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            for (position, block) in try Store.blockLayouts(db, matrix).enumerated() {
+                try Interruption.check()
+                let entry = matrix.collection.entries[position]
+                let type = BlockForms.type(of: block.form)
+                let spectrum: BlockSpectrum
+                if let wanted = type.spectrumParts {
+                    var parts: [String: FormPart] = [:]
+                    for part in block.parts where wanted.contains(part.name) {
+                        parts[part.name] = FormPart(part.name, shape: part.shape, values: try Store.readPart(part, dtype: matrix.dtype))
+                    }
+                    spectrum = try type.spectrum(parts: parts, layer: entry.layer, name: entry.name)
+                } else {
+                    spectrum = try Store.readForm(matrix, position: position, block).spectrum(layer: entry.name)
+                }
+                try body(position, spectrum)
+            }
+        }
+    }
+
     /// A part's values, converted to float64 (an `upper` part mirrored whole).
     static func readPart(_ part: StoredPart, dtype: DType) throws -> [Double] {
         func read<Scalar: BLASScalar>(_: Scalar.Type) throws -> [Scalar] {

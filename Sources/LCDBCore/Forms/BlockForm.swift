@@ -76,6 +76,21 @@ public protocol BlockForm: Sendable {
     /// (M + regularization I)^exponent in the form that holds it exactly
     /// (dense through its eigendecomposition, kfac as ekfac).
     func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm
+
+    /// The parts that alone hold the block's eigenvalues (ekfac's `D`,
+    /// eigen's `lambda`), or nil when the whole block is needed: a stored
+    /// spectrum then reads only those (not the eigenbases).
+    static var spectrumParts: [String]? { get }
+    /// The spectrum from `spectrumParts` alone.
+    static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum
+}
+
+extension BlockForm {
+    public static var spectrumParts: [String]? { nil }
+
+    public static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum {
+        try Self(parts: parts, layer: layer, name: name, validate: false).spectrum(layer: name)
+    }
 }
 
 extension BlockForm {

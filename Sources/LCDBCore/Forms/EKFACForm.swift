@@ -131,6 +131,15 @@ public struct EKFACForm: BlockForm {
     /// The eigenvalues are D's entries (the bases are orthonormal).
     public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum { .values(scaling.values) }
 
+    public static var spectrumParts: [String]? { ["D"] }
+
+    public static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum {
+        let geometry = try KroneckerGeometry(layer, name: name)
+        let part = try BlockForms.part("D", in: parts, layer: name, shapes: [[geometry.rows, geometry.columns]])
+        try BlockForms.requireFinite(part, layer: name)
+        return .values(part.values)
+    }
+
     public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
         let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .values(scaling.values))
         return withScaling(try f.map(scaling.values))

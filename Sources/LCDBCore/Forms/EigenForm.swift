@@ -117,6 +117,14 @@ public struct EigenForm: BlockForm {
 
     public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum { .values(eigenvalues) }
 
+    public static var spectrumParts: [String]? { ["lambda"] }
+
+    public static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum {
+        let part = try BlockForms.part("lambda", in: parts, layer: name, shapes: [[layer.numel]])
+        try BlockForms.requireFinite(part, layer: name)
+        return .values(part.values)
+    }
+
     public func power(_ exponent: Double, regularization: Double, layer: String) throws(CoreError) -> any BlockForm {
         let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: layer, spectrum: .values(eigenvalues))
         return EigenForm(basis: basis, eigenvalues: try f.map(eigenvalues))

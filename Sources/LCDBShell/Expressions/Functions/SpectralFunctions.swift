@@ -183,6 +183,11 @@ enum SpectralFunctions {
                 let spectrum = BlockSpectrum.values(try Matrix64.symmetricEigenvalues(overwriting: &values, side: side))
                 keep(k == 0 ? spectrum.all : spectrum.extremes(k, largest: largest), position)
             }
+        } else if case .storedForms(let name) = m.origin, method != "lanczos" {
+            // Only the parts holding the eigenvalues are read (a kept EKFAC's D, not its bases).
+            try store.forEachSpectrum(of: name) { position, spectrum in
+                keep(k == 0 ? spectrum.all : spectrum.extremes(k, largest: largest), position)
+            }
         } else {
             try m.forEachBlockForm(store: store) { position, form in
                 if method == "lanczos" {
