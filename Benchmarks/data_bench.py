@@ -1,0 +1,84 @@
+"""Curvature from data (issue "Curvature from data"), side by side with NumPy.
+
+Usage: data_bench.py LCDB_BINARY
+- a 2.1 GB float32 per-example gradient file (8,000 examples over 16 layers of
+  4,096 parameters, Linear(63, 64)), written once;
+- fisher(form=diag) and fisher(form=dense) in a cold lcdb process, against
+  NumPy loading the file with safetensors.numpy and computing (g**2).mean(0)
+  and g.T @ g / n per layer (in float64, as lcdb does); peak RSS of each;
+- kfac from 8,000 examples' inputs and output gradients of the same layers,
+  against NumPy's a.T @ a / n and g.T @ g / n.
+Ratios are lcdb time / NumPy time (below 1: lcdb is faster).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+lcdb = os.path.abspath(sys.argv[1])
+work = tempfile.mkdtemp(prefix="lcdb-data-bench-", dir=os.environ.get("LCDB_BENCH_DIR"))
+env = dict(os.environ, HOME=work)
+n, layers = 8000, 16
+rng = np.random.default_rng(0)
+
+grads = {}
+for i in range(layers):
+    grads[f"l{i}.weight"] = rng.standard_normal((n, 64, 63), dtype=np.float32)
+    grads[f"l{i}.bias"] = rng.standard_normal((n, 64), dtype=np.float32)
+save_file(grads, os.path.join(work, "grads.safetensors"))
+stats = {}
+for i in range(layers):
+    stats[f"l{i}.inputs"] = rng.standard_normal((n, 63), dtype=np.float32)
+    stats[f"l{i}.output_grads"] = rng.standard_normal((n, 64), dtype=np.float32)
+save_file(stats, os.path.join(work, "stats.safetensors"))
+del grads, stats
+size = os.path.getsize(os.path.join(work, "grads.safetensors"))
+
+
+def lcdb_run(statements):
+    db = os.path.join(work, "d.lcdb")
+    for suffix in ["", "-wal", "-shm"]:
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    collection = ", ".join(f"l{i} Linear(63, 64)" for i in range(layers))
+    subprocess.run([lcdb, "--no-init", db, "-c", f"create collection c ({collection});"], check=True, env=env, cwd=work)
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", lcdb, "--no-init", db, "-c", statements],
+                            check=True, capture_output=True, text=True, env=env, cwd=work)
+    return time.perf_counter() - start, int(result.stderr.strip().splitlines()[-1]) * 1024
+
+
+def numpy_fisher(dense):
+    start = time.perf_counter()
+    g = load_file(os.path.join(work, "grads.safetensors"))
+    for i in range(layers):
+        G = np.concatenate([g[f"l{i}.weight"].reshape(n, -1), g[f"l{i}.bias"]], axis=1).astype(np.float64)
+        if dense:
+            _ = G.T @ G / n
+        else:
+            _ = (G ** 2).mean(axis=0)
+    return time.perf_counter() - start
+
+
+def numpy_kfac():
+    start = time.perf_counter()
+    s = load_file(os.path.join(work, "stats.safetensors"))
+    for i in range(layers):
+        a = np.concatenate([s[f"l{i}.inputs"], np.ones((n, 1), dtype=np.float32)], axis=1).astype(np.float64)
+        g = s[f"l{i}.output_grads"].astype(np.float64)
+        _ = a.T @ a / n, g.T @ g / n
+    return time.perf_counter() - start
+
+
+subprocess.run(["cat", os.path.join(work, "grads.safetensors")], stdout=subprocess.DEVNULL, check=True)  # page cache
+for label, statement, baseline in [("diag", "let F = fisher(c, 'grads.safetensors');", lambda: numpy_fisher(False)),
+                                   ("dense blocks", "let F = fisher(c, 'grads.safetensors', form=dense);", lambda: numpy_fisher(True)),
+                                   ("kfac", "let K = kfac(c, 'stats.safetensors');", numpy_kfac)]:
+    mine, peak = lcdb_run(statement)
+    theirs = baseline()
+    print(f"{label} from a {size / 1e9:.1f} GB float32 file: lcdb cold process {mine:.2f} s (peak RSS {peak / 1e6:.0f} MB), "
+          f"NumPy (safetensors.numpy, then per layer) {theirs:.2f} s, ratio {mine / theirs:.2f}")
