@@ -16,17 +16,13 @@ public struct GradientFiles {
         let bias: SafetensorsFile.Tensor?
     }
 
-    struct Shard {
-        let file: SafetensorsFile
-        let examples: Int
-        let layers: [LayerTensors]
-    }
+    typealias Shard = ExampleShard<LayerTensors>
 
     let shards: [Shard]
     public let collection: LayerCollection
 
     /// Examples over all shards.
-    public var examples: Int { shards.reduce(0) { $0 + $1.examples } }
+    public var examples: Int { Shard.total(shards) }
     public var paths: [String] { shards.map(\.file.path) }
 
     /// The files named by `pattern`: comma-separated paths, each possibly a
@@ -180,4 +176,14 @@ public struct GradientFiles {
     static func describe(_ shape: [Int]) -> String {
         "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
     }
+}
+
+/// One file of a dataset split over examples (gradients or layer
+/// statistics): the file, its number of examples, and each layer's tensors.
+struct ExampleShard<LayerTensors> {
+    let file: SafetensorsFile
+    let examples: Int
+    let layers: [LayerTensors]
+
+    static func total(_ shards: [ExampleShard]) -> Int { shards.reduce(0) { $0 + $1.examples } }
 }

@@ -20,16 +20,12 @@ public struct LayerStatisticsFiles {
         let positions: Int
     }
 
-    struct Shard {
-        let file: SafetensorsFile
-        let examples: Int
-        let layers: [LayerTensors]
-    }
+    typealias Shard = ExampleShard<LayerTensors>
 
     let shards: [Shard]
     public let collection: LayerCollection
 
-    public var examples: Int { shards.reduce(0) { $0 + $1.examples } }
+    public var examples: Int { Shard.total(shards) }
 
     /// Opens and checks every shard. Layers that are not Linear, Conv1d,
     /// Conv2d or Embedding need no statistics (their blocks come from elsewhere).

@@ -53,6 +53,18 @@ extension MatrixValue {
         }
     }
 
+    /// Block `position` of the stored dense matrix `name` as float64, to be
+    /// decomposed in place: checked symmetric unless `mirrored` (an upper-layout
+    /// matrix's blocks are read from one triangle, so exactly symmetric).
+    static func symmetricStoredBlock(_ name: String, at position: Int, side: Int, layer: String, mirrored: Bool,
+                                     store: Store, for what: String) throws -> [Double] {
+        let values: [Double] = try store.block(of: name, at: position, as: Double.self)
+        if !mirrored {
+            try DenseForm(block: Matrix64(rows: side, columns: side, values: values)).requireSymmetric(layer, for: what)
+        }
+        return values
+    }
+
     /// form + s I, in the form's own family when it has one (eigen, ekfac, diag).
     private static func shifted(_ form: any BlockForm, by s: Double) -> any BlockForm {
         if s == 0 { return form }

@@ -43,11 +43,9 @@ enum SpectralFunctions {
                 let symmetric = try evaluator.store.matrix(named: name).layout == .upper
                 for (position, entry) in m.collection.entries.enumerated() {
                     try Interruption.check()
-                    var values: [Double] = try evaluator.store.block(of: name, at: position, as: Double.self)
                     let side = entry.layer.numel
-                    if !symmetric {
-                        try DenseForm(block: Matrix64(rows: side, columns: side, values: values)).requireSymmetric(names[position], for: "logdet")
-                    }
+                    var values = try MatrixValue.symmetricStoredBlock(name, at: position, side: side, layer: names[position], mirrored: symmetric,
+                                                                      store: evaluator.store, for: "logdet")
                     total += try DenseForm.logDeterminant(overwriting: &values, side: side, regularization: regularization, layer: names[position])
                 }
                 return .number(total)
@@ -176,10 +174,8 @@ enum SpectralFunctions {
                     keep(try lanczos(position) { try store.denseBlockProduct(name, position: position, $0) }, position)
                     continue
                 }
-                var values: [Double] = try store.block(of: name, at: position, as: Double.self)
-                if !symmetric {
-                    try DenseForm(block: Matrix64(rows: side, columns: side, values: values)).requireSymmetric(names[position], for: "the spectrum")
-                }
+                var values = try MatrixValue.symmetricStoredBlock(name, at: position, side: side, layer: names[position], mirrored: symmetric,
+                                                                  store: store, for: "the spectrum")
                 let spectrum = BlockSpectrum.values(try Matrix64.symmetricEigenvalues(overwriting: &values, side: side))
                 keep(k == 0 ? spectrum.all : spectrum.extremes(k, largest: largest), position)
             }
