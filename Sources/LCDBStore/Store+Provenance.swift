@@ -9,6 +9,8 @@ public struct ObjectIdentity: Equatable, Sendable {
     let id: Int64
     let createdAt: String
     let serial: Int64?
+    /// SHA-256 of its content when read (`Store.withContentHashes`).
+    public internal(set) var contentHash: String?
 }
 
 /// How a stored vector or matrix was made, as `show` prints it.
@@ -16,11 +18,12 @@ public struct Provenance: Equatable, Sendable {
     public let statement: String
     public let version: String
     public let createdAt: String
-    public let inputs: [(name: String, kind: String, stale: Bool)]
+    public let inputs: [(name: String, kind: String, stale: Bool, sha256: String?)]
 
     public static func == (a: Provenance, b: Provenance) -> Bool {
         a.statement == b.statement && a.version == b.version && a.createdAt == b.createdAt
             && a.inputs.map(\.name) == b.inputs.map(\.name) && a.inputs.map(\.stale) == b.inputs.map(\.stale)
+            && a.inputs.map(\.sha256) == b.inputs.map(\.sha256)
     }
 }
 
@@ -61,9 +64,9 @@ extension Store {
             var seen = Set<String>()
             for input in inputs where seen.insert("\(input.kind) \(input.name)").inserted {
                 try db.execute(sql: """
-                    INSERT INTO lcdb_provenance_input (serial, input_kind, input_name, input_serial, input_id, input_created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [serial, input.kind, input.name, input.serial, input.id, input.createdAt])
+                    INSERT INTO lcdb_provenance_input (serial, input_kind, input_name, input_serial, input_id, input_created_at, input_sha256)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [serial, input.kind, input.name, input.serial, input.id, input.createdAt, input.contentHash])
             }
         }
     }
@@ -74,8 +77,10 @@ extension Store {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT statement, lcdb_version, created_at FROM provenance WHERE name = ?",
                                              arguments: [name]) else { return nil }
-            let inputs = try Row.fetchAll(db, sql: "SELECT input, input_kind, stale FROM provenance_inputs WHERE name = ? ORDER BY input",
-                                          arguments: [name]).map { (name: $0["input"] as String, kind: $0["input_kind"] as String, stale: $0["stale"] as Bool) }
+            let inputs = try Row.fetchAll(db, sql: "SELECT input, input_kind, stale, input_sha256 FROM provenance_inputs WHERE name = ? ORDER BY input",
+                                          arguments: [name]).map {
+                (name: $0["input"] as String, kind: $0["input_kind"] as String, stale: $0["stale"] as Bool, sha256: $0["input_sha256"] as String?)
+            }
             return Provenance(statement: row["statement"], version: row["lcdb_version"], createdAt: row["created_at"], inputs: inputs)
         }
     }

@@ -28,9 +28,17 @@ public final class Session {
         inputs.append(identity)
     }
 
-    /// Records the running statement as how `name` was made.
-    func recordProvenance(of name: String, inputs extra: [ObjectIdentity] = []) throws {
-        try store.recordProvenance(of: name, statement: statementText, version: ShellMain.version, inputs: inputs + extra)
+    /// Runs `body`, which stores `name`, and records the running statement as
+    /// how `name` was made, in one transaction (both or neither). The inputs'
+    /// content hashes are taken first, before the result can replace one of
+    /// them (`let x = 2 * x`).
+    func storing<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        try store.atomically {
+            let hashed = try store.withContentHashes(inputs)
+            let result = try body()
+            try store.recordProvenance(of: name, statement: statementText, version: ShellMain.version, inputs: hashed)
+            return result
+        }
     }
 
     public init(store: Store, format: OutputFormat) {

@@ -28,16 +28,12 @@ struct CopyStatement: Statement {
             // A new name taken by another kind of object is refused by the store (one namespace).
             case "vector":
                 session.noteInput("vector", name.value)
-                try store.atomically {
+                try session.storing(newName.value) {
                     try store.saveVector(newName.value, over: try store.collectionName(ofVector: name.value), try store.vector(named: name.value))
-                    try session.recordProvenance(of: newName.value)
                 }
             default:
                 session.noteInput("matrix", name.value)
-                try store.atomically {
-                    try store.copyMatrix(name.value, to: newName.value)
-                    try session.recordProvenance(of: newName.value)
-                }
+                try session.storing(newName.value) { try store.copyMatrix(name.value, to: newName.value) }
             }
         }
         return []

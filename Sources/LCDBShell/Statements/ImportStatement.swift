@@ -76,18 +76,10 @@ struct ImportStatement: Statement {
                 return try importCollection(overrides, session)
             case .vector(let over, let dtype):
                 session.noteInput("collection", over.value)
-                return try session.store.atomically {
-                    let result = try importVector(over: over.value, dtype: dtype, session)
-                    try session.recordProvenance(of: name.value)
-                    return result
-                }
+                return try session.storing(name.value) { try importVector(over: over.value, dtype: dtype, session) }
             case .matrix(let over, let dtype):
                 session.noteInput("collection", over.value)
-                return try session.store.atomically {
-                    let result = try importMatrix(over: over.value, dtype: dtype, session)
-                    try session.recordProvenance(of: name.value)
-                    return result
-                }
+                return try session.storing(name.value) { try importMatrix(over: over.value, dtype: dtype, session) }
             }
         }
     }

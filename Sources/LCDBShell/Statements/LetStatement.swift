@@ -29,16 +29,10 @@ struct LetStatement: Statement {
             // The object and its provenance are stored in one transaction.
             case .vector(let vector, let collectionName):
                 let over = try collectionName ?? storedCollection(equalTo: vector.collection, store)
-                try store.atomically {
-                    try store.saveVector(name.value, over: over, vector, replace: true)
-                    try session.recordProvenance(of: name.value)
-                }
+                try session.storing(name.value) { try store.saveVector(name.value, over: over, vector, replace: true) }
             case .matrix(let matrix):
                 let over = try matrix.collectionName ?? storedCollection(equalTo: matrix.collection, store)
-                try store.atomically {
-                    try storeMatrix(matrix, over: over, session)
-                    try session.recordProvenance(of: name.value)
-                }
+                try session.storing(name.value) { try storeMatrix(matrix, over: over, session) }
             case .number:
                 throw ShellError("only vectors and matrices are stored; a number prints without 'let'", at: expression.location)
             case .collection:

@@ -31,7 +31,10 @@ struct ShowStatement: Statement {
             lines.append("made by: \(made.statement)")
             lines.append("  with lcdb \(made.version) at \(made.createdAt)")
             if !made.inputs.isEmpty {
-                lines.append("  from: " + made.inputs.map { "\($0.kind) \($0.name)" + ($0.stale ? " (stale: dropped or replaced since)" : "") }
+                lines.append("  from: " + made.inputs.map { input in
+                    "\(input.kind) \(input.name)" + (input.sha256.map { " sha256:\($0.prefix(12))" } ?? "")
+                        + (input.stale ? " (stale: dropped or replaced since)" : "")
+                }
                     .joined(separator: ", "))
             }
         }

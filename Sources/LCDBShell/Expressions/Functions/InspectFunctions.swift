@@ -35,7 +35,7 @@ enum InspectFunctions {
             try blockTable(args, evaluator)
         },
         FunctionSpec(name: "checksum", parameters: [.init("x", .name)],
-                     summary: "The content hash of a stored vector or matrix: SHA-256 of its layers, dtype and values (README: the exact byte stream, which Python's hashlib reproduces); the same for identical content in any two files, whatever its tiles or layout.",
+                     summary: "The content hash of a stored collection, vector or matrix: SHA-256 of its layers, dtype and values (README: the exact byte stream, which Python's hashlib reproduces); the same for identical content in any two files, whatever its tiles or layout.",
                      example: "checksum(F);") { args, evaluator in
             let name = try args.name("x")
             return .word(try evaluator.store.contentHash(of: name))
