@@ -1,0 +1,257 @@
+import COpenBLAS
+import Foundation
+
+/// `c I + Jᵀ S J` over a whole layer collection: a matrix that spans layers
+/// (not block-diagonal), kept through the `n x numel` factor `J`.
+/// NNGeometry's `PMatLowRank` is `Jᵀ J` (c = 0, S = I) with `J = G / √n`, the
+/// per-example gradients as rows. Damping and inversion keep this form
+/// (Woodbury), so `solve`, `inv`, `logdet` and the spectrum are exact and cost
+/// `n x n` work through the Gram matrix `K = J Jᵀ`, never `numel x numel`.
+/// (NNGeometry's low-rank solve drops the null space of J; here the damped
+/// inverse acts on it as `1 / (c + regul)`, which is what the matrix does.)
+public struct LowRankMatrix: Sendable {
+    public let collection: LayerCollection
+    /// J, `n x numel`, row-major.
+    public let factor: Matrix64
+    /// S, `n x n` symmetric; nil is the identity.
+    public let core: Matrix64?
+    /// c.
+    public let shift: Double
+
+    public init(collection: LayerCollection, factor: Matrix64, core: Matrix64? = nil, shift: Double = 0) throws(CoreError) {
+        guard factor.columns == collection.numel else {
+            throw CoreError(.invalidSize, "a low-rank factor of \(factor.columns) columns over a collection of \(collection.numel) parameters")
+        }
+        guard factor.rows > 0 else { throw CoreError(.invalidArgument, "a low-rank factor needs at least one row") }
+        if let core, core.rows != factor.rows || core.columns != factor.rows {
+            throw CoreError(.invalidSize, "a low-rank core of \(core.rows) x \(core.columns) for a factor of \(factor.rows) rows")
+        }
+        self.collection = collection
+        self.factor = factor
+        self.core = core
+        self.shift = shift
+    }
+
+    /// n: the factor's rows (examples).
+    public var rank: Int { factor.rows }
+    public var numel: Int { factor.columns }
+
+    /// The bytes of float64 it holds.
+    public var byteCount: Double { 8 * (Double(factor.values.count) + Double(core?.values.count ?? 0)) }
+
+    // MARK: Products
+
+    /// J v (n values).
+    private func project(_ v: [Double]) -> [Double] {
+        var u = [Double](repeating: 0, count: rank)
+        factor.values.withUnsafeBufferPointer { j in
+            Double.gemv(transposed: false, rows: Int32(rank), columns: Int32(numel), alpha: 1, j.baseAddress!, v, beta: 0, &u)
+        }
+        return u
+    }
+
+    /// Jᵀ u added to `target` times `alpha`.
+    private func lift(_ u: [Double], alpha: Double, into target: inout [Double]) {
+        factor.values.withUnsafeBufferPointer { j in
+            Double.gemv(transposed: true, rows: Int32(rank), columns: Int32(numel), alpha: alpha, j.baseAddress!, u, beta: 1, &target)
+        }
+    }
+
+    /// S u.
+    private func applyCore(_ u: [Double]) -> [Double] {
+        guard let core else { return u }
+        return Matrix64.product(core, Matrix64(rows: u.count, columns: 1, values: u)).values
+    }
+
+    private func requireLength(_ v: [Double]) throws(CoreError) {
+        guard v.count == numel else {
+            throw CoreError(.invalidSize, "a vector of \(v.count) values for a matrix over \(numel) parameters")
+        }
+    }
+
+    /// M v = c v + Jᵀ S J v.
+    public func product(_ v: [Double]) throws(CoreError) -> [Double] {
+        try requireLength(v)
+        var result = v.map { shift * $0 }
+        lift(applyCore(project(v)), alpha: 1, into: &result)
+        return result
+    }
+
+    /// vᵀ M v = c vᵀv + (Jv)ᵀ S (Jv).
+    public func quadraticForm(_ v: [Double]) throws(CoreError) -> Double {
+        try requireLength(v)
+        let u = project(v)
+        return shift * v.reduce(0) { $0 + $1 * $1 } + zip(u, applyCore(u)).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+
+    /// K = J Jᵀ (n x n, both triangles).
+    public func gram() -> Matrix64 {
+        Matrix64.product(factor, factor, transposeB: true)
+    }
+
+    /// tr M = c numel + tr(S K).
+    public var trace: Double {
+        let lowRank: Double
+        if let core {
+            let k = gram()
+            lowRank = zip(core.values, k.values).reduce(0) { $0 + $1.0 * $1.1 }
+        } else {
+            lowRank = factor.values.reduce(0) { $0 + $1 * $1 }
+        }
+        return shift * Double(numel) + lowRank
+    }
+
+    /// ‖M‖_F = sqrt(c² numel + 2c tr(SK) + tr(SKSK)), from the Gram matrix.
+    public var frobeniusNorm: Double {
+        let k = gram()
+        let sk = core.map { Matrix64.product($0, k) } ?? k
+        var trSK = 0.0, trSKSK = 0.0
+        for i in 0 ..< rank {
+            trSK += sk[i, i]
+            for j in 0 ..< rank { trSKSK += sk[i, j] * sk[j, i] }
+        }
+        return max(0, shift * shift * Double(numel) + 2 * shift * trSK + trSKSK).squareRoot()
+    }
+
+    /// The diagonal: `c + Σ_ab J_ai S_ab J_bi`, a band of columns at a time.
+    public var diagonal: [Double] {
+        var result = [Double](repeating: shift, count: numel)
+        guard let core else {
+            for a in 0 ..< rank {
+                for i in 0 ..< numel { result[i] += factor.values[a * numel + i] * factor.values[a * numel + i] }
+            }
+            return result
+        }
+        let band = 4096
+        for start in stride(from: 0, to: numel, by: band) {
+            let width = min(band, numel - start)
+            var columns = Matrix64(zeros: rank, width)
+            for a in 0 ..< rank {
+                for i in 0 ..< width { columns.values[a * width + i] = factor.values[a * numel + start + i] }
+            }
+            let mixed = Matrix64.product(core, columns)
+            for a in 0 ..< rank {
+                for i in 0 ..< width { result[start + i] += columns.values[a * width + i] * mixed.values[a * width + i] }
+            }
+        }
+        return result
+    }
+
+    // MARK: Forms kept
+
+    /// alpha M.
+    public func scaled(by alpha: Double) -> LowRankMatrix {
+        let scaledCore = core.map { Matrix64(rows: rank, columns: rank, values: $0.values.map { $0 * alpha }) }
+            ?? Matrix64(rows: rank, columns: rank, values: Matrix64.identity(rank).values.map { $0 * alpha })
+        // Force-free: the shape checks hold for the same factor.
+        return LowRankMatrix(unchecked: collection, factor, scaledCore, shift * alpha)
+    }
+
+    /// M + s I.
+    public func shifted(by s: Double) -> LowRankMatrix {
+        LowRankMatrix(unchecked: collection, factor, core, shift + s)
+    }
+
+    private init(unchecked collection: LayerCollection, _ factor: Matrix64, _ core: Matrix64?, _ shift: Double) {
+        self.collection = collection
+        self.factor = factor
+        self.core = core
+        self.shift = shift
+    }
+
+    /// `c' I + K S` and its LU factors, c' = c + regul; a zero c' is refused
+    /// (`Jᵀ S J` alone has rank at most n).
+    private func woodburyFactors(_ regularization: Double) throws(CoreError) -> (c: Double, lu: [Double], pivots: [Int32]) {
+        let c = shift + regularization
+        guard c != 0, c.isFinite else {
+            throw CoreError(.invalidArgument, "a low-rank matrix plus \(regularization) I is singular or undefined: its identity part c + regul is \(c) (Jᵀ S J alone has rank at most \(rank) of \(numel)); give a non-zero regul")
+        }
+        let k = gram()
+        var t = core.map { Matrix64.product(k, $0) } ?? k
+        for i in 0 ..< rank { t[i, i] += c }
+        var pivots = [Int32](repeating: 0, count: rank)
+        let info = t.values.withUnsafeMutableBufferPointer { Double.getrf(Int32(rank), $0.baseAddress!, &pivots) }
+        guard info == 0 else {
+            throw CoreError(.singularBlock, "the low-rank matrix plus \(regularization) I is singular (the n x n system c I + K S has a zero pivot at \(info))")
+        }
+        return (c, t.values, pivots)
+    }
+
+    /// (M + regul I)⁻¹ v = (v − Jᵀ S (c'I + K S)⁻¹ J v) / c'  (Woodbury).
+    public func solve(_ v: [Double], regularization: Double) throws(CoreError) -> [Double] {
+        try requireLength(v)
+        let (c, lu, pivots) = try woodburyFactors(regularization)
+        var w = project(v)
+        _ = lu.withUnsafeBufferPointer { Double.getrs(Int32(rank), $0.baseAddress!, pivots, &w) }
+        var result = v
+        lift(applyCore(w), alpha: -1, into: &result)
+        return result.map { $0 / c }
+    }
+
+    /// (M + regul I)⁻¹ = c'⁻¹ I − c'⁻¹ Jᵀ S (c'I + K S)⁻¹ J: the same factor,
+    /// a new core and shift.
+    public func inverse(regularization: Double) throws(CoreError) -> LowRankMatrix {
+        var (c, lu, pivots) = try woodburyFactors(regularization)
+        let info = lu.withUnsafeMutableBufferPointer { Double.getri(Int32(rank), $0.baseAddress!, pivots) }
+        guard info == 0 else { throw CoreError(.singularBlock, "the low-rank matrix plus \(regularization) I is singular") }
+        let inverse = Matrix64(rows: rank, columns: rank, values: lu)
+        var newCore = core.map { Matrix64.product($0, inverse) } ?? inverse
+        newCore.values = newCore.values.map { -$0 / c }
+        // S (c'I + K S)⁻¹ is symmetric in exact arithmetic; keep it so.
+        for i in 0 ..< rank {
+            for j in i + 1 ..< rank {
+                let mean = (newCore[i, j] + newCore[j, i]) / 2
+                newCore[i, j] = mean
+                newCore[j, i] = mean
+            }
+        }
+        return LowRankMatrix(unchecked: collection, factor, newCore, 1 / c)
+    }
+
+    // MARK: Spectrum
+
+    /// Every eigenvalue: those of `Jᵀ S J`'s range, `c + eig(K^½ S K^½)`, and
+    /// `c` for the rest (numel − n times when n < numel; when n > numel the
+    /// n − numel values nearest zero are the rank's excess and dropped).
+    public func spectrum() throws(CoreError) -> [BlockSpectrum] {
+        let k = gram()
+        var lowRank: [Double]
+        if let core {
+            let (lambda, q) = try k.symmetricEigen()
+            var root = q
+            for j in 0 ..< rank {
+                let scale = max(0, lambda[j]).squareRoot()
+                for i in 0 ..< rank { root[i, j] *= scale }
+            }
+            let b = Matrix64.product(Matrix64.product(root, core, transposeA: true), root)
+            lowRank = try b.symmetricEigenvalues()
+        } else {
+            lowRank = try k.symmetricEigenvalues()
+        }
+        if rank > numel {
+            lowRank = Array(lowRank.sorted { abs($0) > abs($1) }.prefix(numel))
+        }
+        var parts: [BlockSpectrum] = [.values(lowRank.map { $0 + shift })]
+        if numel > rank { parts.append(.constant(shift, count: numel - rank)) }
+        return parts
+    }
+
+    /// log det(M + regul I), which must be positive definite.
+    public func logDeterminant(regularization: Double) throws(CoreError) -> Double {
+        let parts = try spectrum()
+        let smallest = parts.compactMap(\.minimum).min() ?? 0
+        guard smallest + regularization > 0 else {
+            throw CoreError(.invalidArgument, "the low-rank matrix plus \(regularization) I is not positive definite (smallest eigenvalue \(smallest + regularization)); logdet needs it positive")
+        }
+        return parts.reduce(0) { $0 + $1.sum { log($0 + regularization) } }
+    }
+
+    /// The whole `numel x numel` matrix (tests, and small models).
+    public func dense() throws(CoreError) -> Matrix64 {
+        try MemoryBudget.require(Double(numel) * Double(numel) * 8, for: "the low-rank matrix as one dense \(numel) x \(numel) matrix")
+        let mixed = core.map { Matrix64.product($0, factor) } ?? factor
+        var result = Matrix64.product(factor, mixed, transposeA: true)
+        for i in 0 ..< numel { result[i, i] += shift }
+        return result
+    }
+}

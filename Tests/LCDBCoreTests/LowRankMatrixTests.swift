@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+@testable import LCDBCore
+
+/// `c I + Jᵀ S J` against the explicit numel x numel matrix built by plain
+/// loops: products, trace, Frobenius norm, diagonal, Woodbury solves and
+/// inverses, spectra and log-determinants (Jacobi rotations, LU), with n
+/// below and above numel, the identity core and an indefinite one.
+/// Tolerance 1e-10 relative (float64 throughout; sizes below 100).
+struct LowRankMatrixTests {
+    static func random(_ count: Int, _ generator: inout SeededGenerator) -> [Double] {
+        (0 ..< count).map { _ in generator.nextNormal() }
+    }
+
+    /// The matrix, and the same built entry by entry.
+    static func cases() throws -> [(matrix: LowRankMatrix, dense: [Double])] {
+        let collection = try smallCollection()
+        let numel = collection.numel
+        var generator = SeededGenerator(seed: 7)
+        var result: [(LowRankMatrix, [Double])] = []
+        for (rows, withCore, shift) in [(5, false, 0.0), (5, true, 0.3), (70, false, 0.0), (9, true, -0.2)] {
+            let j = random(rows * numel, &generator)
+            var s: [Double]? = nil
+            if withCore {
+                var core = random(rows * rows, &generator)
+                for a in 0 ..< rows { for b in 0 ..< a { core[a * rows + b] = core[b * rows + a] } }
+                s = core
+            }
+            var dense = [Double](repeating: 0, count: numel * numel)
+            for p in 0 ..< numel {
+                for q in 0 ..< numel {
+                    var total = p == q ? shift : 0
+                    for a in 0 ..< rows {
+                        for b in 0 ..< rows where s != nil || a == b {
+                            total += j[a * numel + p] * (s?[a * rows + b] ?? 1) * j[b * numel + q]
+                        }
+                    }
+                    dense[p * numel + q] = total
+                }
+            }
+            let matrix = try LowRankMatrix(collection: collection, factor: Matrix64(rows: rows, columns: numel, values: j),
+                                           core: s.map { Matrix64(rows: rows, columns: rows, values: $0) }, shift: shift)
+            result.append((matrix, dense))
+        }
+        return result
+    }
+
+    @Test func productsTraceNormAndDiagonalEqualTheExplicitMatrix() throws {
+        var generator = SeededGenerator(seed: 3)
+        for (matrix, dense) in try Self.cases() {
+            let n = matrix.numel
+            let v = Self.random(n, &generator)
+            #expect(NaiveReference.relativeError(try matrix.product(v), NaiveReference.matvec(dense, n, v)) < 1e-10)
+            #expect(NaiveReference.relativeError(try matrix.quadraticForm(v), NaiveReference.dot(v, NaiveReference.matvec(dense, n, v))) < 1e-10)
+            #expect(NaiveReference.relativeError(matrix.trace, (0 ..< n).reduce(0) { $0 + dense[$1 * n + $1] }) < 1e-10)
+            #expect(NaiveReference.relativeError(matrix.frobeniusNorm, dense.reduce(0) { $0 + $1 * $1 }.squareRoot()) < 1e-10)
+            #expect(NaiveReference.relativeError(matrix.diagonal, (0 ..< n).map { dense[$0 * n + $0] }) < 1e-10)
+            #expect(NaiveReference.relativeError(try matrix.dense().values, dense) < 1e-10)
+            // Forms kept: alpha M and M + s I.
+            #expect(NaiveReference.relativeError(try matrix.scaled(by: -2.5).product(v), NaiveReference.matvec(dense.map { -2.5 * $0 }, n, v)) < 1e-10)
+            #expect(NaiveReference.relativeError(try matrix.shifted(by: 0.7).product(v),
+                                                NaiveReference.matvec(SpectralReference.shifted(dense, n, 0.7), n, v)) < 1e-10)
+        }
+    }
+
+    @Test func woodburySolveAndInverseUndoTheProduct() throws {
+        var generator = SeededGenerator(seed: 4)
+        for (matrix, dense) in try Self.cases() {
+            let n = matrix.numel
+            for regul in [1e-3, 0.5] {
+                let damped = SpectralReference.shifted(dense, n, regul)
+                let v = Self.random(n, &generator)
+                let x = try matrix.solve(v, regularization: regul)
+                #expect(NaiveReference.relativeError(NaiveReference.matvec(damped, n, x), v) < 1e-9, "solve, regul \(regul)")
+                let inverse = try matrix.inverse(regularization: regul)
+                let identity = NaiveReference.matmul(try inverse.dense().values, damped, n)
+                // Woodbury's accuracy follows the n x n system c'I + K S, whose condition
+                // (‖K S‖ + |c'|) / |c'| exceeds the matrix's own when n > numel: 1e-11 times it.
+                let c = matrix.shift + regul
+                let spread = try matrix.spectrum().flatMap(\.all).map { abs($0 - matrix.shift) }.max() ?? 0
+                let system = (spread + abs(c)) / abs(c)
+                let inverseTolerance = max(1e-9, 1e-11 * system)
+                #expect(NaiveReference.relativeError(identity, Matrix64.identity(n).values) < inverseTolerance, "inv, regul \(regul)")
+                #expect(NaiveReference.relativeError(try inverse.product(v), x) < inverseTolerance)
+                // The null space of J is kept: Woodbury, not NNGeometry's pseudo-inverse.
+                #expect(inverse.shift == 1 / (matrix.shift + regul))
+            }
+        }
+    }
+
+    @Test func spectrumAndLogDeterminantEqualJacobiAndLU() throws {
+        for (matrix, dense) in try Self.cases() {
+            let n = matrix.numel
+            let want = SpectralReference.jacobi(dense, n).values.sorted()
+            let got = try matrix.spectrum().flatMap(\.all).sorted()
+            #expect(got.count == n)
+            #expect(NaiveReference.relativeError(got, want) < 1e-9, "\(matrix.rank) rows")
+            let regul = 1 - (want.first ?? 0)
+            let (log, sign) = SpectralReference.logDeterminant(SpectralReference.shifted(dense, n, regul), n)
+            #expect(sign == 1)
+            #expect(NaiveReference.relativeError(try matrix.logDeterminant(regularization: regul), log) < 1e-9)
+        }
+    }
+
+    @Test func singularOrIndefiniteCasesAreErrors() throws {
+        let (matrix, _) = try Self.cases()[0]
+        #expect(throws: CoreError.self) { try matrix.solve([Double](repeating: 1, count: matrix.numel), regularization: 0) }
+        #expect(throws: CoreError.self) { try matrix.inverse(regularization: 0) }
+        #expect(throws: CoreError.self) { try matrix.logDeterminant(regularization: 0) }
+        #expect(throws: CoreError.self) { try matrix.product([1, 2]) }
+        let indefinite = try Self.cases()[3].matrix
+        #expect(throws: CoreError.self) { try indefinite.logDeterminant(regularization: 1e-6) }
+    }
+
+    /// Built from slabs (shuffled layer order, runs of columns, weights):
+    /// Jᵀ J equals Σ w g gᵀ / Σ w built directly.
+    @Test func theFisherFactorFromSlabsIsTheWeightedMean() throws {
+        let collection = try smallCollection()
+        let numel = collection.numel, examples = 7
+        var generator = SeededGenerator(seed: 11)
+        let gradients = Self.random(examples * numel, &generator)
+        let weights = (0 ..< examples).map { Double($0 % 3) + 0.5 }
+        var fisher = try LowRankFisher(collection: collection, examples: examples)
+        for (first, rows) in [(0, 4), (4, 3)] {
+            for position in collection.entries.indices.reversed() {
+                let width = collection.entries[position].layer.numel, offset = collection.offsets[position]
+                for columns in [0 ..< width / 2, width / 2 ..< width] where !columns.isEmpty {
+                    let slab = (0 ..< rows).flatMap { row in columns.map { gradients[(first + row) * numel + offset + $0] } }
+                    fisher.add(first: first, rows: rows, position: position, columns: columns, slab: slab, weights: weights[first ..< first + rows])
+                }
+            }
+        }
+        var want = [Double](repeating: 0, count: numel * numel)
+        let total = weights.reduce(0, +)
+        for e in 0 ..< examples {
+            for p in 0 ..< numel { for q in 0 ..< numel { want[p * numel + q] += weights[e] * gradients[e * numel + p] * gradients[e * numel + q] / total } }
+        }
+        #expect(NaiveReference.relativeError(try fisher.result().dense().values, want) < 1e-10)
+    }
+}
