@@ -61,7 +61,8 @@ public enum FormFiles {
                 parts[part] = FormPart(part, shape: tensor.shape, values: try file.values(of: tensor))
             }
             do {
-                blocks.append(try BlockForms.type(of: kind).init(parts: parts, layer: entry.layer, name: entry.name, validate: true))
+                guard let type = BlockForms.type(of: kind) else { throw InteropError(path, "layer '\(entry.name)': no block form has the tensors \(parts.keys.sorted())") }
+                blocks.append(try type.init(parts: parts, layer: entry.layer, name: entry.name, validate: true))
             } catch {
                 throw InteropError(path, "\(error)")
             }

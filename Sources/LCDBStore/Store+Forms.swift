@@ -43,8 +43,18 @@ extension Store {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer.name)' has an unknown form '\(formName)'")
             }
             let parts = partsAt[position] ?? []
-            let expected = Set(BlockForms.type(of: form).partNames)
-            guard Set(parts.map { $0["part"] as String }) == expected, parts.count == expected.count else {
+            let names = Set(parts.map { $0["part"] as String })
+            let expected: Set<String>
+            if let type = BlockForms.type(of: form) {
+                expected = Set(type.partNames)
+            } else {
+                // A low-rank factor's columns; the first block may also hold the core and shift.
+                expected = position == 0 ? names.intersection(["core", "shift"]).union(["J"]) : ["J"]
+            }
+            guard (form == .lowrank) == (matrix.representation == "lowrank") else {
+                throw StoreError(.corrupt, "matrix '\(matrix.name)' is \(matrix.representation) but block '\(layer.name)' is \(form.rawValue)")
+            }
+            guard names == expected, parts.count == expected.count else {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)': block '\(layer.name)' is \(form.rawValue) but its parts are \(parts.map { $0["part"] as String }.sorted())")
             }
             return try (form, parts.map { part in
@@ -122,8 +132,9 @@ extension Store {
         for part in block.parts {
             parts[part.name] = FormPart(part.name, shape: part.shape, values: try readPart(part, dtype: matrix.dtype))
         }
+        guard let type = BlockForms.type(of: block.form) else { throw Store.lowRankRefused(matrix.name) }
         do {
-            return try BlockForms.type(of: block.form).init(parts: parts, layer: entry.layer, name: entry.name, validate: false)
+            return try type.init(parts: parts, layer: entry.layer, name: entry.name, validate: false)
         } catch {
             throw StoreError(.corrupt, "matrix '\(matrix.name)': \(error)")
         }
@@ -150,7 +161,7 @@ extension Store {
             for (position, block) in try Store.blockLayouts(db, matrix).enumerated() {
                 try Interruption.check()
                 let entry = matrix.collection.entries[position]
-                let type = BlockForms.type(of: block.form)
+                guard let type = BlockForms.type(of: block.form) else { throw Store.lowRankRefused(matrix.name) }
                 let spectrum: BlockSpectrum
                 if let wanted = type.spectrumParts {
                     var parts: [String: FormPart] = [:]
@@ -227,19 +238,24 @@ extension Store {
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, ?)",
                                arguments: [matrixID, position, block.kind.rawValue])
                 for part in block.parts {
-                    let shape = "[" + part.shape.map(String.init).joined(separator: ", ") + "]"
                     let partLayout: MatrixLayout = part.name == "block" ? layout
                         : (["A", "G"].contains(part.name) && part.shape.count == 2
                            && Matrix64(rows: part.rows, columns: part.columns, values: part.values).asymmetry == 0 ? .upper : .full)
-                    try db.execute(sql: """
-                        INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [matrixID, position, part.name, shape, part.rows, part.columns, partLayout.rawValue])
-                    switch dtype {
-                    case .float64: try writePart(db, matrixID, position, part, part.values, layout: partLayout)
-                    case .float32: try writePart(db, matrixID, position, part, part.values.map { Float($0) }, layout: partLayout)
-                    }
+                    try insertPart(db, matrixID, position, part, dtype: dtype, layout: partLayout)
                 }
             }
+        }
+    }
+
+    /// A part's row and its tiles in `dtype`.
+    func insertPart(_ db: Database, _ matrixID: Int64, _ position: Int, _ part: FormPart, dtype: DType, layout: MatrixLayout) throws {
+        let shape = "[" + part.shape.map(String.init).joined(separator: ", ") + "]"
+        try db.execute(sql: """
+            INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [matrixID, position, part.name, shape, part.rows, part.columns, layout.rawValue])
+        switch dtype {
+        case .float64: try writePart(db, matrixID, position, part, part.values, layout: layout)
+        case .float32: try writePart(db, matrixID, position, part, part.values.map { Float($0) }, layout: layout)
         }
     }
 

@@ -1,6 +1,8 @@
-/// The form of one per-layer block of a matrix.
+/// The form of one per-layer block of a matrix. `lowrank` is the odd one:
+/// not a block form (no `BlockForm` states it) but the layer's columns of a
+/// low-rank matrix's factor (`LowRankMatrix`), which spans layers.
 public enum FormKind: String, CaseIterable, Sendable {
-    case dense, diag, kfac, ekfac, identity, eigen
+    case dense, diag, kfac, ekfac, identity, eigen, lowrank
 }
 
 /// One tensor of a block in some form: what is stored (one tiled part per
@@ -113,8 +115,9 @@ extension BlockForm {
 public enum BlockForms {
     public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self, EigenForm.self]
 
-    public static func type(of kind: FormKind) -> any BlockForm.Type {
-        all.first { $0.kind == kind }!
+    /// The form's type; nil for `lowrank`, which is not a block form.
+    public static func type(of kind: FormKind) -> (any BlockForm.Type)? {
+        all.first { $0.kind == kind }
     }
 
     /// The form a set of tensor part names makes (`A` and `G`: kfac), or nil.

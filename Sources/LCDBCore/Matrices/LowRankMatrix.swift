@@ -13,12 +13,14 @@ public struct LowRankMatrix: Sendable {
     public let collection: LayerCollection
     /// J, `n x numel`, row-major.
     public let factor: Matrix64
-    /// S, `n x n` symmetric; nil is the identity.
+    /// S, `n x n` symmetric; nil is `coreScale I` (kept as one number: `2 * F`
+    /// of 10,000 examples would otherwise hold an 800 MB identity).
     public let core: Matrix64?
+    public let coreScale: Double
     /// c.
     public let shift: Double
 
-    public init(collection: LayerCollection, factor: Matrix64, core: Matrix64? = nil, shift: Double = 0) throws(CoreError) {
+    public init(collection: LayerCollection, factor: Matrix64, core: Matrix64? = nil, coreScale: Double = 1, shift: Double = 0) throws(CoreError) {
         guard factor.columns == collection.numel else {
             throw CoreError(.invalidSize, "a low-rank factor of \(factor.columns) columns over a collection of \(collection.numel) parameters")
         }
@@ -29,6 +31,7 @@ public struct LowRankMatrix: Sendable {
         self.collection = collection
         self.factor = factor
         self.core = core
+        self.coreScale = core == nil ? coreScale : 1
         self.shift = shift
     }
 
@@ -37,7 +40,7 @@ public struct LowRankMatrix: Sendable {
     public var numel: Int { factor.columns }
 
     /// The bytes of float64 it holds.
-    public var byteCount: Double { 8 * (Double(factor.values.count) + Double(core?.values.count ?? 0)) }
+    public var byteCount: Double { 8 * (Double(factor.values.count) + Double(core?.values.count ?? 1) + 1) }
 
     // MARK: Products
 
@@ -59,7 +62,7 @@ public struct LowRankMatrix: Sendable {
 
     /// S u.
     private func applyCore(_ u: [Double]) -> [Double] {
-        guard let core else { return u }
+        guard let core else { return coreScale == 1 ? u : u.map { coreScale * $0 } }
         return Matrix64.product(core, Matrix64(rows: u.count, columns: 1, values: u)).values
     }
 
@@ -96,7 +99,7 @@ public struct LowRankMatrix: Sendable {
             let k = gram()
             lowRank = zip(core.values, k.values).reduce(0) { $0 + $1.0 * $1.1 }
         } else {
-            lowRank = factor.values.reduce(0) { $0 + $1 * $1 }
+            lowRank = coreScale * factor.values.reduce(0) { $0 + $1 * $1 }
         }
         return shift * Double(numel) + lowRank
     }
@@ -104,7 +107,7 @@ public struct LowRankMatrix: Sendable {
     /// ‖M‖_F = sqrt(c² numel + 2c tr(SK) + tr(SKSK)), from the Gram matrix.
     public var frobeniusNorm: Double {
         let k = gram()
-        let sk = core.map { Matrix64.product($0, k) } ?? k
+        let sk = core.map { Matrix64.product($0, k) } ?? Matrix64(rows: rank, columns: rank, values: k.values.map { coreScale * $0 })
         var trSK = 0.0, trSKSK = 0.0
         for i in 0 ..< rank {
             trSK += sk[i, i]
@@ -118,7 +121,7 @@ public struct LowRankMatrix: Sendable {
         var result = [Double](repeating: shift, count: numel)
         guard let core else {
             for a in 0 ..< rank {
-                for i in 0 ..< numel { result[i] += factor.values[a * numel + i] * factor.values[a * numel + i] }
+                for i in 0 ..< numel { result[i] += coreScale * factor.values[a * numel + i] * factor.values[a * numel + i] }
             }
             return result
         }
@@ -142,20 +145,20 @@ public struct LowRankMatrix: Sendable {
     /// alpha M.
     public func scaled(by alpha: Double) -> LowRankMatrix {
         let scaledCore = core.map { Matrix64(rows: rank, columns: rank, values: $0.values.map { $0 * alpha }) }
-            ?? Matrix64(rows: rank, columns: rank, values: Matrix64.identity(rank).values.map { $0 * alpha })
-        // Force-free: the shape checks hold for the same factor.
-        return LowRankMatrix(unchecked: collection, factor, scaledCore, shift * alpha)
+        return LowRankMatrix(unchecked: collection, factor, scaledCore, coreScale * alpha, shift * alpha)
     }
 
     /// M + s I.
     public func shifted(by s: Double) -> LowRankMatrix {
-        LowRankMatrix(unchecked: collection, factor, core, shift + s)
+        LowRankMatrix(unchecked: collection, factor, core, coreScale, shift + s)
     }
 
-    private init(unchecked collection: LayerCollection, _ factor: Matrix64, _ core: Matrix64?, _ shift: Double) {
+    /// The shape checks hold already (the same factor).
+    private init(unchecked collection: LayerCollection, _ factor: Matrix64, _ core: Matrix64?, _ coreScale: Double, _ shift: Double) {
         self.collection = collection
         self.factor = factor
         self.core = core
+        self.coreScale = core == nil ? coreScale : 1
         self.shift = shift
     }
 
@@ -164,10 +167,10 @@ public struct LowRankMatrix: Sendable {
     private func woodburyFactors(_ regularization: Double) throws(CoreError) -> (c: Double, lu: [Double], pivots: [Int32]) {
         let c = shift + regularization
         guard c != 0, c.isFinite else {
-            throw CoreError(.invalidArgument, "a low-rank matrix plus \(regularization) I is singular or undefined: its identity part c + regul is \(c) (Jᵀ S J alone has rank at most \(rank) of \(numel)); give a non-zero regul")
+            throw CoreError(.invalidArgument, "a low-rank matrix plus \(Self.format(regularization)) I is singular or undefined: its identity part c + regul is \(Self.format(c)) (Jᵀ S J alone has rank at most \(rank) of \(numel)); give a non-zero regul")
         }
         let k = gram()
-        var t = core.map { Matrix64.product(k, $0) } ?? k
+        var t = core.map { Matrix64.product(k, $0) } ?? Matrix64(rows: rank, columns: rank, values: k.values.map { coreScale * $0 })
         for i in 0 ..< rank { t[i, i] += c }
         var pivots = [Int32](repeating: 0, count: rank)
         let info = t.values.withUnsafeMutableBufferPointer { Double.getrf(Int32(rank), $0.baseAddress!, &pivots) }
@@ -195,7 +198,7 @@ public struct LowRankMatrix: Sendable {
         let info = lu.withUnsafeMutableBufferPointer { Double.getri(Int32(rank), $0.baseAddress!, pivots) }
         guard info == 0 else { throw CoreError(.singularBlock, "the low-rank matrix plus \(regularization) I is singular") }
         let inverse = Matrix64(rows: rank, columns: rank, values: lu)
-        var newCore = core.map { Matrix64.product($0, inverse) } ?? inverse
+        var newCore = core.map { Matrix64.product($0, inverse) } ?? Matrix64(rows: rank, columns: rank, values: inverse.values.map { coreScale * $0 })
         newCore.values = newCore.values.map { -$0 / c }
         // S (c'I + K S)⁻¹ is symmetric in exact arithmetic; keep it so.
         for i in 0 ..< rank {
@@ -205,7 +208,7 @@ public struct LowRankMatrix: Sendable {
                 newCore[j, i] = mean
             }
         }
-        return LowRankMatrix(unchecked: collection, factor, newCore, 1 / c)
+        return LowRankMatrix(unchecked: collection, factor, newCore, 1, 1 / c)
     }
 
     // MARK: Spectrum
@@ -226,7 +229,7 @@ public struct LowRankMatrix: Sendable {
             let b = Matrix64.product(Matrix64.product(root, core, transposeA: true), root)
             lowRank = try b.symmetricEigenvalues()
         } else {
-            lowRank = try k.symmetricEigenvalues()
+            lowRank = try k.symmetricEigenvalues().map { coreScale * $0 }
         }
         if rank > numel {
             lowRank = Array(lowRank.sorted { abs($0) > abs($1) }.prefix(numel))
@@ -241,15 +244,20 @@ public struct LowRankMatrix: Sendable {
         let parts = try spectrum()
         let smallest = parts.compactMap(\.minimum).min() ?? 0
         guard smallest + regularization > 0 else {
-            throw CoreError(.invalidArgument, "the low-rank matrix plus \(regularization) I is not positive definite (smallest eigenvalue \(smallest + regularization)); logdet needs it positive")
+            throw CoreError(.invalidArgument, "the low-rank matrix plus \(Self.format(regularization)) I is not positive definite (smallest eigenvalue \(smallest + regularization)); logdet needs it positive")
         }
         return parts.reduce(0) { $0 + $1.sum { log($0 + regularization) } }
+    }
+
+    /// `0`, `0.001`: a number as typed, not Swift's `0.0`.
+    private static func format(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
     }
 
     /// The whole `numel x numel` matrix (tests, and small models).
     public func dense() throws(CoreError) -> Matrix64 {
         try MemoryBudget.require(Double(numel) * Double(numel) * 8, for: "the low-rank matrix as one dense \(numel) x \(numel) matrix")
-        let mixed = core.map { Matrix64.product($0, factor) } ?? factor
+        let mixed = core.map { Matrix64.product($0, factor) } ?? Matrix64(rows: rank, columns: numel, values: factor.values.map { coreScale * $0 })
         var result = Matrix64.product(factor, mixed, transposeA: true)
         for i in 0 ..< numel { result[i, i] += shift }
         return result

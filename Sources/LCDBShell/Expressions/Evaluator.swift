@@ -67,6 +67,12 @@ public final class Evaluator {
         case "vector":
             return .vector(try store.vector(named: name), collectionName: try store.collectionName(ofVector: name))
         case "matrix":
+            if try store.isLowRank(name) {
+                let stored = try store.matrix(named: name)
+                var value = LowRankValue(matrix: try store.loadLowRank(named: name), collectionName: stored.collectionName, dtype: stored.dtype)
+                value.storedName = name
+                return .lowRank(value)
+            }
             return .matrix(try storedMatrix(name))
         case "collection":
             return .collection(name)
@@ -169,17 +175,20 @@ public final class Evaluator {
             case .string(let text, _), .name(let text, _): return .word(text)
             default: throw ShellError("\(what) must be a name or a quoted text ('layer1.*')", at: expression.location)
             }
-        case .number, .vector, .matrix, .object, .numeric:
+        case .number, .vector, .matrix, .anyMatrix, .object, .numeric:
             let value = try evaluate(expression)
             switch (parameter.type, value) {
             case (.number, .number), (.vector, .vector), (.matrix, .matrix), (.object, .vector), (.object, .matrix),
-                 (.numeric, .vector), (.numeric, .number):
+                 (.numeric, .vector), (.numeric, .number), (.anyMatrix, .matrix), (.anyMatrix, .lowRank):
                 return value
+            case (.matrix, .lowRank), (.object, .lowRank):
+                throw ShellError("\(what) is a low-rank matrix, which spans layers: \(spec.name) works block by block and does not take it (low-rank matrices take \(LowRankValue.supported))",
+                                 at: expression.location)
             default:
                 let expected = switch parameter.type {
                 case .number: "a number"
                 case .vector: "a vector"
-                case .matrix: "a matrix"
+                case .matrix, .anyMatrix: "a matrix"
                 case .numeric: "a vector or a number"
                 default: "a vector or a matrix"
                 }

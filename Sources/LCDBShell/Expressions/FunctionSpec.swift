@@ -8,6 +8,8 @@ public struct FunctionSpec: Sendable {
         case collection
         case vector
         case matrix
+        /// A matrix with per-layer blocks or a low-rank one (the functions that take both).
+        case anyMatrix
         case number
         /// A vector or a matrix.
         case object
@@ -82,6 +84,12 @@ public struct CallArguments {
     func vector(_ name: String) throws -> (vector: AnyParameterVector, collectionName: String?) {
         guard case .vector(let vector, let collectionName)? = values[name] else { throw error("\(name) must be a vector") }
         return (vector, collectionName)
+    }
+
+    /// The argument when it is a low-rank matrix (an `.anyMatrix` parameter).
+    func lowRank(_ name: String) -> LowRankValue? {
+        guard case .lowRank(let value)? = values[name] else { return nil }
+        return value
     }
 
     func matrix(_ name: String) throws -> MatrixValue {

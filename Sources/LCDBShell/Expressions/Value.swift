@@ -6,6 +6,8 @@ public enum Value: Sendable {
     /// A vector and the stored collection it is over, when known.
     case vector(AnyParameterVector, collectionName: String?)
     case matrix(MatrixValue)
+    /// A low-rank matrix (spans layers; not block-diagonal).
+    case lowRank(LowRankValue)
     /// A stored collection, by name.
     case collection(String)
     /// A keyword argument's bare word (`dtype=float32`, `layers=common`, `p=inf`).
@@ -18,6 +20,7 @@ public enum Value: Sendable {
         case .number: "a number"
         case .vector: "a vector"
         case .matrix: "a matrix"
+        case .lowRank: "a low-rank matrix"
         case .collection: "a collection"
         case .word(let word): "'\(word)'"
         case .table: "a table"

@@ -14,6 +14,8 @@ enum ValuePresenter {
             return vectorTable(vector, collectionName: name)
         case .matrix(let matrix):
             return try matrixTable(matrix, session: session)
+        case .lowRank(let value):
+            return value.table()
         case .collection(let name):
             return collectionTable(try session.store.collection(named: name), name: name)
         case .word(let word):

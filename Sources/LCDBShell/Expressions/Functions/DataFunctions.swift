@@ -8,18 +8,21 @@ import LCDBStore
 enum DataFunctions {
     static let all: [FunctionSpec] = [
         FunctionSpec(name: "fisher", parameters: [.init("collection", .collection), .init("files", .text),
-                                                  .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue)), default: .word("diag")),
+                                                  .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank"]), default: .word("diag")),
                                                   .init("weights", .text, default: .word("")), FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
             guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
-            let form = EmpiricalFisher.Form(rawValue: args.word("form") ?? "diag") ?? .diag
             let files = try GradientFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
-            var fisher = try EmpiricalFisher(collection: collection, form: form)
             let weightsFile = args.word("weights") ?? ""
             let weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
+            if args.word("form") == "lowrank" {
+                return .lowRank(LowRankValue(matrix: try lowRankFisher(files, weights: weights, evaluator), collectionName: name, dtype: args.dtype))
+            }
+            let form = EmpiricalFisher.Form(rawValue: args.word("form") ?? "diag") ?? .diag
+            var fisher = try EmpiricalFisher(collection: collection, form: form)
             let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
             var done = 0
             var starts = [Int](repeating: 0, count: collection.count)
@@ -60,6 +63,29 @@ enum DataFunctions {
             return .matrix(FormFunctions.value(try diagonal.result(), name, args.dtype))
         },
     ]
+
+    /// J = G / √n from the gradient files, a slab of examples and a run of a
+    /// layer's columns at a time (the factor is the one large state).
+    private static func lowRankFisher(_ files: GradientFiles, weights: [Double]?, _ evaluator: Evaluator) throws -> LowRankMatrix {
+        let collection = files.collection
+        var fisher = try LowRankFisher(collection: collection, examples: files.examples)
+        let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
+        var starts = [Int](repeating: 0, count: collection.count)
+        var done = 0
+        let rows = files.rowsPerSlab()
+        let columns = max(1, 32 * 1024 * 1024 / (8 * rows))
+        try files.forEachSlab(rows: rows, columns: columns) { rows, position, run, slab in
+            let start = starts[position]
+            let layerEnd = run.upperBound == collection.entries[position].layer.numel
+            fisher.add(first: start, rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
+            if layerEnd { starts[position] += rows }
+            if position == collection.count - 1, layerEnd {
+                done += rows
+                progress?(done, files.examples)
+            }
+        }
+        return try fisher.result()
+    }
 
     /// The collection's name, the checked statistics files, and the KFAC
     /// matrix from one pass over them (`kfac`, and `ekfac`'s first pass).

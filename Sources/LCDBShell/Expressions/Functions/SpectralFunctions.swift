@@ -21,7 +21,7 @@ enum SpectralFunctions {
             }
             return .matrix(FormFunctions.value(try StructuredMatrix(collection: m.collection, blocks: blocks), m.collectionName, m.dtype))
         },
-        FunctionSpec(name: "eigvals", parameters: [.init("M", .matrix), .init("k", .number, default: .number(0)),
+        FunctionSpec(name: "eigvals", parameters: [.init("M", .anyMatrix), .init("k", .number, default: .number(0)),
                                                    .init("which", .choice(["largest", "smallest"]), default: .word("largest")),
                                                    .init("method", .choice(["auto", "exact", "lanczos"]), default: .word("auto"))],
                      summary: "The eigenvalues of symmetric M over all layers, sorted, each with its layer: all of them (k=0), or the k largest or smallest. kfac blocks give the products of their factors' eigenvalues without forming them all; dense blocks use LAPACK dsyevd a block at a time, or Lanczos (tolerance 1e-10 relative, at most max(300, 10k) products) on a stored block too large for memory (method=lanczos forces it).",
@@ -29,11 +29,17 @@ enum SpectralFunctions {
             let k = try count(args, "k")
             let largest = args.word("which") != "smallest"
             let method = args.word("method") ?? "auto"
+            if let low = args.lowRank("M") {
+                guard k <= low.matrix.numel else { throw args.error("k (\(k)) is larger than the matrix, which has \(low.matrix.numel) eigenvalues") }
+                guard method != "lanczos" else { throw args.error("a low-rank matrix's eigenvalues come exactly from its n x n Gram matrix: method=lanczos does not apply") }
+                return .table(try low.eigenvalueTable(k: k, largest: largest))
+            }
             return .table(try eigenvalueTable(try args.matrix("M"), k: k, largest: largest, method: method, args, evaluator.store))
         },
-        FunctionSpec(name: "logdet", parameters: [.init("M", .matrix), .init("regul", .number, default: .number(0))],
+        FunctionSpec(name: "logdet", parameters: [.init("M", .anyMatrix), .init("regul", .number, default: .number(0))],
                      summary: "log det(M + regul I), exactly for every form (dense: Cholesky a block at a time; kfac: through its factors' eigenvalues; ekfac and eigen: from D or lambda); a block that is not positive definite is an error naming it.",
                      example: "logdet(K, regul=1e-3);") { args, evaluator in
+            if let low = args.lowRank("M") { return .number(try low.matrix.logDeterminant(regularization: try args.number("regul"))) }
             let m = try args.matrix("M")
             let regularization = try args.number("regul")
             let names = m.collection.names
@@ -66,12 +72,19 @@ enum SpectralFunctions {
             }
             return .matrix(FormFunctions.value(try StructuredMatrix(collection: m.collection, blocks: blocks), m.collectionName, m.dtype))
         },
-        FunctionSpec(name: "effective_dim", parameters: [.init("M", .matrix), .init("regul", .number)],
+        FunctionSpec(name: "effective_dim", parameters: [.init("M", .anyMatrix), .init("regul", .number)],
                      summary: "The effective dimension Σ λ / (λ + regul) over M's eigenvalues (regul > 0).",
                      example: "effective_dim(K, 1e-3);") { args, evaluator in
-            let m = try args.matrix("M")
             let regularization = try args.number("regul")
             guard regularization > 0, regularization.isFinite else { throw args.error("regul must be positive, got \(ResultTable.format(regularization))") }
+            if let low = args.lowRank("M") {
+                let spectrum = try low.matrix.spectrum()
+                if let smallest = spectrum.compactMap(\.minimum).min(), !(smallest + regularization > 0) {
+                    throw args.error("the low-rank matrix has eigenvalue \(smallest), so λ + regul is not positive; effective_dim needs M + regul I > 0")
+                }
+                return .number(spectrum.reduce(0) { $0 + $1.sum { $0 / ($0 + regularization) } })
+            }
+            let m = try args.matrix("M")
             let names = m.collection.names
             var total = 0.0
             try m.forEachBlockForm(store: evaluator.store) { position, form in

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+/// `fisher(..., form=lowrank)`: the empirical Fisher kept as `Jᵀ J` with
+/// `J = G / √n` (NNGeometry's PMatLowRank), stored and read back, and every
+/// operation on it (mv, vtmv, trace, frobenius, diag, damped solve and inv
+/// through Woodbury, logdet, eigenvalues, effective dimension, multiples and
+/// shifts) against NumPy on the explicit matrix `Gᵀ G / n` from the same
+/// files: within 1e-9 relative (float64 arithmetic on both sides; the
+/// inputs in float64 and float32). Operations that work block by block
+/// refuse it by name.
+@Suite(.serialized)
+struct LowRankShellTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-lowrank-\(UUID().uuidString)")
+
+    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+
+    func python(_ script: String, _ arguments: [String] = []) throws -> LCDBProcess.Result {
+        try LCDBProcess.run(["-c", script] + arguments, in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+    }
+
+    func lcdb(_ db: String, _ statements: String) throws -> LCDBProcess.Result {
+        try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", FisherFromDataTests.collection + statements], in: folder)
+    }
+
+    /// The numbers a statement printed, in order (csv: a header, then the value).
+    static func numbers(_ stdout: String) -> [Double] {
+        stdout.split(separator: "\n").compactMap { Double($0) }
+    }
+
+    @Test(arguments: ["float64", "float32"])
+    func everyOperationAgreesWithNumPyOnTheExplicitMatrix(dtype: String) throws {
+        let written = try python(FisherFromDataTests.writer + #"""
+
+            save_file({"weights": rng.uniform(0.5, 2.0, 20).astype(dtype)}, f"w_{sys.argv[2]}.safetensors")
+            """#, ["5", dtype])
+        #expect(written.status == 0, "\(written.stderr)")
+        let db = folder.appendingPathComponent("l-\(dtype).lcdb").path
+        let out = try lcdb(db, """
+            let L = fisher(net, 'g_\(dtype)_*.safetensors', form=lowrank);
+            let Lw = fisher(net, 'g_\(dtype)_*.safetensors', form=lowrank, weights='w_\(dtype).safetensors');
+            let g = randn(net, seed=3);
+            let y = mv(L, g); let s = solve(L, g, regul=1e-2); let d = diag(L);
+            let Li = inv(L, regul=1e-2); let z = mv(Li, g);
+            let w = mv(2 * L + 0.5 * identity(net), g); let u = mv(Lw, g);
+            export vector g to 'g.safetensors'; export vector y to 'y.safetensors'; export vector s to 's.safetensors';
+            export vector d to 'd.safetensors'; export vector z to 'z.safetensors'; export vector w to 'w.safetensors';
+            export vector u to 'u.safetensors';
+            vtmv(L, g); trace(L); frobenius(L); logdet(L, regul=1e-2); effective_dim(L, 1e-2);
+            trace(Li); frobenius(Li); logdet(Li, regul=0.5);
+            select representation from matrices where name = 'L';
+            eigvals(L, k=3); eigvals(L, k=2, which=smallest);
+            """)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("representation\nlowrank\n"), "\(out.stdout)")
+        let check = #"""
+            import sys, numpy as np
+            from safetensors.numpy import load_file
+            dtype = sys.argv[1]
+            shards = [load_file(f"g_{dtype}_{i}.safetensors") for i in range(3)]
+            order = ["fc.weight", "fc.bias", "head.weight", "conv.weight", "conv.bias", "p"]
+            G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in order], axis=1) for s in shards]).astype(np.float64)
+            n, p = G.shape
+            F = G.T @ G / n
+            w = load_file(f"w_{dtype}.safetensors")["weights"].astype(np.float64)
+            Fw = G.T @ (G * w[:, None]) / w.sum()
+            def flat(name):
+                t = load_file(name)
+                return np.concatenate([t[k].reshape(-1) for k in order]).astype(np.float64)
+            g = flat("g.safetensors")
+            I = np.eye(p)
+            damped = np.linalg.inv(F + 1e-2 * I)
+            lam = np.linalg.eigvalsh(F)
+            lam_inv = np.linalg.eigvalsh(damped)
+            expected_vectors = {"y": F @ g, "s": np.linalg.solve(F + 1e-2 * I, g), "d": np.diag(F), "z": damped @ g,
+                                "w": (2 * F + 0.5 * I) @ g, "u": Fw @ g}
+            worst = max(np.abs(flat(f"{k}.safetensors") - v).max() / np.abs(v).max() for k, v in expected_vectors.items())
+            numbers = [g @ F @ g, np.trace(F), np.linalg.norm(F), np.linalg.slogdet(F + 1e-2 * I)[1], (lam / (lam + 1e-2)).sum(),
+                       np.trace(damped), np.linalg.norm(damped), np.linalg.slogdet(damped + 0.5 * I)[1],
+                       *sorted(lam)[::-1][:3], *sorted(lam)[:2]]
+            got = [float(x) for x in sys.argv[2:]]
+            assert len(got) == len(numbers), (got, numbers)
+            worst = max([worst] + [abs(a - b) / max(abs(b), 1e-300) for a, b in zip(got[:8], numbers[:8])])
+            # The eigenvalues relative to the largest (the smallest are round-off-sized zeros: p > n).
+            worst = max([worst] + [abs(a - b) / lam.max() for a, b in zip(got[8:], numbers[8:])])
+            assert worst < 1e-9, worst
+            print("python ok")
+            """#
+        // eigvals prints rank,eigenvalue,layer rows: take the eigenvalue column.
+        let eigenvalues = out.stdout.split(separator: "\n").filter { $0.hasSuffix(",(all)") }.map { String($0.split(separator: ",")[1]) }
+        let values = Self.numbers(out.stdout).map { "\($0)" } + eigenvalues
+        let verified = try python(check, [dtype] + values)
+        #expect(verified.stdout.hasSuffix("python ok\n"), "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test func blockByBlockOperationsAndSingularUsesAreClearErrors() throws {
+        #expect(try python(FisherFromDataTests.writer, ["6", "float64"]).status == 0)
+        let db = folder.appendingPathComponent("e.lcdb").path
+        #expect(try lcdb(db, "let L = fisher(net, 'g_float64_*.safetensors', form=lowrank); let F = fisher(net, 'g_float64_*.safetensors', form=dense); let g = randn(net, seed=1);").status == 0)
+        let cases: [(String, String)] = [
+            ("mm(L, L);", "mm: A is a low-rank matrix, which spans layers: mm works block by block and does not take it (low-rank matrices take mv, vtmv"),
+            ("compare(L, F);", "compare: a is a low-rank matrix, which spans layers"),
+            ("let X = L + F;", "a low-rank matrix plus a block-diagonal one has no exact form lcdb keeps; only a multiple of identity(C) adds to it"),
+            ("let X = L + L;", "cannot apply '+' to a low-rank matrix and a low-rank matrix"),
+            ("let X = solve(L, g);", "solve: a low-rank matrix plus 0 I is singular or undefined: its identity part c + regul is 0 (Jᵀ S J alone has rank at most 20 of 37); give a non-zero regul"),
+            ("let X = inv(L);", "inv: a low-rank matrix plus 0 I is singular or undefined"),
+            ("logdet(L);", "logdet: the low-rank matrix plus 0 I is not positive definite"),
+            ("eigvals(L, k=2, method=lanczos);", "method=lanczos does not apply"),
+            ("eigvals(L, k=38);", "k (38) is larger than the matrix, which has 37 eigenvalues"),
+            ("let X = to_dense(L);", "to_dense: M is a low-rank matrix, which spans layers"),
+        ]
+        for (statement, message) in cases {
+            let out = try LCDBProcess.run(["--no-init", db, "-c", statement], in: folder)
+            #expect(out.status == 1 && out.stderr.contains(message), "\(statement): \(out.stderr)")
+        }
+        // Nothing was stored by the failed statements; the stored L is intact and checks.
+        let after = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select count(*) as n from matrices where name = 'X'; check;"], in: folder)
+        #expect(after.status == 0 && after.stdout.hasPrefix("n\n0\n"), "\(after.stdout)\(after.stderr)")
+    }
+}
