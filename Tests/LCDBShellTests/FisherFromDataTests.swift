@@ -204,7 +204,8 @@ struct FisherFromDataTests {
         let db = work.appendingPathComponent("f.lcdb").path
         let run = try LCDBProcess.run(["--no-init", db, samples.appendingPathComponent("fisher_from_data.lc").path], in: work, executableOverride: lcdb)
         #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
-        #expect(run.stdout.components(separatedBy: "(all)").count == 6, "five comparisons: \(run.stdout)")
+        #expect(run.stdout.components(separatedBy: "(all)").count == 8, "seven comparisons: \(run.stdout)")
+        #expect(run.stdout.contains("matrix L over mlp: lowrank (c I + Jᵀ S J, J 300 x 227)"), "\(run.stdout)")
         let exported = try LCDBProcess.run(["--no-init", db, "-c", "export matrix F to 'F.safetensors'; export matrix K to 'K.safetensors';"],
                                            in: work, executableOverride: lcdb)
         #expect(exported.status == 0, "\(exported.stderr)")
@@ -213,6 +214,19 @@ struct FisherFromDataTests {
             from safetensors.numpy import load_file
             shards = [load_file(f"grads_{i}.safetensors") for i in range(2)]
             stats, F, K = load_file("stats.safetensors"), load_file("F.safetensors"), load_file("K.safetensors")
+            # The low-rank factor, read through the documented views: Jᵀ J = Gᵀ G / n over all layers.
+            import sqlite3
+            db = sqlite3.connect("f.lcdb")
+            columns = {}
+            for position, data, rows, width in db.execute(
+                    "select position, data, row_count, col_count from matrix_tiles where matrix = 'L' and part = 'J' order by position, row_start"):
+                columns.setdefault(position, []).append(np.frombuffer(data, dtype="<f8").reshape(rows, width))
+            J = np.concatenate([np.concatenate(tiles, axis=0) for _, tiles in sorted(columns.items())], axis=1)
+            Gall = np.concatenate([np.concatenate([np.concatenate([s[f"{l}.weight"].reshape(len(s[f"{l}.bias"]), -1), s[f"{l}.bias"]], axis=1)
+                                                   for l in ["fc1", "fc2"]], axis=1) for s in shards], axis=0)
+            want = Gall.T @ Gall / len(Gall)
+            assert J.shape == (300, 227), J.shape
+            assert np.abs(J.T @ J - want).max() <= 1e-12 * np.abs(want).max()
             for layer in ["fc1", "fc2"]:
                 G = np.concatenate([np.concatenate([s[f"{layer}.weight"].reshape(len(s[f"{layer}.bias"]), -1), s[f"{layer}.bias"]], axis=1) for s in shards])
                 want = G.T @ G / len(G)
