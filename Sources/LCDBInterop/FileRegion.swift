@@ -21,6 +21,23 @@ public enum FileRegion {
         }
     }
 
+    /// `count` bytes at `offset` into `target` (`pread`: no buffer of its own,
+    /// so a reader can reuse one for every slab it reads).
+    public static func read(_ path: String, offset: Int, count: Int, into target: UnsafeMutableRawPointer) throws {
+        try requireRegularInput(path)
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw InteropError(path, "cannot read the file: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var done = 0
+        while done < count {
+            let got = pread(descriptor, target + done, count - done, off_t(offset + done))
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { throw InteropError(path, "cannot read the file: \(String(cString: strerror(errno)))") }
+            guard got > 0 else { throw InteropError(path, "truncated: ended inside the data") }
+            done += got
+        }
+    }
+
     /// The whole file, after checking that it is a regular file (reading a
     /// FIFO blocked forever; a device never ends).
     public static func contents(_ path: String) throws -> Data {

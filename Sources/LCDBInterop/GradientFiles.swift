@@ -120,6 +120,10 @@ public struct GradientFiles {
     /// Non-finite values are an error naming the file, tensor and example.
     public func forEachSlab(rows limit: Int, columns columnLimit: Int = .max,
                             _ body: (Int, Int, Range<Int>, [Double]) throws -> Void) throws {
+        // One slab and one byte buffer for the whole pass: fresh 32 MB arrays
+        // per slab cost page faults that dominated the reading time.
+        var slab: [Double] = []
+        var scratch: [UInt8] = []
         for shard in shards {
             var start = 0
             while start < shard.examples {
@@ -130,7 +134,11 @@ public struct GradientFiles {
                     var columnStart = 0
                     repeat {
                         let columns = columnStart ..< min(numel, columnStart + max(1, columnLimit))
-                        let slab = try read(shard, tensors, start: start, rows: rows, columns: columns)
+                        if slab.count != rows * columns.count {
+                            slab = []
+                            slab = [Double](repeating: 0, count: rows * columns.count)
+                        }
+                        try read(shard, tensors, start: start, rows: rows, columns: columns, into: &slab, scratch: &scratch)
                         try body(rows, position, columns, slab)
                         columnStart = columns.upperBound
                     } while columnStart < numel
@@ -140,37 +148,43 @@ public struct GradientFiles {
         }
     }
 
-    /// Examples `start ..< start + rows` of one layer, parameters `columns` of its flattening.
-    private func read(_ shard: Shard, _ tensors: LayerTensors, start: Int, rows: Int, columns: Range<Int>) throws -> [Double] {
-        var slab = [Double](repeating: 0, count: rows * columns.count)
+    /// Examples `start ..< start + rows` of one layer, parameters `columns` of
+    /// its flattening, decoded straight from the file's bytes into `slab`.
+    private func read(_ shard: Shard, _ tensors: LayerTensors, start: Int, rows: Int, columns: Range<Int>,
+                      into slab: inout [Double], scratch: inout [UInt8]) throws {
         var offset = 0 // where this tensor starts in the layer's flattening
         for tensor in [tensors.weight] + (tensors.bias.map { [$0] } ?? []) {
             let per = tensor.count / max(tensor.shape[0], 1)
             defer { offset += per }
             let (low, high) = (max(offset, columns.lowerBound), min(offset + per, columns.upperBound))
             guard low < high else { continue }
-            let wanted = low ..< high
-            let local = (wanted.lowerBound - offset) ..< (wanted.upperBound - offset)
+            let local = (low - offset) ..< (high - offset)
+            let column = low - columns.lowerBound // where this tensor's run goes in a slab row
+            let width = columns.count, size = tensor.dtype.size
             // Whole rows of the tensor: one read; a run of its columns: one read per example.
             let runs: [(row: Int, elements: Range<Int>)] = local.count == per
                 ? [(0, start * per ..< (start + rows) * per)]
                 : (0 ..< rows).map { ($0, (start + $0) * per + local.lowerBound ..< (start + $0) * per + local.upperBound) }
             for run in runs {
-                let values: [Double] = try shard.file.values(of: tensor, elements: run.elements)
-                if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                    let example = local.count == per ? start + bad / per : start + run.row
-                    throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(example) (and \(values.filter { !$0.isFinite }.count - 1) more non-finite values read with it); nothing was stored")
-                }
                 let runRows = local.count == per ? rows : 1
+                try shard.file.withRawBytes(of: tensor, elements: run.elements, scratch: &scratch) { raw in
+                    slab.withUnsafeMutableBufferPointer { target in
+                        for r in 0 ..< runRows {
+                            TensorDType.decode(tensor.dtype, raw, offset: r * local.count * size, count: local.count,
+                                               into: target.baseAddress! + (run.row + r) * width + column)
+                        }
+                    }
+                }
                 for r in 0 ..< runRows {
-                    let row = local.count == per ? r : run.row
-                    for k in 0 ..< local.count {
-                        slab[row * columns.count + (wanted.lowerBound - columns.lowerBound) + k] = values[r * local.count + k]
+                    let row = run.row + r
+                    for k in 0 ..< local.count where !slab[row * width + column + k].isFinite {
+                        let value = slab[row * width + column + k]
+                        let more = (0 ..< local.count).filter { !slab[row * width + column + $0].isFinite }.count - 1
+                        throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(value.isNaN ? "NaN" : "an infinite value") at example \(start + row) (and \(more) more non-finite values in that example); nothing was stored")
                     }
                 }
             }
         }
-        return slab
     }
 
     static func describe(_ shape: [Int]) -> String {

@@ -183,6 +183,28 @@ public struct SafetensorsFile: Sendable {
         return raw.withUnsafeBytes { TensorDType.decode(tensor.dtype, $0, offset: 0, count: elements.count, as: Scalar.self) }
     }
 
+    /// The raw little-endian bytes of some of a floating tensor's values
+    /// (row-major element indices), passed to `body`: from the file itself
+    /// into `scratch` (grown as needed, reused by the caller across reads)
+    /// when the file was opened with `open`, else from memory.
+    func withRawBytes<R>(of tensor: Tensor, elements: Range<Int>, scratch: inout [UInt8],
+                         _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard tensor.dtype.isFloatingPoint else {
+            throw InteropError(path, "tensor '\(tensor.name)' is \(tensor.dtype.rawValue), not a floating-point tensor")
+        }
+        precondition(elements.lowerBound >= 0 && elements.upperBound <= tensor.count, "element range outside the tensor")
+        let start = tensor.range.lowerBound + elements.lowerBound * tensor.dtype.size
+        let count = elements.count * tensor.dtype.size
+        if !streamed {
+            return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start ..< start + count])) }
+        }
+        if scratch.count < count { scratch = [UInt8](repeating: 0, count: count) }
+        return try scratch.withUnsafeMutableBytes { buffer in
+            if count > 0 { try FileRegion.read(path, offset: start, count: count, into: buffer.baseAddress!) }
+            return try body(UnsafeRawBufferPointer(rebasing: buffer[0 ..< count]))
+        }
+    }
+
     /// Some of an integer tensor's values (row-major element indices): token
     /// indices of an Embedding's inputs.
     public func integers(of tensor: Tensor, elements: Range<Int>) throws -> [Int] {

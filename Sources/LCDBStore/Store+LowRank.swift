@@ -76,14 +76,33 @@ extension Store {
                 throw StoreError(.corrupt, "matrix '\(name)': the factor of block '\(matrix.collection.names[position])' is \(part.rows) x \(part.columns), expected \(n) x \(matrix.collection.entries[position].layer.numel)")
             }
             try MemoryBudget.require(Double(n) * Double(numel) * 8 * 2, for: "low-rank matrix '\(name)' (\(n) x \(numel) factor) in memory")
+            // Each tile (whole rows of a layer's columns) read into one reused
+            // buffer and copied to its place in J: no per-layer array between.
             var factor = [Double](repeating: 0, count: n * numel)
-            for (position, part) in factors.enumerated() {
-                try Interruption.check()
-                let offset = matrix.collection.offsets[position], side = part.columns
-                let values = try Store.readPart(part, dtype: matrix.dtype)
-                for row in 0 ..< n {
-                    for k in 0 ..< side { factor[row * numel + offset + k] = values[row * side + k] }
+            func fill<Scalar: BLASScalar>(_: Scalar.Type) throws {
+                var buffer: [Scalar] = []
+                try factor.withUnsafeMutableBufferPointer { j in
+                    for (position, part) in factors.enumerated() {
+                        let offset = matrix.collection.offsets[position], side = part.columns
+                        for tile in part.reader.tiles {
+                            try Interruption.check()
+                            let count = tile.rows.count * side
+                            if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
+                            try buffer.withUnsafeMutableBufferPointer { values in
+                                try part.reader.read(tile, into: values.baseAddress!)
+                                for row in tile.rows {
+                                    let source = values.baseAddress! + (row - tile.rows.lowerBound) * side
+                                    let target = j.baseAddress! + row * numel + offset
+                                    for k in 0 ..< side { target[k] = Double(source[k]) }
+                                }
+                            }
+                        }
+                    }
                 }
+            }
+            switch matrix.dtype {
+            case .float64: try fill(Double.self)
+            case .float32: try fill(Float.self)
             }
             let first = layouts.first?.parts ?? []
             var core: Matrix64?

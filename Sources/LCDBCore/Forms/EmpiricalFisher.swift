@@ -76,20 +76,24 @@ public struct EmpiricalFisher {
         }
     }
 
-    /// The Fisher: sums over the examples seen, divided by their number.
-    public func result() throws(CoreError) -> StructuredMatrix {
+    /// The Fisher: sums over the examples seen, divided by their number. The
+    /// accumulators become the result in place (moved out, not copied: the
+    /// dense blocks of a big model are gigabytes), so this is the last call.
+    public mutating func result() throws(CoreError) -> StructuredMatrix {
         guard examples > 0, totalWeight > 0 else { throw CoreError(.invalidArgument, "no examples were read") }
         let scale = 1 / totalWeight
-        let blocks: [any BlockForm] = sums.enumerated().map { position, sum in
+        var blocks: [any BlockForm] = []
+        for position in sums.indices {
             let numel = collection.entries[position].layer.numel
+            var block = sums[position]
+            sums[position] = []
+            block.withUnsafeMutableBufferPointer { values in
+                if form == .dense { SquareMirror.copy(values.baseAddress!, side: numel, from: .upper) }
+                for k in values.indices { values[k] *= scale }
+            }
             switch form {
-            case .diag:
-                return DiagForm(values: sum.map { $0 * scale })
-            case .dense:
-                var block = sum
-                block.withUnsafeMutableBufferPointer { SquareMirror.copy($0.baseAddress!, side: numel, from: .upper) }
-                for k in block.indices { block[k] *= scale }
-                return DenseForm(block: Matrix64(rows: numel, columns: numel, values: block), knownSymmetric: true)
+            case .diag: blocks.append(DiagForm(values: block))
+            case .dense: blocks.append(DenseForm(block: Matrix64(rows: numel, columns: numel, values: block), knownSymmetric: true))
             }
         }
         return try StructuredMatrix(collection: collection, blocks: blocks)

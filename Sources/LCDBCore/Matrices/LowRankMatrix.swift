@@ -87,9 +87,18 @@ public struct LowRankMatrix: Sendable {
         return shift * v.reduce(0) { $0 + $1 * $1 } + zip(u, applyCore(u)).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
-    /// K = J Jᵀ (n x n, both triangles).
+    /// K = J Jᵀ (n x n, both triangles): `dsyrk` computes one triangle, half
+    /// of `dgemm`'s work (it is most of a solve's time), then it is mirrored.
     public func gram() -> Matrix64 {
-        Matrix64.product(factor, factor, transposeB: true)
+        var k = [Double](repeating: 0, count: rank * rank)
+        factor.values.withUnsafeBufferPointer { j in
+            k.withUnsafeMutableBufferPointer { target in
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rank), Int32(numel), 1,
+                            j.baseAddress!, Int32(numel), 0, target.baseAddress!, Int32(rank))
+                SquareMirror.copy(target.baseAddress!, side: rank, from: .upper)
+            }
+        }
+        return Matrix64(rows: rank, columns: rank, values: k)
     }
 
     /// tr M = c numel + tr(S K).
