@@ -20,8 +20,12 @@ let package = Package(
         // MARK: Libraries
         .target(
             name: "LCDBCore",
-            dependencies: ["COpenBLAS"]
+            dependencies: ["COpenBLAS", "CSHA256"]
         ),
+
+        // SHA-256 compression with the x86 SHA extensions (instructions Swift
+        // cannot name); the portable path stays in LCDBCore's SHA256.
+        .target(name: "CSHA256"),
 
         .target(
             name: "LCDBStore",

@@ -1,3 +1,5 @@
+import CSHA256
+
 /// SHA-256 (FIPS 180-4), streaming: the content hash of stored objects
 /// (`checksum`), which anyone can recompute with Python's hashlib from the
 /// documented byte stream. Written here rather than adding swift-crypto (and
@@ -70,7 +72,18 @@ public struct SHA256 {
     /// Compresses `blocks` consecutive 64-byte blocks. The schedule lives on
     /// the stack and the state in locals: a heap array per block made the
     /// first version three times slower.
+    /// True when the CPU has the SHA extensions (checked once per process).
+    static let hardware = lcdb_sha256_has_shani() == 1
+    /// Tests compare the two paths; nothing else turns the hardware off.
+    var usesHardware = SHA256.hardware
+
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+        if usesHardware {
+            state.withUnsafeMutableBufferPointer { words in
+                lcdb_sha256_compress_shani(words.baseAddress!, data.assumingMemoryBound(to: UInt8.self), blocks)
+            }
+            return
+        }
         @inline(__always) func rotate(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 &- n)) }
         var (h0, h1, h2, h3, h4, h5, h6, h7) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
         SHA256.k.withUnsafeBufferPointer { constants in
