@@ -223,7 +223,7 @@ extension Store {
             try requireSpace(for: Double(matrix.storedBytes(dtype)), "matrix '\(name)'")
             let symmetric = matrix.blocks.allSatisfy { block in
                 guard let dense = block as? DenseForm else { return true }
-                return dense.block.asymmetry == 0
+                return dense.isExactlySymmetric
             }
             // Symmetric square parts keep one triangle: dense blocks when all
             // are symmetric (the matrix's layout), and dense kfac factors.

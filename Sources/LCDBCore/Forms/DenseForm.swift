@@ -23,6 +23,11 @@ public struct DenseForm: BlockForm {
         knownSymmetric = false
     }
 
+    /// True when the block equals its transpose exactly; free when it was
+    /// built symmetric (a Fisher's `Gᵀ G`: checking 16 blocks of 4,160² took
+    /// a third of building them).
+    public var isExactlySymmetric: Bool { knownSymmetric || block.asymmetry == 0 }
+
     public var side: Int { block.rows }
     public var parts: [FormPart] { [FormPart("block", shape: [side, side], values: block.values)] }
 

@@ -97,7 +97,7 @@ enum FormFunctions {
 
     /// A matrix value holding `forms`.
     static func value(_ forms: StructuredMatrix, _ collectionName: String?, _ dtype: DType) -> MatrixValue {
-        let symmetric = forms.blocks.allSatisfy { ($0 as? DenseForm)?.block.asymmetry ?? 0 == 0 }
+        let symmetric = forms.blocks.allSatisfy { ($0 as? DenseForm)?.isExactlySymmetric ?? true }
         return MatrixValue(origin: .structured(forms), collection: forms.collection, collectionName: collectionName,
                            dtype: dtype, isSymmetric: symmetric)
     }
