@@ -211,16 +211,7 @@ extension Store {
     public func saveStructured(_ name: String, over collectionName: String, _ matrix: StructuredMatrix, dtype: DType,
                                replace: Bool = false) throws {
         try write { db in
-            let (collectionID, stored) = try Store.loadCollection(db, name: collectionName)
-            if let difference = stored.firstDifference(from: matrix.collection) {
-                throw StoreError(.mismatch, "the matrix is not over collection '\(collectionName)': \(difference)")
-            }
-            if replace {
-                try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
-            } else {
-                try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name)
-            }
-            try requireSpace(for: Double(matrix.storedBytes(dtype)), "matrix '\(name)'")
+            let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection, bytes: Double(matrix.storedBytes(dtype)), replace: replace)
             let symmetric = matrix.blocks.allSatisfy { block in
                 guard let dense = block as? DenseForm else { return true }
                 return dense.isExactlySymmetric
@@ -245,6 +236,24 @@ extension Store {
                 }
             }
         }
+    }
+
+    /// Before a matrix over `collection` is written as `name`: the stored
+    /// collection it must equal (its id returned), the name free (or, with
+    /// `replace`, not another kind's), and `bytes` of space.
+    func prepareMatrix(_ db: Database, _ name: String, over collectionName: String, _ collection: LayerCollection,
+                       bytes: Double, replace: Bool) throws -> Int64 {
+        let (collectionID, stored) = try Store.loadCollection(db, name: collectionName)
+        if let difference = stored.firstDifference(from: collection) {
+            throw StoreError(.mismatch, "the matrix is not over collection '\(collectionName)': \(difference)")
+        }
+        if replace {
+            try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
+        } else {
+            try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name)
+        }
+        try requireSpace(for: bytes, "matrix '\(name)'")
+        return collectionID
     }
 
     /// A part's row and its tiles in `dtype`.

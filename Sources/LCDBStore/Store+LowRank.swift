@@ -17,20 +17,13 @@ extension Store {
     /// Stores `matrix` under `name` in `dtype`: per layer a block of form
     /// `lowrank` holding the layer's columns of J (`n x numel`), the first
     /// block also the core S (when not the identity: `n x n`, or one number
-    /// `s` for `s I`) and the shift c (when not 0). One transaction; `replace` replaces a matrix of that name.
+    /// `s` for `s I`) and the shift c (when not 0). One transaction;
+    /// `replace` replaces a matrix of that name.
     public func saveLowRank(_ name: String, over collectionName: String, _ matrix: LowRankMatrix, dtype: DType,
                             replace: Bool = false) throws {
         try write { db in
-            let (collectionID, stored) = try Store.loadCollection(db, name: collectionName)
-            if let difference = stored.firstDifference(from: matrix.collection) {
-                throw StoreError(.mismatch, "the matrix is not over collection '\(collectionName)': \(difference)")
-            }
-            if replace {
-                try Store.requireNoOtherKind(db, table: "lcdb_matrix", name)
-            } else {
-                try Store.requireFreeName(db, table: "lcdb_matrix", what: "matrix", name)
-            }
-            try requireSpace(for: matrix.byteCount / 8 * Double(dtype.size), "matrix '\(name)'")
+            let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection,
+                                                 bytes: matrix.byteCount / 8 * Double(dtype.size), replace: replace)
             try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
             try db.execute(sql: """
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, 'lowrank', ?, 1, 'full')
