@@ -205,6 +205,7 @@ struct FisherFromDataTests {
         let run = try LCDBProcess.run(["--no-init", db, samples.appendingPathComponent("fisher_from_data.lc").path], in: work, executableOverride: lcdb)
         #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
         #expect(run.stdout.components(separatedBy: "(all)").count == 8, "seven comparisons: \(run.stdout)")
+        #expect(run.stdout.contains("layer  rel_frobenius"), "compare(F, L) prints its table: \(run.stdout)")
         #expect(run.stdout.contains("matrix L over mlp: lowrank (c I + Jᵀ S J, J 300 x 227)"), "\(run.stdout)")
         let exported = try LCDBProcess.run(["--no-init", db, "-c", "export matrix F to 'F.safetensors'; export matrix K to 'K.safetensors';"],
                                            in: work, executableOverride: lcdb)

@@ -93,13 +93,57 @@ struct LowRankShellTests {
         #expect(verified.stdout.hasSuffix("python ok\n"), "\(verified.stdout)\(verified.stderr)")
     }
 
+    /// compare with a low-rank operand: its rows are its diagonal blocks, and
+    /// '(all)' counts the blocks between layers that block-diagonal matrices
+    /// drop; against NumPy's norms of the explicit matrices (1e-9 relative).
+    @Test func compareCountsTheBlocksBetweenLayers() throws {
+        #expect(try python(FisherFromDataTests.writer, ["8", "float64"]).status == 0)
+        let db = folder.appendingPathComponent("c.lcdb").path
+        let out = try lcdb(db, """
+            let L = fisher(net, 'g_float64_*.safetensors', form=lowrank);
+            let F = fisher(net, 'g_float64_*.safetensors', form=dense);
+            compare(L, F); compare(F, L); compare(2 * L + identity(net), L);
+            """)
+        #expect(out.status == 0, "\(out.stderr)")
+        let all = out.stdout.split(separator: "\n").filter { $0.hasPrefix("(all),") }.map { $0.split(separator: ",").dropFirst().joined(separator: " ") }
+        let perLayer = out.stdout.split(separator: "\n").filter { $0.hasPrefix("fc,") }.map { String($0.split(separator: ",")[1]) }
+        #expect(all.count == 3 && perLayer.count == 3, "\(out.stdout)")
+        // L's diagonal blocks are F's: zero distance per layer in the first two tables.
+        #expect(perLayer.prefix(2).allSatisfy { Double($0).map { $0 < 1e-14 } ?? false }, "\(perLayer)")
+        let check = #"""
+            import sys, numpy as np
+            from safetensors.numpy import load_file
+            shards = [load_file(f"g_float64_{i}.safetensors") for i in range(3)]
+            sizes = {"fc": ["fc.weight", "fc.bias"], "head": ["head.weight"], "conv": ["conv.weight", "conv.bias"], "p": ["p"]}
+            order = [t for ts in sizes.values() for t in ts]
+            G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in order], axis=1) for s in shards])
+            F = G.T @ G / len(G)
+            B = np.zeros_like(F)
+            start = 0
+            for tensors in sizes.values():
+                width = sum(int(np.prod(shards[0][t].shape[1:])) for t in tensors)
+                B[start:start + width, start:start + width] = F[start:start + width, start:start + width]
+                start += width
+            M = 2 * F + np.eye(len(F))
+            want = [[np.linalg.norm(F - B) / np.linalg.norm(B), 1, 1], [np.linalg.norm(F - B) / np.linalg.norm(F), 1, 1],
+                    [np.linalg.norm(M - F) / np.linalg.norm(F), np.trace(M) / np.trace(F),
+                     np.diag(M) @ np.diag(F) / np.linalg.norm(np.diag(M)) / np.linalg.norm(np.diag(F))]]
+            got = [[float(x) for x in row.split()] for row in sys.argv[1:]]
+            worst = max(abs(g - w) / abs(w) for gs, ws in zip(got, want) for g, w in zip(gs, ws))
+            assert worst < 1e-9, (got, want)
+            print("python ok")
+            """#
+        let verified = try python(check, all)
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+    }
+
     @Test func blockByBlockOperationsAndSingularUsesAreClearErrors() throws {
         #expect(try python(FisherFromDataTests.writer, ["6", "float64"]).status == 0)
         let db = folder.appendingPathComponent("e.lcdb").path
         #expect(try lcdb(db, "let L = fisher(net, 'g_float64_*.safetensors', form=lowrank); let F = fisher(net, 'g_float64_*.safetensors', form=dense); let g = randn(net, seed=1);").status == 0)
         let cases: [(String, String)] = [
             ("mm(L, L);", "mm: A is a low-rank matrix, which spans layers: mm works block by block and does not take it (low-rank matrices take mv, vtmv"),
-            ("compare(L, F);", "compare: a is a low-rank matrix, which spans layers"),
+            ("restrict(L, 'fc');", "restrict: x is a low-rank matrix, which spans layers"),
             ("let X = L + F;", "a low-rank matrix plus a block-diagonal one has no exact form lcdb keeps; only a multiple of identity(C) adds to it"),
             ("let X = L + L;", "cannot apply '+' to a low-rank matrix and a low-rank matrix"),
             ("let X = solve(L, g);", "solve: a low-rank matrix plus 0 I is singular or undefined: its identity part c + regul is 0 (Jᵀ S J alone has rank at most 20 of 37); give a non-zero regul"),

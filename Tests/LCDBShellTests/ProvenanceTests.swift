@@ -23,6 +23,7 @@ struct ProvenanceTests {
         let step = solve(F,
                          g, regul=0.1);   -- over two lines
         create collection first as subset(mlp, 'fc1');
+        -- a comment line before a statement is the script's, not the statement's
         let h = step.fc1;
         copy matrix F to F2;
         export vector g to 'g.safetensors';

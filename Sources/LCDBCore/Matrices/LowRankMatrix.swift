@@ -149,6 +149,43 @@ public struct LowRankMatrix: Sendable {
         return result
     }
 
+    /// The columns of J that belong to layer `position` (`n x side`).
+    private func factorColumns(_ position: Int) -> Matrix64 {
+        let offset = collection.offsets[position], side = collection.entries[position].layer.numel
+        var columns = Matrix64(zeros: rank, side)
+        for a in 0 ..< rank {
+            for k in 0 ..< side { columns.values[a * side + k] = factor.values[a * numel + offset + k] }
+        }
+        return columns
+    }
+
+    /// The diagonal block of layer `position`: `c I + J_lᵀ S J_l` (what a
+    /// block-diagonal approximation keeps of this matrix).
+    public func diagonalBlock(at position: Int) throws(CoreError) -> Matrix64 {
+        let side = collection.entries[position].layer.numel
+        try MemoryBudget.require(Double(side) * Double(side) * 8 * 2, for: "the \(side) x \(side) block of layer '\(collection.names[position])'")
+        let columns = factorColumns(position)
+        let mixed = core.map { Matrix64.product($0, columns) } ?? Matrix64(rows: rank, columns: side, values: columns.values.map { coreScale * $0 })
+        var block = Matrix64.product(columns, mixed, transposeA: true)
+        for i in 0 ..< side { block[i, i] += shift }
+        return block
+    }
+
+    /// ⟨M, N⟩_F = tr(M N) for two low-rank matrices over the same layers,
+    /// through the cross Gram matrix `X = J_M J_Nᵀ` (`n_M x n_N`).
+    public func frobeniusInner(_ other: LowRankMatrix) throws(CoreError) -> Double {
+        guard other.numel == numel else { throw CoreError(.invalidSize, "low-rank matrices over \(numel) and \(other.numel) parameters") }
+        let x = Matrix64.product(factor, other.factor, transposeB: true)
+        let sx = core.map { Matrix64.product($0, x) } ?? Matrix64(rows: rank, columns: other.rank, values: x.values.map { coreScale * $0 })
+        let xt = x.transposed()
+        let tx = other.core.map { Matrix64.product($0, xt) } ?? Matrix64(rows: other.rank, columns: rank, values: xt.values.map { other.coreScale * $0 })
+        // tr(S_M X S_N Xᵀ) = Σ_ij (S_M X)_ij (S_N Xᵀ)_ji
+        var cross = 0.0
+        for i in 0 ..< rank { for j in 0 ..< other.rank { cross += sx[i, j] * tx[j, i] } }
+        let traceM = trace - shift * Double(numel), traceN = other.trace - other.shift * Double(numel)
+        return shift * other.shift * Double(numel) + shift * traceN + other.shift * traceM + cross
+    }
+
     // MARK: Forms kept
 
     /// alpha M.

@@ -175,11 +175,12 @@ public final class Evaluator {
             case .string(let text, _), .name(let text, _): return .word(text)
             default: throw ShellError("\(what) must be a name or a quoted text ('layer1.*')", at: expression.location)
             }
-        case .number, .vector, .matrix, .anyMatrix, .object, .numeric:
+        case .number, .vector, .matrix, .anyMatrix, .object, .anyObject, .numeric:
             let value = try evaluate(expression)
             switch (parameter.type, value) {
             case (.number, .number), (.vector, .vector), (.matrix, .matrix), (.object, .vector), (.object, .matrix),
-                 (.numeric, .vector), (.numeric, .number), (.anyMatrix, .matrix), (.anyMatrix, .lowRank):
+                 (.numeric, .vector), (.numeric, .number), (.anyMatrix, .matrix), (.anyMatrix, .lowRank),
+                 (.anyObject, .vector), (.anyObject, .matrix), (.anyObject, .lowRank):
                 return value
             case (.matrix, .lowRank), (.object, .lowRank):
                 throw ShellError("\(what) is a low-rank matrix, which spans layers: \(spec.name) works block by block and does not take it (low-rank matrices take \(LowRankValue.supported))",

@@ -13,6 +13,8 @@ public struct FunctionSpec: Sendable {
         case number
         /// A vector or a matrix.
         case object
+        /// A vector, a matrix or a low-rank matrix (`compare`).
+        case anyObject
         /// A vector or a number (element-wise functions).
         case numeric
         /// A bare word or a quoted text, not resolved (a layer name, `'layer1.*'`).

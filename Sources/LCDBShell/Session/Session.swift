@@ -41,6 +41,16 @@ public final class Session {
         }
     }
 
+    /// The statement as typed, without the comment lines a script puts
+    /// before it (they belong to the script, not to the provenance).
+    static func withoutLeadingComments(_ text: String) -> String {
+        var lines = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+        while let first = lines.first, first.trimmingCharacters(in: .whitespaces).hasPrefix("--") || first.trimmingCharacters(in: .whitespaces).isEmpty {
+            lines.removeFirst()
+        }
+        return lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public init(store: Store, format: OutputFormat) {
         self.store = store
         self.format = format
@@ -48,7 +58,7 @@ public final class Session {
 
     /// Parses and runs one statement; returns what it prints.
     public func run(statement text: String, start: SourceLocation = SourceLocation(line: 1, column: 1)) throws -> [ResultTable] {
-        statementText = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        statementText = Session.withoutLeadingComments(text)
         inputs = []
         if let query = try SQLStatement(text: text, start: start) { return try query.run(in: self) }
         let tokens = try Lexer.tokens(of: text, start: start)

@@ -6,12 +6,18 @@ import LCDBStore
 /// and over the whole collection, in one table.
 enum CompareFunctions {
     static let all: [FunctionSpec] = [
-        FunctionSpec(name: "compare", parameters: [.init("a", .object), .init("b", .object)],
-                     summary: "A against B, per layer and over all layers (last row, '(all)'). Matrices: relative Frobenius distance |A - B| / |B|, trace ratio tr A / tr B, cosine similarity of the diagonals. Vectors: relative distance |a - b| / |b|, norm ratio and cosine similarity. Closed forms where they exist (kfac against kfac never builds a block).",
+        FunctionSpec(name: "compare", parameters: [.init("a", .anyObject), .init("b", .anyObject)],
+                     summary: "A against B, per layer and over all layers (last row, '(all)'). Matrices: relative Frobenius distance |A - B| / |B|, trace ratio tr A / tr B, cosine similarity of the diagonals. Vectors: relative distance |a - b| / |b|, norm ratio and cosine similarity. Closed forms where they exist (kfac against kfac never builds a block). A low-rank matrix spans layers: its rows are its diagonal blocks, and '(all)' counts its blocks between layers too (the part a block-diagonal approximation drops).",
                      example: "compare(K, to_dense(K));") { args, evaluator in
             switch (args.value("a")!, args.value("b")!) {
             case (.matrix(let a), .matrix(let b)):
-                return .table(try matrices(a, b, evaluator.store, args))
+                return .table(try matrices(.blocks(a), .blocks(b), evaluator.store, args))
+            case (.lowRank(let a), .matrix(let b)):
+                return .table(try matrices(.lowRank(a.matrix), .blocks(b), evaluator.store, args))
+            case (.matrix(let a), .lowRank(let b)):
+                return .table(try matrices(.blocks(a), .lowRank(b.matrix), evaluator.store, args))
+            case (.lowRank(let a), .lowRank(let b)):
+                return .table(try matrices(.lowRank(a.matrix), .lowRank(b.matrix), evaluator.store, args))
             case (.vector(let a, _), .vector(let b, _)):
                 return .table(try vectors(a, b, args))
             default:
@@ -20,16 +26,40 @@ enum CompareFunctions {
         },
     ]
 
-    private static func matrices(_ a: MatrixValue, _ b: MatrixValue, _ store: Store, _ args: CallArguments) throws -> ResultTable {
+    /// A compared matrix: block-diagonal, or low-rank (spanning layers).
+    private enum Operand {
+        case blocks(MatrixValue)
+        case lowRank(LowRankMatrix)
+
+        var collection: LayerCollection {
+            switch self {
+            case .blocks(let m): m.collection
+            case .lowRank(let m): m.collection
+            }
+        }
+    }
+
+    private static func matrices(_ a: Operand, _ b: Operand, _ store: Store, _ args: CallArguments) throws -> ResultTable {
         try a.collection.requireEqual(to: b.collection, for: "compare")
-        let aForms = try a.structuredForm(store: store), bForms = try b.structuredForm(store: store)
+        func forms(_ operand: Operand) throws -> StructuredMatrix? {
+            if case .blocks(let m) = operand { return try m.structuredForm(store: store) }
+            return nil
+        }
+        func block(_ operand: Operand, _ forms: StructuredMatrix?, _ position: Int) throws -> any BlockForm {
+            switch operand {
+            case .blocks(let m): return try forms?.blocks[position] ?? denseBlock(m, position, store)
+            case .lowRank(let m): return DenseForm(block: try m.diagonalBlock(at: position))
+            }
+        }
+        let aForms = try forms(a), bForms = try forms(b)
         let names = a.collection.names
         var rows: [[ResultTable.Cell]] = []
         var difference = 0.0, reference = 0.0, traceA = 0.0, traceB = 0.0, diagonalDot = 0.0, diagonalA = 0.0, diagonalB = 0.0
+        var blockEnergyA = 0.0, blockInner = 0.0
         for position in a.collection.entries.indices {
             try Interruption.check()
-            let x = try aForms?.blocks[position] ?? denseBlock(a, position, store)
-            let y = try bForms?.blocks[position] ?? denseBlock(b, position, store)
+            let x = try block(a, aForms, position)
+            let y = try block(b, bForms, position)
             let nx = x.frobeniusNorm(), ny = y.frobeniusNorm()
             // Subtracted in a form where one is closed (no cancellation), else <x - y, x - y> expanded.
             let distance: Double
@@ -39,6 +69,7 @@ enum CompareFunctions {
                 let inner = try x.frobeniusInner(y, layer: names[position])
                 distance = max(0, nx * nx + ny * ny - 2 * inner).squareRoot()
             }
+            if case .lowRank = a, case .lowRank = b { blockInner += try x.frobeniusInner(y, layer: names[position]) }
             let dx = x.diagonal(), dy = y.diagonal()
             let dot = zip(dx, dy).reduce(0) { $0 + $1.0 * $1.1 }
             let sx = dx.reduce(0) { $0 + $1 * $1 }, sy = dy.reduce(0) { $0 + $1 * $1 }
@@ -46,12 +77,25 @@ enum CompareFunctions {
             rows.append([.text(names[position]), .real(distance / ny), .real(tx / ty), .real(dot / (sx * sy).squareRoot())])
             difference += distance * distance
             reference += ny * ny
+            blockEnergyA += nx * nx
             traceA += tx
             traceB += ty
             diagonalDot += dot
             diagonalA += sx
             diagonalB += sy
         }
+        // The blocks between layers, which only a low-rank operand has:
+        // |A - B|² gains |off A|² + |off B|² - 2 <off A, off B>.
+        func offEnergy(_ operand: Operand, _ blockEnergy: Double) -> Double {
+            guard case .lowRank(let m) = operand else { return 0 }
+            let norm = m.frobeniusNorm
+            return max(0, norm * norm - blockEnergy)
+        }
+        let offA = offEnergy(a, blockEnergyA), offB = offEnergy(b, reference)
+        var offInner = 0.0
+        if case .lowRank(let x) = a, case .lowRank(let y) = b { offInner = try x.frobeniusInner(y) - blockInner }
+        difference = max(0, difference + offA + offB - 2 * offInner)
+        reference += offB
         rows.append([.text("(all)"), .real((difference / reference).squareRoot()), .real(traceA / traceB),
                      .real(diagonalDot / (diagonalA * diagonalB).squareRoot())])
         return ResultTable(columns: ["layer", "rel_frobenius", "trace_ratio", "diag_cosine"], rows: rows)
