@@ -205,7 +205,11 @@ struct FisherFromDataTests {
         let run = try LCDBProcess.run(["--no-init", db, samples.appendingPathComponent("fisher_from_data.lc").path], in: work, executableOverride: lcdb)
         #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
         #expect(run.stdout.components(separatedBy: "(all)").count == 8, "seven comparisons: \(run.stdout)")
-        #expect(run.stdout.contains("layer  rel_frobenius"), "compare(F, L) prints its table: \(run.stdout)")
+        // compare(F, L): the dense blocks are L's diagonal blocks (per layer ~0), and '(all)' shows what they drop.
+        let tables = run.stdout.components(separatedBy: "(all)")
+        let fc1 = tables[5].split(separator: "\n").first { $0.hasPrefix("fc1 ") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) }
+        let dropped = tables[6].split(separator: " ").first.flatMap { Double($0) }
+        #expect(fc1.map { $0 < 1e-13 } == true && dropped.map { $0 > 0.1 && $0 < 1 } == true, "compare(F, L): \(tables[5])(all)\(tables[6])")
         #expect(run.stdout.contains("matrix L over mlp: lowrank (c I + Jᵀ S J, J 300 x 227)"), "\(run.stdout)")
         let exported = try LCDBProcess.run(["--no-init", db, "-c", "export matrix F to 'F.safetensors'; export matrix K to 'K.safetensors';"],
                                            in: work, executableOverride: lcdb)
