@@ -47,11 +47,14 @@ extension Store {
             let expected: Set<String>
             if let type = BlockForms.type(of: form) {
                 expected = Set(type.partNames)
+            } else if form == .rows {
+                expected = ["rows"]
             } else {
                 // A low-rank factor's columns; the first block may also hold the core and shift.
                 expected = position == 0 ? names.intersection(["core", "shift"]).union(["J"]) : ["J"]
             }
-            guard (form == .lowrank) == (matrix.representation == "lowrank") else {
+            let wholeForm: FormKind? = matrix.representation == "lowrank" ? .lowrank : matrix.representation == "full" ? .rows : nil
+            guard form.isWholeMatrixShare ? form == wholeForm : wholeForm == nil else {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)' is \(matrix.representation) but block '\(layer.name)' is \(form.rawValue)")
             }
             guard names == expected, parts.count == expected.count else {

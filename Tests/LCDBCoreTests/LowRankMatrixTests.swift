@@ -137,4 +137,37 @@ struct LowRankMatrixTests {
         }
         #expect(NaiveReference.relativeError(try fisher.result().dense().values, want) < 1e-10)
     }
+
+    /// The full Fisher from slabs (layers in order, weights) equals
+    /// Σ w g gᵀ / Σ w, and its operations are the explicit matrix's.
+    @Test func theFullFisherFromSlabsIsTheWeightedMean() throws {
+        let collection = try smallCollection()
+        let numel = collection.numel, examples = 9
+        var generator = SeededGenerator(seed: 12)
+        let gradients = Self.random(examples * numel, &generator)
+        let weights = (0 ..< examples).map { Double($0 % 4) + 0.25 }
+        var fisher = try FullFisher(collection: collection)
+        for (first, rows) in [(0, 5), (5, 4)] {
+            for position in collection.entries.indices {
+                let range = collection.range(at: position)
+                let slab = (0 ..< rows).flatMap { row in range.map { gradients[(first + row) * numel + $0] } }
+                fisher.add(rows: rows, position: position, slab: slab, weights: weights[first ..< first + rows])
+            }
+        }
+        var want = [Double](repeating: 0, count: numel * numel)
+        let total = weights.reduce(0, +)
+        for e in 0 ..< examples {
+            for p in 0 ..< numel { for q in 0 ..< numel { want[p * numel + q] += weights[e] * gradients[e * numel + p] * gradients[e * numel + q] / total } }
+        }
+        let full = try fisher.result()
+        #expect(NaiveReference.relativeError(full.matrix.values, want) < 1e-10)
+        let v = Self.random(numel, &generator)
+        let damped = SpectralReference.shifted(want, numel, 0.1)
+        #expect(NaiveReference.relativeError(NaiveReference.matvec(damped, numel, try full.solve(v, regularization: 0.1)), v) < 1e-9)
+        #expect(NaiveReference.relativeError(try full.inverse(regularization: 0.1).product(NaiveReference.matvec(damped, numel, v)), v) < 1e-9)
+        let (log, _) = SpectralReference.logDeterminant(damped, numel)
+        #expect(NaiveReference.relativeError(try full.logDeterminant(regularization: 0.1), log) < 1e-9)
+        #expect(NaiveReference.relativeError(try full.diagonalBlock(at: 1).values,
+                                             collection.range(at: 1).flatMap { p in collection.range(at: 1).map { want[p * numel + $0] } }) < 1e-12)
+    }
 }

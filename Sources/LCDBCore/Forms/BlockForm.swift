@@ -1,8 +1,12 @@
-/// The form of one per-layer block of a matrix. `lowrank` is the odd one:
-/// not a block form (no `BlockForm` states it) but the layer's columns of a
-/// low-rank matrix's factor (`LowRankMatrix`), which spans layers.
+/// The form of one per-layer block of a matrix. `lowrank` and `rows` are the
+/// odd ones: not block forms (no `BlockForm` states them) but a layer's share
+/// of a matrix that spans layers (`WholeMatrix`): its columns of a low-rank
+/// factor, or its rows of a full matrix.
 public enum FormKind: String, CaseIterable, Sendable {
-    case dense, diag, kfac, ekfac, identity, eigen, lowrank
+    case dense, diag, kfac, ekfac, identity, eigen, lowrank, rows
+
+    /// True for the shares of matrices that span layers.
+    public var isWholeMatrixShare: Bool { self == .lowrank || self == .rows }
 }
 
 /// One tensor of a block in some form: what is stored (one tiled part per
@@ -115,7 +119,7 @@ extension BlockForm {
 public enum BlockForms {
     public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self, EigenForm.self]
 
-    /// The form's type; nil for `lowrank`, which is not a block form.
+    /// The form's type; nil for `lowrank` and `rows`, which are not block forms.
     public static func type(of kind: FormKind) -> (any BlockForm.Type)? {
         all.first { $0.kind == kind }
     }

@@ -9,7 +9,7 @@ import Foundation
 /// `n x n` work through the Gram matrix `K = J Jᵀ`, never `numel x numel`.
 /// (NNGeometry's low-rank solve drops the null space of J; here the damped
 /// inverse acts on it as `1 / (c + regul)`, which is what the matrix does.)
-public struct LowRankMatrix: Sendable {
+public struct LowRankMatrix: WholeMatrix {
     public let collection: LayerCollection
     /// J, `n x numel`, row-major.
     public let factor: Matrix64
@@ -34,6 +34,9 @@ public struct LowRankMatrix: Sendable {
         self.coreScale = core == nil ? coreScale : 1
         self.shift = shift
     }
+
+    public var representation: String { "lowrank" }
+    public var kindName: String { "low-rank" }
 
     /// n: the factor's rows (examples).
     public var rank: Int { factor.rows }

@@ -25,7 +25,7 @@ enum Arithmetic {
         case ("*", .vector, .vector), ("/", .vector, .vector), ("/", .vector, .number), ("/", .number, .vector),
              ("+", .vector, .number), ("+", .number, .vector), ("-", .vector, .number), ("-", .number, .vector):
             return try ElementWise.arithmetic(op, left, right, at: location)
-        case ("/", .matrix, .number(let b)), ("/", .lowRank, .number(let b)): return try scale(left, by: 1 / b, session: session, at: location)
+        case ("/", .matrix, .number(let b)), ("/", .whole, .number(let b)): return try scale(left, by: 1 / b, session: session, at: location)
         case ("*", .number(let a), _): return try scale(right, by: a, session: session, at: location)
         case ("*", _, .number(let b)): return try scale(left, by: b, session: session, at: location)
         case ("+", .vector(let a, let name), .vector(let b, _)):
@@ -37,12 +37,12 @@ enum Arithmetic {
             return .matrix(MatrixValue(origin: .sum(a, b, alpha: op == "+" ? 1 : -1), collection: a.collection,
                                        collectionName: a.collectionName ?? b.collectionName,
                                        dtype: promote(a.dtype, b.dtype), isSymmetric: a.isSymmetric && b.isSymmetric))
-        case ("+", .lowRank(let a), .matrix(let b)), ("-", .lowRank(let a), .matrix(let b)):
-            return .lowRank(a.with(a.matrix.shifted(by: (op == "+" ? 1 : -1) * (try identityScale(b, beside: a, op, at: location)))))
-        case ("+", .matrix(let a), .lowRank(let b)), ("-", .matrix(let a), .lowRank(let b)):
+        case ("+", .whole(let a), .matrix(let b)), ("-", .whole(let a), .matrix(let b)):
+            return .whole(a.with(a.matrix.shifted(by: (op == "+" ? 1 : -1) * (try identityScale(b, beside: a, op, at: location)))))
+        case ("+", .matrix(let a), .whole(let b)), ("-", .matrix(let a), .whole(let b)):
             let s = try identityScale(a, beside: b, op, at: location)
-            return .lowRank(b.with((op == "+" ? b.matrix : b.matrix.scaled(by: -1)).shifted(by: s)))
-        case ("*", .lowRank(let m), .vector(let v, _)):
+            return .whole(b.with((op == "+" ? b.matrix : b.matrix.scaled(by: -1)).shifted(by: s)))
+        case ("*", .whole(let m), .vector(let v, _)):
             return try m.product(v)
         case ("*", .matrix(let m), .vector(let v, _)):
             return try MatrixOperations.product(m, v, matching: .identical, session: session)
@@ -64,20 +64,20 @@ enum Arithmetic {
         case .matrix(let m):
             return .matrix(MatrixValue(origin: .scaled(m, alpha), collection: m.collection, collectionName: m.collectionName,
                                        dtype: m.dtype, isSymmetric: m.isSymmetric))
-        case .lowRank(let m):
-            return .lowRank(m.with(m.matrix.scaled(by: alpha)))
+        case .whole(let m):
+            return .whole(m.with(m.matrix.scaled(by: alpha)))
         default:
             throw ShellError("cannot scale \(value.kindName)", at: location)
         }
     }
 
-    /// s when `m` is `s I` over the low-rank matrix's layers: the only
-    /// matrices a low-rank one adds to and stays exact.
-    private static func identityScale(_ m: MatrixValue, beside low: LowRankValue, _ op: Character,
+    /// s when `m` is `s I` over the whole matrix's layers: the only
+    /// matrices a low-rank or full one adds to and stays in its kind.
+    private static func identityScale(_ m: MatrixValue, beside low: WholeMatrixValue, _ op: Character,
                                        at location: SourceLocation) throws -> Double {
         try m.collection.requireEqual(to: low.matrix.collection, for: op == "+" ? "add" : "subtract")
         guard let scale = m.scaledIdentity else {
-            throw ShellError("a low-rank matrix \(op == "+" ? "plus" : "minus") a block-diagonal one has no exact form lcdb keeps; only a multiple of identity(C) adds to it (M + 1e-3 * identity(C)), and regul= damps it in solve, inv and logdet",
+            throw ShellError("a \(low.matrix.kindName) matrix \(op == "+" ? "plus" : "minus") a block-diagonal one has no exact form lcdb keeps; only a multiple of identity(C) adds to it (M + 1e-3 * identity(C)), and regul= damps it in solve, inv and logdet",
                              at: location)
         }
         return scale

@@ -67,11 +67,11 @@ public final class Evaluator {
         case "vector":
             return .vector(try store.vector(named: name), collectionName: try store.collectionName(ofVector: name))
         case "matrix":
-            if try store.isLowRank(name) {
+            if try store.isWholeMatrix(name) {
                 let stored = try store.matrix(named: name)
-                var value = LowRankValue(matrix: try store.loadLowRank(named: name), collectionName: stored.collectionName, dtype: stored.dtype)
+                var value = WholeMatrixValue(matrix: try store.loadWhole(named: name), collectionName: stored.collectionName, dtype: stored.dtype)
                 value.storedName = name
-                return .lowRank(value)
+                return .whole(value)
             }
             return .matrix(try storedMatrix(name))
         case "collection":
@@ -179,11 +179,11 @@ public final class Evaluator {
             let value = try evaluate(expression)
             switch (parameter.type, value) {
             case (.number, .number), (.vector, .vector), (.matrix, .matrix), (.object, .vector), (.object, .matrix),
-                 (.numeric, .vector), (.numeric, .number), (.anyMatrix, .matrix), (.anyMatrix, .lowRank),
-                 (.anyObject, .vector), (.anyObject, .matrix), (.anyObject, .lowRank):
+                 (.numeric, .vector), (.numeric, .number), (.anyMatrix, .matrix), (.anyMatrix, .whole),
+                 (.anyObject, .vector), (.anyObject, .matrix), (.anyObject, .whole):
                 return value
-            case (.matrix, .lowRank), (.object, .lowRank):
-                throw ShellError("\(what) is a low-rank matrix, which spans layers: \(spec.name) works block by block and does not take it (low-rank matrices take \(LowRankValue.supported))",
+            case (.matrix, .whole(let whole)), (.object, .whole(let whole)):
+                throw ShellError("\(what) is a \(whole.matrix.kindName) matrix, which spans layers: \(spec.name) works block by block and does not take it (such matrices take \(WholeMatrixValue.supported))",
                                  at: expression.location)
             default:
                 let expected = switch parameter.type {

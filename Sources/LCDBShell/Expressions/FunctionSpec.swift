@@ -89,8 +89,8 @@ public struct CallArguments {
     }
 
     /// The argument when it is a low-rank matrix (an `.anyMatrix` parameter).
-    func lowRank(_ name: String) -> LowRankValue? {
-        guard case .lowRank(let value)? = values[name] else { return nil }
+    func whole(_ name: String) -> WholeMatrixValue? {
+        guard case .whole(let value)? = values[name] else { return nil }
         return value
     }
 

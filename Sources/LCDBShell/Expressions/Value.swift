@@ -7,7 +7,7 @@ public enum Value: Sendable {
     case vector(AnyParameterVector, collectionName: String?)
     case matrix(MatrixValue)
     /// A low-rank matrix (spans layers; not block-diagonal).
-    case lowRank(LowRankValue)
+    case whole(WholeMatrixValue)
     /// A stored collection, by name.
     case collection(String)
     /// A keyword argument's bare word (`dtype=float32`, `layers=common`, `p=inf`).
@@ -20,7 +20,7 @@ public enum Value: Sendable {
         case .number: "a number"
         case .vector: "a vector"
         case .matrix: "a matrix"
-        case .lowRank: "a low-rank matrix"
+        case .whole(let value): "a \(value.matrix.kindName) matrix"
         case .collection: "a collection"
         case .word(let word): "'\(word)'"
         case .table: "a table"

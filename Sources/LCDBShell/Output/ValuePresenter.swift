@@ -14,7 +14,7 @@ enum ValuePresenter {
             return vectorTable(vector, collectionName: name)
         case .matrix(let matrix):
             return try matrixTable(matrix, session: session)
-        case .lowRank(let value):
+        case .whole(let value):
             return value.table()
         case .collection(let name):
             return collectionTable(try session.store.collection(named: name), name: name)

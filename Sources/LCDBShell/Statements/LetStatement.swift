@@ -33,9 +33,9 @@ struct LetStatement: Statement {
             case .matrix(let matrix):
                 let over = try matrix.collectionName ?? storedCollection(equalTo: matrix.collection, store)
                 try session.storing(name.value) { try storeMatrix(matrix, over: over, session) }
-            case .lowRank(let value):
+            case .whole(let value):
                 let over = try value.collectionName ?? storedCollection(equalTo: value.matrix.collection, store)
-                try session.storing(name.value) { try store.saveLowRank(name.value, over: over, value.matrix, dtype: value.dtype, replace: true) }
+                try session.storing(name.value) { try store.saveWhole(name.value, over: over, value.matrix, dtype: value.dtype, replace: true) }
             case .number:
                 throw ShellError("only vectors and matrices are stored; a number prints without 'let'", at: expression.location)
             case .collection:

@@ -7,17 +7,17 @@ import LCDBStore
 enum CompareFunctions {
     static let all: [FunctionSpec] = [
         FunctionSpec(name: "compare", parameters: [.init("a", .anyObject), .init("b", .anyObject)],
-                     summary: "A against B, per layer and over all layers (last row, '(all)'). Matrices: relative Frobenius distance |A - B| / |B|, trace ratio tr A / tr B, cosine similarity of the diagonals. Vectors: relative distance |a - b| / |b|, norm ratio and cosine similarity. Closed forms where they exist (kfac against kfac never builds a block). A low-rank matrix spans layers: its rows are its diagonal blocks, and '(all)' counts its blocks between layers too (the part a block-diagonal approximation drops).",
+                     summary: "A against B, per layer and over all layers (last row, '(all)'). Matrices: relative Frobenius distance |A - B| / |B|, trace ratio tr A / tr B, cosine similarity of the diagonals. Vectors: relative distance |a - b| / |b|, norm ratio and cosine similarity. Closed forms where they exist (kfac against kfac never builds a block). A low-rank or full matrix spans layers: its rows are its diagonal blocks, and '(all)' counts its blocks between layers too (the part a block-diagonal approximation drops).",
                      example: "compare(K, to_dense(K));") { args, evaluator in
             switch (args.value("a")!, args.value("b")!) {
             case (.matrix(let a), .matrix(let b)):
                 return .table(try matrices(.blocks(a), .blocks(b), evaluator.store, args))
-            case (.lowRank(let a), .matrix(let b)):
-                return .table(try matrices(.lowRank(a.matrix), .blocks(b), evaluator.store, args))
-            case (.matrix(let a), .lowRank(let b)):
-                return .table(try matrices(.blocks(a), .lowRank(b.matrix), evaluator.store, args))
-            case (.lowRank(let a), .lowRank(let b)):
-                return .table(try matrices(.lowRank(a.matrix), .lowRank(b.matrix), evaluator.store, args))
+            case (.whole(let a), .matrix(let b)):
+                return .table(try matrices(.whole(a.matrix), .blocks(b), evaluator.store, args))
+            case (.matrix(let a), .whole(let b)):
+                return .table(try matrices(.blocks(a), .whole(b.matrix), evaluator.store, args))
+            case (.whole(let a), .whole(let b)):
+                return .table(try matrices(.whole(a.matrix), .whole(b.matrix), evaluator.store, args))
             case (.vector(let a, _), .vector(let b, _)):
                 return .table(try vectors(a, b, args))
             default:
@@ -26,15 +26,15 @@ enum CompareFunctions {
         },
     ]
 
-    /// A compared matrix: block-diagonal, or low-rank (spanning layers).
+    /// A compared matrix: block-diagonal, or spanning layers (low-rank, full).
     private enum Operand {
         case blocks(MatrixValue)
-        case lowRank(LowRankMatrix)
+        case whole(any WholeMatrix)
 
         var collection: LayerCollection {
             switch self {
             case .blocks(let m): m.collection
-            case .lowRank(let m): m.collection
+            case .whole(let m): m.collection
             }
         }
     }
@@ -48,7 +48,7 @@ enum CompareFunctions {
         func block(_ operand: Operand, _ forms: StructuredMatrix?, _ position: Int) throws -> any BlockForm {
             switch operand {
             case .blocks(let m): return try forms?.blocks[position] ?? denseBlock(m, position, store)
-            case .lowRank(let m): return DenseForm(block: try m.diagonalBlock(at: position))
+            case .whole(let m): return DenseForm(block: try m.diagonalBlock(at: position))
             }
         }
         let aForms = try forms(a), bForms = try forms(b)
@@ -69,7 +69,7 @@ enum CompareFunctions {
                 let inner = try x.frobeniusInner(y, layer: names[position])
                 distance = max(0, nx * nx + ny * ny - 2 * inner).squareRoot()
             }
-            if case .lowRank = a, case .lowRank = b { blockInner += try x.frobeniusInner(y, layer: names[position]) }
+            if case .whole = a, case .whole = b { blockInner += try x.frobeniusInner(y, layer: names[position]) }
             let dx = x.diagonal(), dy = y.diagonal()
             let dot = zip(dx, dy).reduce(0) { $0 + $1.0 * $1.1 }
             let sx = dx.reduce(0) { $0 + $1 * $1 }, sy = dy.reduce(0) { $0 + $1 * $1 }
@@ -84,16 +84,16 @@ enum CompareFunctions {
             diagonalA += sx
             diagonalB += sy
         }
-        // The blocks between layers, which only a low-rank operand has:
+        // The blocks between layers, which only a whole-collection operand has:
         // |A - B|² gains |off A|² + |off B|² - 2 <off A, off B>.
         func offEnergy(_ operand: Operand, _ blockEnergy: Double) -> Double {
-            guard case .lowRank(let m) = operand else { return 0 }
+            guard case .whole(let m) = operand else { return 0 }
             let norm = m.frobeniusNorm
             return max(0, norm * norm - blockEnergy)
         }
         let offA = offEnergy(a, blockEnergyA), offB = offEnergy(b, reference)
         var offInner = 0.0
-        if case .lowRank(let x) = a, case .lowRank(let y) = b { offInner = try x.frobeniusInner(y) - blockInner }
+        if case .whole(let x) = a, case .whole(let y) = b { offInner = try x.frobeniusInner(y) - blockInner }
         difference = max(0, difference + offA + offB - 2 * offInner)
         reference += offB
         rows.append([.text("(all)"), .real((difference / reference).squareRoot()), .real(traceA / traceB),

@@ -8,9 +8,9 @@ import LCDBStore
 enum DataFunctions {
     static let all: [FunctionSpec] = [
         FunctionSpec(name: "fisher", parameters: [.init("collection", .collection), .init("files", .text),
-                                                  .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank"]), default: .word("diag")),
+                                                  .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank", "full"]), default: .word("diag")),
                                                   .init("weights", .text, default: .word("")), FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
@@ -19,7 +19,23 @@ enum DataFunctions {
             let weightsFile = args.word("weights") ?? ""
             let weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
             if args.word("form") == "lowrank" {
-                return .lowRank(LowRankValue(matrix: try lowRankFisher(files, weights: weights, evaluator), collectionName: name, dtype: args.dtype))
+                return .whole(WholeMatrixValue(matrix: try lowRankFisher(files, weights: weights, evaluator), collectionName: name, dtype: args.dtype))
+            }
+            if args.word("form") == "full" {
+                var full = try FullFisher(collection: collection)
+                let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
+                var done = 0, start = 0
+                // A slab holds every layer's gradients: about 32 MB of all parameters.
+                let slabRows = max(1, min(files.rowsPerSlab(), 32 * 1024 * 1024 / (8 * max(1, collection.numel))))
+                try files.forEachSlab(rows: slabRows) { rows, position, _, slab in
+                    full.add(rows: rows, position: position, slab: slab, weights: weights?[start ..< start + rows])
+                    if position == collection.count - 1 {
+                        start += rows
+                        done += rows
+                        progress?(done, files.examples)
+                    }
+                }
+                return .whole(WholeMatrixValue(matrix: try full.result(), collectionName: name, dtype: args.dtype))
             }
             let form = EmpiricalFisher.Form(rawValue: args.word("form") ?? "diag") ?? .diag
             var fisher = try EmpiricalFisher(collection: collection, form: form)

@@ -4,12 +4,12 @@ enum MatrixFunctions {
     static let all: [FunctionSpec] = [
         FunctionSpec(name: "mv", parameters: [.init("M", .anyMatrix), .init("v", .vector), FunctionSpec.layers],
                      summary: "Matrix-vector product M v, block by block (also written M * v).", example: "let Fg = mv(F, g);") { args, evaluator in
-            if let low = args.lowRank("M") { return try low.product(try args.vector("v").vector) }
+            if let low = args.whole("M") { return try low.product(try args.vector("v").vector) }
             return try MatrixOperations.product(try args.matrix("M"), try args.vector("v").vector, matching: args.matching, session: evaluator.session)
         },
         FunctionSpec(name: "vtmv", parameters: [.init("M", .anyMatrix), .init("v", .vector), FunctionSpec.layers],
                      summary: "The quadratic form vᵀ M v.", example: "vtmv(F, g);") { args, evaluator in
-            if let low = args.lowRank("M") { return .number(try low.quadraticForm(try args.vector("v").vector)) }
+            if let low = args.whole("M") { return .number(try low.quadraticForm(try args.vector("v").vector)) }
             return .number(try MatrixOperations.quadraticForm(try args.matrix("M"), try args.vector("v").vector, matching: args.matching,
                                                        session: evaluator.session))
         },
@@ -19,29 +19,29 @@ enum MatrixFunctions {
         },
         FunctionSpec(name: "trace", parameters: [.init("M", .anyMatrix)],
                      summary: "Sum of the diagonal.", example: "trace(F);") { args, evaluator in
-            if let low = args.lowRank("M") { return .number(low.matrix.trace) }
+            if let low = args.whole("M") { return .number(low.matrix.trace) }
             return .number(try MatrixOperations.trace(try args.matrix("M"), session: evaluator.session))
         },
         FunctionSpec(name: "frobenius", parameters: [.init("M", .anyMatrix)],
                      summary: "Frobenius norm: square root of the sum of squares of all entries.", example: "frobenius(F);") { args, evaluator in
-            if let low = args.lowRank("M") { return .number(low.matrix.frobeniusNorm) }
+            if let low = args.whole("M") { return .number(low.matrix.frobeniusNorm) }
             return .number(try MatrixOperations.frobeniusNorm(try args.matrix("M"), session: evaluator.session))
         },
         FunctionSpec(name: "diag", parameters: [.init("M", .anyMatrix)],
                      summary: "The diagonal as a vector.", example: "let d = diag(F);") { args, evaluator in
-            if let low = args.lowRank("M") { return try low.diagonal() }
+            if let low = args.whole("M") { return try low.diagonal() }
             return try MatrixOperations.diagonal(try args.matrix("M"), session: evaluator.session)
         },
         FunctionSpec(name: "inv", parameters: [.init("M", .anyMatrix), .init("regul", .number, default: .number(0))],
                      summary: "(M + regul I)^-1, block by block: Cholesky when positive definite, else LU. A low-rank M stays low-rank, exactly (Woodbury: c I + Jᵀ S J becomes c' I + Jᵀ S' J with the same J).",
                      example: "let Finv = inv(F, regul=1e-3);") { args, _ in
-            if let low = args.lowRank("M") { return .lowRank(low.with(try low.matrix.inverse(regularization: try args.number("regul")))) }
+            if let low = args.whole("M") { return .whole(low.with(try low.matrix.inverse(regularization: try args.number("regul")))) }
             return .matrix(MatrixOperations.inverse(try args.matrix("M"), regularization: try args.number("regul")))
         },
         FunctionSpec(name: "solve", parameters: [.init("M", .anyMatrix), .init("v", .vector), .init("regul", .number, default: .number(0)), FunctionSpec.layers],
                      summary: "(M + regul I)^-1 v, block by block (a natural-gradient step); a low-rank M through the n x n system c I + K S (Woodbury, exact: the null space of J is kept).",
                      example: "let step = solve(F, g, regul=1e-3);") { args, evaluator in
-            if let low = args.lowRank("M") { return try low.solve(try args.vector("v").vector, regularization: try args.number("regul")) }
+            if let low = args.whole("M") { return try low.solve(try args.vector("v").vector, regularization: try args.number("regul")) }
             return try MatrixOperations.solve(try args.matrix("M"), try args.vector("v").vector, regularization: try args.number("regul"),
                                        matching: args.matching, session: evaluator.session)
         },

@@ -29,9 +29,9 @@ enum SpectralFunctions {
             let k = try count(args, "k")
             let largest = args.word("which") != "smallest"
             let method = args.word("method") ?? "auto"
-            if let low = args.lowRank("M") {
+            if let low = args.whole("M") {
                 guard k <= low.matrix.numel else { throw args.error("k (\(k)) is larger than the matrix, which has \(low.matrix.numel) eigenvalues") }
-                guard method != "lanczos" else { throw args.error("a low-rank matrix's eigenvalues come exactly from its n x n Gram matrix: method=lanczos does not apply") }
+                guard method != "lanczos" else { throw args.error("a \(low.matrix.kindName) matrix's eigenvalues are computed exactly (a low-rank one's from its n x n Gram matrix): method=lanczos does not apply") }
                 return .table(try low.eigenvalueTable(k: k, largest: largest))
             }
             return .table(try eigenvalueTable(try args.matrix("M"), k: k, largest: largest, method: method, args, evaluator.store))
@@ -39,7 +39,7 @@ enum SpectralFunctions {
         FunctionSpec(name: "logdet", parameters: [.init("M", .anyMatrix), .init("regul", .number, default: .number(0))],
                      summary: "log det(M + regul I), exactly for every form (dense: Cholesky a block at a time; kfac: through its factors' eigenvalues; ekfac and eigen: from D or lambda); a block that is not positive definite is an error naming it.",
                      example: "logdet(K, regul=1e-3);") { args, evaluator in
-            if let low = args.lowRank("M") { return .number(try low.matrix.logDeterminant(regularization: try args.number("regul"))) }
+            if let low = args.whole("M") { return .number(try low.matrix.logDeterminant(regularization: try args.number("regul"))) }
             let m = try args.matrix("M")
             let regularization = try args.number("regul")
             let names = m.collection.names
@@ -77,10 +77,10 @@ enum SpectralFunctions {
                      example: "effective_dim(K, 1e-3);") { args, evaluator in
             let regularization = try args.number("regul")
             guard regularization > 0, regularization.isFinite else { throw args.error("regul must be positive, got \(ResultTable.format(regularization))") }
-            if let low = args.lowRank("M") {
+            if let low = args.whole("M") {
                 let spectrum = try low.matrix.spectrum()
                 if let smallest = spectrum.compactMap(\.minimum).min(), !(smallest + regularization > 0) {
-                    throw args.error("the low-rank matrix has eigenvalue \(smallest), so λ + regul is not positive; effective_dim needs M + regul I > 0")
+                    throw args.error("the \(low.matrix.kindName) matrix has eigenvalue \(smallest), so λ + regul is not positive; effective_dim needs M + regul I > 0")
                 }
                 return .number(spectrum.reduce(0) { $0 + $1.sum { $0 / ($0 + regularization) } })
             }

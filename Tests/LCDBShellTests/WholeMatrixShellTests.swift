@@ -2,15 +2,15 @@ import Foundation
 import Testing
 
 /// `fisher(..., form=lowrank)`: the empirical Fisher kept as `Jᵀ J` with
-/// `J = G / √n` (NNGeometry's PMatLowRank), stored and read back, and every
-/// operation on it (mv, vtmv, trace, frobenius, diag, damped solve and inv
+/// `J = G / √n` (NNGeometry's PMatLowRank), and `form=full` (every entry,
+/// NNGeometry's PMatDense), stored and read back, and every operation on them (mv, vtmv, trace, frobenius, diag, damped solve and inv
 /// through Woodbury, logdet, eigenvalues, effective dimension, multiples and
 /// shifts) against NumPy on the explicit matrix `Gᵀ G / n` from the same
 /// files: within 1e-9 relative (float64 arithmetic on both sides; the
 /// inputs in float64 and float32). Operations that work block by block
 /// refuse it by name.
 @Suite(.serialized)
-struct LowRankShellTests {
+struct WholeMatrixShellTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-lowrank-\(UUID().uuidString)")
 
     init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
@@ -28,17 +28,17 @@ struct LowRankShellTests {
         stdout.split(separator: "\n").compactMap { Double($0) }
     }
 
-    @Test(arguments: ["float64", "float32"])
-    func everyOperationAgreesWithNumPyOnTheExplicitMatrix(dtype: String) throws {
+    @Test(arguments: ["float64", "float32"], ["lowrank", "full"])
+    func everyOperationAgreesWithNumPyOnTheExplicitMatrix(dtype: String, form: String) throws {
         let written = try python(FisherFromDataTests.writer + #"""
 
             save_file({"weights": rng.uniform(0.5, 2.0, 20).astype(dtype)}, f"w_{sys.argv[2]}.safetensors")
             """#, ["5", dtype])
         #expect(written.status == 0, "\(written.stderr)")
-        let db = folder.appendingPathComponent("l-\(dtype).lcdb").path
+        let db = folder.appendingPathComponent("l-\(dtype)-\(form).lcdb").path
         let out = try lcdb(db, """
-            let L = fisher(net, 'g_\(dtype)_*.safetensors', form=lowrank);
-            let Lw = fisher(net, 'g_\(dtype)_*.safetensors', form=lowrank, weights='w_\(dtype).safetensors');
+            let L = fisher(net, 'g_\(dtype)_*.safetensors', form=\(form));
+            let Lw = fisher(net, 'g_\(dtype)_*.safetensors', form=\(form), weights='w_\(dtype).safetensors');
             let g = randn(net, seed=3);
             let y = mv(L, g); let s = solve(L, g, regul=1e-2); let d = diag(L);
             let Li = inv(L, regul=1e-2); let z = mv(Li, g);
@@ -52,7 +52,7 @@ struct LowRankShellTests {
             eigvals(L, k=3); eigvals(L, k=2, which=smallest);
             """)
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(out.stdout.contains("representation\nlowrank\n"), "\(out.stdout)")
+        #expect(out.stdout.contains("representation\n\(form)\n"), "\(out.stdout)")
         let check = #"""
             import sys, numpy as np
             from safetensors.numpy import load_file
@@ -142,7 +142,7 @@ struct LowRankShellTests {
         let db = folder.appendingPathComponent("e.lcdb").path
         #expect(try lcdb(db, "let L = fisher(net, 'g_float64_*.safetensors', form=lowrank); let F = fisher(net, 'g_float64_*.safetensors', form=dense); let g = randn(net, seed=1);").status == 0)
         let cases: [(String, String)] = [
-            ("mm(L, L);", "mm: A is a low-rank matrix, which spans layers: mm works block by block and does not take it (low-rank matrices take mv, vtmv"),
+            ("mm(L, L);", "mm: A is a low-rank matrix, which spans layers: mm works block by block and does not take it (such matrices take mv, vtmv"),
             ("restrict(L, 'fc');", "restrict: x is a low-rank matrix, which spans layers"),
             ("let X = L + F;", "a low-rank matrix plus a block-diagonal one has no exact form lcdb keeps; only a multiple of identity(C) adds to it"),
             ("let X = L + L;", "cannot apply '+' to a low-rank matrix and a low-rank matrix"),
@@ -152,11 +152,16 @@ struct LowRankShellTests {
             ("eigvals(L, k=2, method=lanczos);", "method=lanczos does not apply"),
             ("eigvals(L, k=38);", "k (38) is larger than the matrix, which has 37 eigenvalues"),
             ("let X = to_dense(L);", "to_dense: M is a low-rank matrix, which spans layers"),
+            ("let W = fisher(net, 'g_float64_*.safetensors', form=full); let X = eig(W);", "eig: M is a full matrix, which spans layers"),
         ]
         for (statement, message) in cases {
             let out = try LCDBProcess.run(["--no-init", db, "-c", statement], in: folder)
             #expect(out.status == 1 && out.stderr.contains(message), "\(statement): \(out.stderr)")
         }
+        // A full matrix too large for memory is refused with its size before anything is read.
+        #expect(try python("import numpy as np\nfrom safetensors.numpy import save_file\nsave_file({'p': np.ones((2, 200000))}, 'huge.safetensors')").status == 0)
+        let huge = try LCDBProcess.run(["--no-init", db, "-c", "create collection huge (p Parameter(200000)); let X = fisher(huge, 'huge.safetensors', form=full);"], in: folder)
+        #expect(huge.status == 1 && huge.stderr.contains("fisher: the full Fisher (200000 x 200000, float64) needs 384.0 GB of memory"), "\(huge.stderr)")
         // Nothing was stored by the failed statements; the stored L is intact and checks.
         let after = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select count(*) as n from matrices where name = 'X'; check;"], in: folder)
         #expect(after.status == 0 && after.stdout.hasPrefix("n\n0\n"), "\(after.stdout)\(after.stderr)")

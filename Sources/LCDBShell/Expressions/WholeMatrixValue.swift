@@ -1,12 +1,12 @@
 import LCDBCore
 import LCDBStore
 
-/// A low-rank matrix in an expression (`c I + Jᵀ S J`, spanning layers), in
-/// memory as float64; `dtype` is what `let` stores. Only the operations that
-/// keep it exact take it (`supported`); the block-by-block operations refuse
-/// it by name rather than use its diagonal blocks.
-public struct LowRankValue: Sendable {
-    public let matrix: LowRankMatrix
+/// A matrix that spans layers in an expression (low-rank `c I + Jᵀ S J`, or
+/// full), in memory as float64; `dtype` is what `let` stores. Only the
+/// operations that keep it exact take it (`supported`); the block-by-block
+/// operations refuse it by name rather than use its diagonal blocks.
+public struct WholeMatrixValue: Sendable {
+    public let matrix: any WholeMatrix
     /// The stored collection it is over, when known.
     public let collectionName: String?
     public let dtype: DType
@@ -15,8 +15,8 @@ public struct LowRankValue: Sendable {
 
     static let supported = "mv, vtmv, trace, frobenius, diag, solve, inv, logdet, eigvals, effective_dim, compare, s * M, M + s * identity(C)"
 
-    func with(_ matrix: LowRankMatrix) -> LowRankValue {
-        LowRankValue(matrix: matrix, collectionName: collectionName, dtype: dtype)
+    func with(_ matrix: any WholeMatrix) -> WholeMatrixValue {
+        WholeMatrixValue(matrix: matrix, collectionName: collectionName, dtype: dtype)
     }
 
     /// `v`'s values, checked to be over the same layers.
@@ -63,10 +63,14 @@ public struct LowRankValue: Sendable {
     func table() -> ResultTable {
         let what = storedName.map { "matrix \($0)" } ?? "matrix"
         let over = collectionName.map { " over \($0)" } ?? ""
-        let core = matrix.core == nil ? (matrix.coreScale == 1 ? "S = I" : "S = \(ResultTable.format(matrix.coreScale)) I") : "S \(matrix.rank) x \(matrix.rank)"
-        return ResultTable(columns: ["rows", "numel", "shift", "core", "trace", "frobenius"],
-                           rows: [[.integer(matrix.rank), .integer(matrix.numel), .real(matrix.shift), .text(core),
-                                   .real(matrix.trace), .real(matrix.frobeniusNorm)]],
-                           note: "\(what)\(over): lowrank (c I + Jᵀ S J, J \(matrix.rank) x \(matrix.numel)), \(dtype), \(MemoryBudget.format(matrix.byteCount)) in memory")
+        if let low = matrix as? LowRankMatrix {
+            let core = low.core == nil ? (low.coreScale == 1 ? "S = I" : "S = \(ResultTable.format(low.coreScale)) I") : "S \(low.rank) x \(low.rank)"
+            return ResultTable(columns: ["rows", "numel", "shift", "core", "trace", "frobenius"],
+                               rows: [[.integer(low.rank), .integer(low.numel), .real(low.shift), .text(core), .real(low.trace), .real(low.frobeniusNorm)]],
+                               note: "\(what)\(over): lowrank (c I + Jᵀ S J, J \(low.rank) x \(low.numel)), \(dtype), \(MemoryBudget.format(low.byteCount)) in memory")
+        }
+        return ResultTable(columns: ["numel", "trace", "frobenius"],
+                           rows: [[.integer(matrix.numel), .real(matrix.trace), .real(matrix.frobeniusNorm)]],
+                           note: "\(what)\(over): \(matrix.representation) (\(matrix.numel) x \(matrix.numel), spanning layers), \(dtype), \(MemoryBudget.format(matrix.byteCount)) in memory")
     }
 }

@@ -1,13 +1,18 @@
--- Low-rank matrices (issue "Curvature from data"): c I + Jᵀ S J over a whole
--- collection, NNGeometry's PMatLowRank (J = G / √n, c = 0, S = I) and what
--- damping and inversion make of it. Unlike the other representations it spans
--- layers: its blocks are not the matrix's diagonal blocks but the columns of
--- the factor J that belong to each layer.
+-- Matrices over a whole collection (issue "Curvature from data"), which span
+-- layers: their per-layer blocks are not the matrix's diagonal blocks but
+-- each layer's share of one object.
+-- Low-rank: c I + Jᵀ S J, NNGeometry's PMatLowRank (J = G / √n, c = 0, S = I)
+-- and what damping and inversion make of it; each block holds the columns of
+-- the factor J that belong to its layer.
 -- A matrix of representation 'lowrank' has one block per layer of form
 -- 'lowrank' with part 'J' (n x numel of the layer, the same n for every
 -- layer); the first layer's block also holds 'core' when S is not the
 -- identity (n x n, or shape [] holding s when S = s I) and 'shift' (c,
 -- shape []) when c is not 0.
+-- Full: every entry, numel x numel, NNGeometry's PMatDense (small models). A
+-- matrix of representation 'full' has one block per layer of form 'rows' with
+-- part 'rows': the layer's rows of the whole matrix ([numel of the layer,
+-- numel], full layout).
 --
 -- The CHECKs change by rebuilding the three matrix tables as 0004 did; the
 -- views that read them are dropped first and recreated unchanged, and the
@@ -27,7 +32,7 @@ CREATE TABLE lcdb_matrix_new (
     id             INTEGER PRIMARY KEY,
     name           TEXT NOT NULL UNIQUE,
     collection_id  INTEGER NOT NULL REFERENCES lcdb_collection(id) ON DELETE RESTRICT,
-    representation TEXT NOT NULL CHECK (representation IN ('blockdiag', 'diag', 'kfac', 'ekfac', 'identity', 'eigen', 'mixed', 'lowrank')),
+    representation TEXT NOT NULL CHECK (representation IN ('blockdiag', 'diag', 'kfac', 'ekfac', 'identity', 'eigen', 'mixed', 'lowrank', 'full')),
     dtype          TEXT NOT NULL CHECK (dtype IN ('float32', 'float64')),
     symmetric      INTEGER NOT NULL CHECK (symmetric IN (0, 1)),
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -41,7 +46,7 @@ ALTER TABLE lcdb_matrix_new RENAME TO lcdb_matrix;
 CREATE TABLE lcdb_matrix_block_new (
     matrix_id INTEGER NOT NULL REFERENCES lcdb_matrix(id) ON DELETE CASCADE,
     position  INTEGER NOT NULL CHECK (position >= 0),
-    form      TEXT NOT NULL CHECK (form IN ('dense', 'diag', 'kfac', 'ekfac', 'identity', 'eigen', 'lowrank')),
+    form      TEXT NOT NULL CHECK (form IN ('dense', 'diag', 'kfac', 'ekfac', 'identity', 'eigen', 'lowrank', 'rows')),
     PRIMARY KEY (matrix_id, position)
 );
 INSERT INTO lcdb_matrix_block_new (matrix_id, position, form) SELECT matrix_id, position, form FROM lcdb_matrix_block;
@@ -51,7 +56,7 @@ ALTER TABLE lcdb_matrix_block_new RENAME TO lcdb_matrix_block;
 CREATE TABLE lcdb_matrix_part_new (
     matrix_id INTEGER NOT NULL,
     position  INTEGER NOT NULL,
-    part      TEXT NOT NULL CHECK (part IN ('block', 'diag', 'A', 'G', 'U_A', 'U_G', 'D', 'scale', 'U', 'lambda', 'J', 'core', 'shift')),
+    part      TEXT NOT NULL CHECK (part IN ('block', 'diag', 'A', 'G', 'U_A', 'U_G', 'D', 'scale', 'U', 'lambda', 'J', 'core', 'shift', 'rows')),
     shape     TEXT NOT NULL,
     rows      INTEGER NOT NULL CHECK (rows > 0),
     columns   INTEGER NOT NULL CHECK (columns > 0),

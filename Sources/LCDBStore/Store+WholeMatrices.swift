@@ -2,15 +2,80 @@ import GRDB
 import LCDBCore
 
 extension Store {
-    /// The error for an operation on block forms asked of a low-rank matrix.
+    /// The error for an operation on block forms asked of a matrix that spans layers.
     static func lowRankRefused(_ name: String) -> StoreError {
-        StoreError(.mismatch, "matrix '\(name)' is low-rank (c I + Jᵀ S J spans layers, it has no per-layer blocks); use mv, vtmv, trace, frobenius, diag, solve, inv, logdet or eigvals on it")
+        StoreError(.mismatch, "matrix '\(name)' spans layers (low-rank or full: it has no per-layer blocks); use mv, vtmv, trace, frobenius, diag, solve, inv, logdet, eigvals or compare on it")
     }
 
-    /// True when the stored matrix `name` is low-rank.
-    public func isLowRank(_ name: String) throws -> Bool {
+    /// True when the stored matrix `name` spans layers (low-rank or full).
+    public func isWholeMatrix(_ name: String) throws -> Bool {
         try read { db in
-            try String.fetchOne(db, sql: "SELECT representation FROM lcdb_matrix WHERE name = ?", arguments: [name]) == "lowrank"
+            ["lowrank", "full"].contains(try String.fetchOne(db, sql: "SELECT representation FROM lcdb_matrix WHERE name = ?", arguments: [name]))
+        }
+    }
+
+    /// Stores a matrix that spans layers under `name` in `dtype`.
+    public func saveWhole(_ name: String, over collectionName: String, _ matrix: any WholeMatrix, dtype: DType, replace: Bool = false) throws {
+        if let lowRank = matrix as? LowRankMatrix {
+            try saveLowRank(name, over: collectionName, lowRank, dtype: dtype, replace: replace)
+        } else if let full = matrix as? FullMatrix {
+            try saveFull(name, over: collectionName, full, dtype: dtype, replace: replace)
+        } else {
+            throw StoreError(.mismatch, "a \(matrix.kindName) matrix has no stored form")
+        }
+    }
+
+    /// A stored matrix that spans layers, in memory.
+    public func loadWhole(named name: String) throws -> any WholeMatrix {
+        let representation = try read { db in
+            try String.fetchOne(db, sql: "SELECT representation FROM lcdb_matrix WHERE name = ?", arguments: [name])
+        }
+        return representation == "full" ? try loadFull(named: name) : try loadLowRank(named: name)
+    }
+
+    /// Stores a full matrix: per layer a block of form `rows` holding the
+    /// layer's rows of the whole matrix (`side x numel`).
+    func saveFull(_ name: String, over collectionName: String, _ matrix: FullMatrix, dtype: DType, replace: Bool) throws {
+        try write { db in
+            let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection,
+                                                 bytes: matrix.byteCount / 8 * Double(dtype.size), replace: replace)
+            try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, 'full', ?, ?, 'full')
+                """, arguments: [name, collectionID, dtype.rawValue, matrix.matrix.asymmetry == 0])
+            let matrixID = db.lastInsertedRowID
+            let numel = matrix.numel
+            for (position, entry) in matrix.collection.entries.enumerated() {
+                try Interruption.check()
+                try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, 'rows')",
+                               arguments: [matrixID, position])
+                let range = matrix.collection.range(at: position)
+                let rows = Array(matrix.matrix.values[range.lowerBound * numel ..< range.upperBound * numel])
+                try insertPart(db, matrixID, position, FormPart("rows", shape: [entry.layer.numel, numel], values: rows), dtype: dtype, layout: .full)
+            }
+        }
+    }
+
+    /// A stored full matrix in memory (float64; checked against memory first).
+    func loadFull(named name: String) throws -> FullMatrix {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            try FullMatrix.requireMemory(over: matrix.collection, for: "full matrix '\(name)' in memory")
+            let numel = matrix.collection.numel
+            var values: [Double] = []
+            values.reserveCapacity(numel * numel)
+            for (position, block) in try Store.blockLayouts(db, matrix).enumerated() {
+                try Interruption.check()
+                guard let part = block.parts.first, part.rows == matrix.collection.entries[position].layer.numel, part.columns == numel else {
+                    throw StoreError(.corrupt, "matrix '\(name)': the rows of block '\(matrix.collection.names[position])' do not match its layer")
+                }
+                values += try Store.readPart(part, dtype: matrix.dtype)
+            }
+            do {
+                return try FullMatrix(collection: matrix.collection, matrix: Matrix64(rows: numel, columns: numel, values: values))
+            } catch {
+                throw StoreError(.corrupt, "matrix '\(name)': \(error)")
+            }
         }
     }
 
@@ -19,7 +84,7 @@ extension Store {
     /// block also the core S (when not the identity: `n x n`, or one number
     /// `s` for `s I`) and the shift c (when not 0). One transaction;
     /// `replace` replaces a matrix of that name.
-    public func saveLowRank(_ name: String, over collectionName: String, _ matrix: LowRankMatrix, dtype: DType,
+    func saveLowRank(_ name: String, over collectionName: String, _ matrix: LowRankMatrix, dtype: DType,
                             replace: Bool = false) throws {
         try write { db in
             let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection,
@@ -56,7 +121,7 @@ extension Store {
     }
 
     /// A stored low-rank matrix in memory (float64; checked against memory first).
-    public func loadLowRank(named name: String) throws -> LowRankMatrix {
+    func loadLowRank(named name: String) throws -> LowRankMatrix {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             guard matrix.representation == "lowrank" else {
