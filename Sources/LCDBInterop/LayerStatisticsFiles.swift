@@ -26,6 +26,8 @@ public struct LayerStatisticsFiles {
     public let collection: LayerCollection
 
     public var examples: Int { Shard.total(shards) }
+    /// The layers each slab is read for (those with statistics).
+    public var layerCount: Int { shards.first?.layers.count ?? 0 }
 
     /// Opens and checks every shard. Layers that are not Linear, Conv1d,
     /// Conv2d or Embedding need no statistics (their blocks come from elsewhere).

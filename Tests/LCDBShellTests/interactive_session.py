@@ -153,4 +153,31 @@ child.expect(pexpect.EOF)
 child.close()
 check(child.exitstatus == 0, ".quit exits 0")
 
+# Progress of builds from data files, on a terminal (shown at once here:
+# LCDB_PROGRESS_AFTER=0), each ending at 100% on its own line.
+import numpy as np
+from safetensors.numpy import save_file
+rng = np.random.default_rng(0)
+save_file({"fc.inputs": rng.standard_normal((40, 3)), "fc.output_grads": rng.standard_normal((40, 2))},
+          os.path.join(folder, "stats.safetensors"))
+save_file({"fc.weight": rng.standard_normal((40, 2, 3)), "fc.bias": rng.standard_normal((40, 2))},
+          os.path.join(folder, "grads.safetensors"))
+progress = pexpect.spawn(binary, ["--no-init", os.path.join(folder, "progress.lcdb")], env=dict(env, LCDB_PROGRESS_AFTER="0", LCDB_HISTORY=os.path.join(folder, "progress_history")),
+                         encoding="utf-8", timeout=30, dimensions=(40, 200), cwd=folder)
+progress.expect_exact("lcdb> ")
+progress.send("create collection one (fc Linear(3, 2));\r")
+progress.expect_exact("lcdb> ")
+for statement, line in [("let K = kfac(one, 'stats.safetensors');", "reading 40 examples' statistics (one pass): 100%"),
+                        ("let E = ekfac(one, 'stats.safetensors');", "reading 40 examples' statistics (pass 2 of 2): 100%"),
+                        ("let F = fisher(one, 'grads.safetensors', form=lowrank);", "reading 40 examples: 100%")]:
+    progress.send(statement + "\r")
+    try:
+        progress.expect_exact(line)
+    except pexpect.TIMEOUT:
+        check(False, f"progress of {statement}: {ansi.sub('', progress.before)!r}")
+    check(True, f"progress of {statement}")
+    progress.expect_exact("lcdb> ")
+progress.sendcontrol("d")
+progress.expect(pexpect.EOF)
+
 print(f"{checks} passed, 0 failed")

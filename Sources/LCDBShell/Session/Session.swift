@@ -85,9 +85,11 @@ public final class Session {
         guard showsProgress else { return nil }
         let started = Date()
         var lastReport = Date.distantPast
+        // Shown after a second (LCDB_PROGRESS_AFTER sets it: a knob for tests).
+        let delay = ProcessInfo.processInfo.environment["LCDB_PROGRESS_AFTER"].flatMap(Double.init) ?? 1
         return { done, total in
             let now = Date()
-            guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastReport) > 0.25 || done == total else { return }
+            guard now.timeIntervalSince(started) >= delay, now.timeIntervalSince(lastReport) > 0.25 || done == total else { return }
             lastReport = now
             let percent = total > 0 ? done * 100 / total : 100
             FileHandle.standardError.write(Data("\r\(what): \(percent)%\(done == total ? "\n" : "")".utf8))

@@ -71,10 +71,12 @@ enum DataFunctions {
                                                  FunctionSpec.dtype],
                      summary: "EKFAC from the same layer statistics as kfac: the KFAC factors' eigenbases, and the exact per-example diagonal D = mean_n (U_Gᵀ M_n U_A)² with M_n = Σ_s g_s ãᵀ_s (NNGeometry's update_diag): two passes over the files.",
                      example: "let E = ekfac(mlp, 'stats_*.safetensors');") { args, evaluator in
-            let (name, files, kfac) = try kfacFromStatistics(args, evaluator)
+            let (name, files, kfac) = try kfacFromStatistics(args, evaluator, pass: "pass 1 of 2")
             var diagonal = try EKFACDiagonal(kfac: kfac)
+            let progress = statisticsProgress(files, evaluator, "pass 2 of 2")
             try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
                 diagonal.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                progress(rows)
             }
             return .matrix(FormFunctions.value(try diagonal.result(), name, args.dtype))
         },
@@ -105,15 +107,28 @@ enum DataFunctions {
 
     /// The collection's name, the checked statistics files, and the KFAC
     /// matrix from one pass over them (`kfac`, and `ekfac`'s first pass).
-    private static func kfacFromStatistics(_ args: CallArguments, _ evaluator: Evaluator) throws -> (String, LayerStatisticsFiles, StructuredMatrix) {
+    /// Progress over the statistics files, counted in examples read per layer.
+    private static func statisticsProgress(_ files: LayerStatisticsFiles, _ evaluator: Evaluator, _ pass: String) -> (Int) -> Void {
+        guard let report = evaluator.session.progressReporter("reading \(files.examples) examples' statistics (\(pass))") else { return { _ in } }
+        let total = files.examples * files.layerCount
+        var done = 0
+        return { rows in
+            done += rows
+            report(done, total)
+        }
+    }
+
+    private static func kfacFromStatistics(_ args: CallArguments, _ evaluator: Evaluator, pass: String = "one pass") throws -> (String, LayerStatisticsFiles, StructuredMatrix) {
         let name = try args.collection("collection")
         let collection = try evaluator.store.collection(named: name)
         guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
         let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
         let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
         var statistics = try KFACStatistics(collection: collection, convention: convention)
+        let progress = statisticsProgress(files, evaluator, pass)
         try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
             try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+            progress(rows)
         }
         return (name, files, try statistics.result())
     }
