@@ -137,6 +137,75 @@ struct WholeMatrixShellTests {
         #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
     }
 
+    /// export and import: `<layer>.J` (with `core`, `shift`) and `<layer>.rows`,
+    /// bit for bit (equal checksums); a factor written by NumPy (NNGeometry's
+    /// PMatLowRank split by layer) imports and multiplies as Jᵀ J; bad files
+    /// are refused naming the tensor, with nothing stored.
+    @Test func exportAndImportRoundTripAndCheck() throws {
+        #expect(try python(FisherFromDataTests.writer, ["9", "float64"]).status == 0)
+        let db = folder.appendingPathComponent("x.lcdb").path
+        let out = try lcdb(db, """
+            let L = fisher(net, 'g_float64_*.safetensors', form=lowrank);
+            let Li = inv(2 * L, regul=0.1);
+            let W = fisher(net, 'g_float64_*.safetensors', form=full, dtype=float32);
+            export matrix L to 'L.safetensors'; export matrix Li to 'Li.safetensors'; export matrix W to 'W.safetensors';
+            import matrix L2 over net from 'L.safetensors'; import matrix Li2 over net from 'Li.safetensors';
+            import matrix W2 over net from 'W.safetensors';
+            checksum(L); checksum(L2); checksum(Li); checksum(Li2); checksum(W); checksum(W2);
+            """)
+        #expect(out.status == 0, "\(out.stderr)")
+        let hashes = out.stdout.split(separator: "\n").filter { $0.count == 64 }
+        #expect(hashes.count == 6 && hashes[0] == hashes[1] && hashes[2] == hashes[3] && hashes[4] == hashes[5] && Set(hashes).count == 3, "\(out.stdout)")
+        let written = try python(#"""
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(4)
+            n, widths = 6, {"fc": 16, "head": 8, "conv": 10, "p": 3}
+            J = rng.standard_normal((n, sum(widths.values())))
+            cuts = np.cumsum([0] + list(widths.values()))
+            parts = {f"{name}.J": J[:, cuts[i]:cuts[i + 1]].copy() for i, name in enumerate(widths)}
+            save_file(parts, "nng.safetensors")
+            v = rng.standard_normal(J.shape[1])
+            np.save("v.npy", v); np.save("Jv.npy", J.T @ (J @ v))
+            bad = dict(parts); bad["head.J"] = rng.standard_normal((5, 8)); save_file(bad, "bad_n.safetensors")
+            bad = dict(parts); bad["fc.J"] = parts["fc.J"].copy(); bad["fc.J"][1, 2] = np.nan; save_file(bad, "bad_nan.safetensors")
+            bad = dict(parts); bad["core"] = rng.standard_normal((n, n)); save_file(bad, "bad_core.safetensors")
+            """#)
+        #expect(written.status == 0, "\(written.stderr)")
+        let imported = try LCDBProcess.run(["--no-init", db, "-c", """
+            import matrix N over net from 'nng.safetensors';
+            let v = randn(net, seed=1);
+            export vector v to 'vv.safetensors';
+            """], in: folder)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let product = try LCDBProcess.run(["--no-init", db, "-c", "let y = mv(N, v); export vector y to 'y.safetensors';"], in: folder)
+        #expect(product.status == 0, "\(product.stderr)")
+        let check = try python(#"""
+            import numpy as np
+            from safetensors.numpy import load_file
+            order = ["fc.weight", "fc.bias", "head.weight", "conv.weight", "conv.bias", "p"]
+            flat = lambda name: np.concatenate([load_file(name)[k].reshape(-1) for k in order])
+            parts = load_file("nng.safetensors")
+            J = np.concatenate([parts[f"{l}.J"] for l in ["fc", "head", "conv", "p"]], axis=1)
+            v, y = flat("vv.safetensors"), flat("y.safetensors")
+            want = J.T @ (J @ v)
+            assert np.abs(y - want).max() <= 1e-12 * np.abs(want).max()
+            print("python ok")
+            """#)
+        #expect(check.stdout == "python ok\n", "\(check.stdout)\(check.stderr)")
+        let cases: [(String, String)] = [
+            ("bad_n.safetensors", "bad_n.safetensors: tensor 'head.J' has shape (5, 8), expected (6, 8)"),
+            ("bad_nan.safetensors", "bad_nan.safetensors: tensor 'fc.J' holds NaN at element 18; nothing was stored"),
+            ("bad_core.safetensors", "bad_core.safetensors: tensor 'core' is not symmetric"),
+        ]
+        for (file, message) in cases {
+            let bad = try LCDBProcess.run(["--no-init", db, "-c", "import matrix B over net from '\(file)';"], in: folder)
+            #expect(bad.status == 1 && bad.stderr.contains(message), "\(file): \(bad.stderr)")
+        }
+        let none = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select count(*) as n from matrices where name = 'B';"], in: folder)
+        #expect(none.stdout == "n\n0\n", "\(none.stdout)")
+    }
+
     @Test func blockByBlockOperationsAndSingularUsesAreClearErrors() throws {
         #expect(try python(FisherFromDataTests.writer, ["6", "float64"]).status == 0)
         let db = folder.appendingPathComponent("e.lcdb").path

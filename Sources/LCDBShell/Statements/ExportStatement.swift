@@ -30,6 +30,10 @@ struct ExportStatement: Statement {
             case "matrix":
                 let store = session.store
                 let matrix = try store.matrix(named: name.value)
+                if try store.isWholeMatrix(name.value) {
+                    try WholeMatrixFiles.write(try store.loadWhole(named: name.value), dtype: matrix.dtype, to: file.value)
+                    return
+                }
                 guard matrix.isDense else {
                     try FormFiles.write(try store.loadStructured(named: name.value), dtype: matrix.dtype, to: file.value)
                     return

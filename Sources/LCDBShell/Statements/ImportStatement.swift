@@ -136,6 +136,13 @@ struct ImportStatement: Statement {
     private func importMatrix(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
         let store = session.store
         let collection = try store.collection(named: collectionName)
+        if let kind = try WholeMatrixFiles.kind(file.value, over: collection) {
+            // A low-rank or full matrix (it spans layers): read whole and checked, then stored.
+            let (matrix, fileDType) = try WholeMatrixFiles.read(file.value, over: collection)
+            let chosen = dtype ?? fileDType
+            try store.saveWhole(name.value, over: collectionName, matrix, dtype: chosen, replace: true)
+            return [.message("matrix \(name.value): \(kind) over \(collectionName) as \(chosen) (\(matrix.numel) parameters)")]
+        }
         if try !FormFiles.isAllDense(file.value, over: collection) {
             // Each layer's tensors say its form; read and checked whole, then stored as parts.
             let (forms, fileDType) = try FormFiles.read(file.value, over: collection)
