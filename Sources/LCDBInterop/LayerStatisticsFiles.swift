@@ -87,14 +87,17 @@ public struct LayerStatisticsFiles {
     /// most `rows` examples and layer: `rows * positions` rows of `in_eff`
     /// and of `out` values, row-major, float64. Non-finite values are errors.
     public func forEachSlab(rows limit: Int, _ body: (Int, Int, Int, [Double], [Double]) throws -> Void) throws {
+        // One byte buffer and one pair of slabs for the whole pass (fresh
+        // arrays per slab cost page faults).
+        var scratch: [UInt8] = []
+        var read: [[Double]] = [[], []]
         for shard in shards {
             var start = 0
             while start < shard.examples {
                 try Interruption.check()
                 let rows = min(limit, shard.examples - start)
                 for layer in shard.layers {
-                    var read: [[Double]] = []
-                    for tensor in [layer.inputs, layer.outputGrads] {
+                    for (slot, tensor) in [layer.inputs, layer.outputGrads].enumerated() {
                         let per = tensor.count / max(tensor.shape[0], 1)
                         let elements = start * per ..< (start + rows) * per
                         if !tensor.dtype.isFloatingPoint {
@@ -104,14 +107,21 @@ public struct LayerStatisticsFiles {
                             if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= size }) {
                                 throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds index \(indices[bad]) at example \(start + bad / per); the Embedding has \(size) rows")
                             }
-                            read.append(indices.map(Double.init))
+                            read[slot] = indices.map(Double.init)
                             continue
                         }
-                        let values: [Double] = try shard.file.values(of: tensor, elements: elements)
-                        if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                            throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(values[bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per); nothing was stored")
+                        if read[slot].count != elements.count {
+                            read[slot] = []
+                            read[slot] = [Double](repeating: 0, count: elements.count)
                         }
-                        read.append(values)
+                        try shard.file.withRawBytes(of: tensor, elements: elements, scratch: &scratch) { raw in
+                            read[slot].withUnsafeMutableBufferPointer { target in
+                                TensorDType.decode(tensor.dtype, raw, offset: 0, count: elements.count, into: target.baseAddress!)
+                            }
+                        }
+                        if let bad = read[slot].firstIndex(where: { !$0.isFinite }) {
+                            throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(read[slot][bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per); nothing was stored")
+                        }
                     }
                     try body(layer.position, rows, layer.positions, read[0], read[1])
                 }
