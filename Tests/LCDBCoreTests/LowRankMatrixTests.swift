@@ -102,6 +102,30 @@ struct LowRankMatrixTests {
         }
     }
 
+    /// (M + regul I)^p stays c' I + Jᵀ S' J and equals V f(λ) Vᵀ of the explicit
+    /// matrix (Jacobi rotations), for square roots, inverse roots, the inverse
+    /// and a square; p = -1 equals inv.
+    @Test func powersEqualTheExplicitMatrixFunction() throws {
+        var generator = SeededGenerator(seed: 21)
+        for (matrix, dense) in try Self.cases() {
+            let n = matrix.numel
+            let smallest = SpectralReference.jacobi(dense, n).values.min() ?? 0
+            let regul = max(0, -smallest) + 0.3
+            let v = Self.random(n, &generator)
+            for exponent in [0.5, -0.5, -1, 2] {
+                let want = SpectralReference.function(dense, n) { Foundation.pow($0 + regul, exponent) }
+                let got = try matrix.power(exponent, regularization: regul)
+                #expect(NaiveReference.relativeError(try got.product(v), NaiveReference.matvec(want, n, v)) < 1e-9,
+                        "p = \(exponent), \(matrix.rank) rows, core \(matrix.core != nil)")
+            }
+            let inverse = try matrix.power(-1, regularization: regul)
+            #expect(NaiveReference.relativeError(try inverse.product(v), try matrix.solve(v, regularization: regul)) < 1e-9)
+        }
+        // A fractional power of an indefinite matrix is refused, not NaN.
+        let indefinite = try Self.cases()[3].matrix
+        #expect(throws: CoreError.self) { try indefinite.power(0.5, regularization: 0) }
+    }
+
     @Test func singularOrIndefiniteCasesAreErrors() throws {
         let (matrix, _) = try Self.cases()[0]
         #expect(throws: CoreError.self) { try matrix.solve([Double](repeating: 1, count: matrix.numel), regularization: 0) }

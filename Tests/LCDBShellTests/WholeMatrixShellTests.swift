@@ -47,6 +47,9 @@ struct WholeMatrixShellTests {
             export vector d to 'd.safetensors'; export vector z to 'z.safetensors'; export vector w to 'w.safetensors';
             export vector u to 'u.safetensors';
             vtmv(L, g); trace(L); frobenius(L); logdet(L, regul=1e-2); effective_dim(L, 1e-2);
+            let x = sample(L, seed=4, regul=1e-2, cov=matrix); let xi = sample(L, seed=4, regul=1e-2);
+            let noise = randn(net, seed=4);
+            export vector x to 'x.safetensors'; export vector xi to 'xi.safetensors'; export vector noise to 'noise.safetensors';
             trace(Li); frobenius(Li); logdet(Li, regul=0.5);
             select representation from matrices where name = 'L';
             eigvals(L, k=3); eigvals(L, k=2, which=smallest);
@@ -74,6 +77,11 @@ struct WholeMatrixShellTests {
             lam_inv = np.linalg.eigvalsh(damped)
             expected_vectors = {"y": F @ g, "s": np.linalg.solve(F + 1e-2 * I, g), "d": np.diag(F), "z": damped @ g,
                                 "w": (2 * F + 0.5 * I) @ g, "u": Fw @ g}
+            # sample: (F + regul I)^(±1/2) times the same seeded noise, from NumPy's eigh.
+            noise = flat("noise.safetensors")
+            mu, V = np.linalg.eigh(F + 1e-2 * I)
+            expected_vectors["x"] = V @ (np.sqrt(mu) * (V.T @ noise))
+            expected_vectors["xi"] = V @ ((V.T @ noise) / np.sqrt(mu))
             worst = max(np.abs(flat(f"{k}.safetensors") - v).max() / np.abs(v).max() for k, v in expected_vectors.items())
             numbers = [g @ F @ g, np.trace(F), np.linalg.norm(F), np.linalg.slogdet(F + 1e-2 * I)[1], (lam / (lam + 1e-2)).sum(),
                        np.trace(damped), np.linalg.norm(damped), np.linalg.slogdet(damped + 0.5 * I)[1],

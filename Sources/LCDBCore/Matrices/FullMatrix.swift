@@ -89,6 +89,11 @@ public struct FullMatrix: WholeMatrix {
         [try block.spectrum(layer: label)]
     }
 
+    public func power(_ exponent: Double, regularization: Double) throws(CoreError) -> FullMatrix {
+        let result = try block.power(exponent, regularization: regularization, layer: label)
+        return try FullMatrix(collection: collection, matrix: result.dense(), knownSymmetric: false)
+    }
+
     public func logDeterminant(regularization: Double) throws(CoreError) -> Double {
         try block.logDeterminant(regularization: regularization, layer: label)
     }

@@ -288,6 +288,52 @@ public struct LowRankMatrix: WholeMatrix {
         return parts
     }
 
+    /// (M + regul I)^p for any real p, again as `c' I + Jᵀ S' J` with the same
+    /// J: on the range of Jᵀ, with K = Q Λ Qᵀ (λ > 0 kept) and the core's
+    /// eigenvectors there, `Λ^½ Qᵀ S Q Λ^½ = W β Wᵀ`, the eigenvectors of
+    /// `Jᵀ S J` are the columns of `Jᵀ Q Λ^-½ W`; so `f(M) = f(c) I + Jᵀ T
+    /// diag(f(c + β) − f(c)) Tᵀ J` with `T = Q Λ^-½ W`, f the power (domain
+    /// checked: a fractional power of an indefinite matrix is an error).
+    public func power(_ exponent: Double, regularization: Double) throws(CoreError) -> LowRankMatrix {
+        let k = gram()
+        let (lambda, q) = try k.symmetricEigen()
+        let largest = lambda.map(abs).max() ?? 0
+        let kept = lambda.indices.filter { lambda[$0] > largest * Double(rank) * Double.ulpOfOne }
+        let m = kept.count
+        // Q Λ^-½ (n x m) and Λ^½ Qᵀ S Q Λ^½ (m x m).
+        var scaledBasis = Matrix64(zeros: rank, m)
+        for (j, index) in kept.enumerated() {
+            let inverseRoot = 1 / lambda[index].squareRoot()
+            for i in 0 ..< rank { scaledBasis[i, j] = q[i, index] * inverseRoot }
+        }
+        var rootBasis = scaledBasis
+        for (j, index) in kept.enumerated() {
+            for i in 0 ..< rank { rootBasis[i, j] = q[i, index] * lambda[index].squareRoot() }
+        }
+        let coreTimesRoot = core.map { Matrix64.product($0, rootBasis) }
+            ?? Matrix64(rows: rank, columns: m, values: rootBasis.values.map { coreScale * $0 })
+        var b = Matrix64.product(rootBasis, coreTimesRoot, transposeA: true)
+        for i in 0 ..< m {
+            for j in i + 1 ..< m {
+                let mean = (b[i, j] + b[j, i]) / 2
+                b[i, j] = mean
+                b[j, i] = mean
+            }
+        }
+        let (beta, w) = try b.symmetricEigen()
+        let f = try EigenvalueFunction(exponent: exponent, regularization: regularization, layer: "the \(kindName) matrix",
+                                       spectrum: .values(beta.map { $0 + shift } + [shift]))
+        let base = try f(shift)
+        let t = Matrix64.product(scaledBasis, w)
+        var weighted = t
+        for j in 0 ..< m {
+            let gain = try f(shift + beta[j]) - base
+            for i in 0 ..< rank { weighted[i, j] *= gain }
+        }
+        let newCore = Matrix64.product(weighted, t, transposeB: true)
+        return LowRankMatrix(unchecked: collection, factor, newCore, 1, base)
+    }
+
     /// log det(M + regul I), which must be positive definite.
     public func logDeterminant(regularization: Double) throws(CoreError) -> Double {
         let parts = try spectrum()

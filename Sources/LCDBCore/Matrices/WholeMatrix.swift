@@ -32,6 +32,8 @@ public protocol WholeMatrix: Sendable {
     func inverse(regularization: Double) throws(CoreError) -> Self
     /// Every eigenvalue, implicit where the kind allows.
     func spectrum() throws(CoreError) -> [BlockSpectrum]
+    /// (M + regul I)^p for any real p, in the same kind.
+    func power(_ exponent: Double, regularization: Double) throws(CoreError) -> Self
     /// log det(M + regul I), which must be positive definite.
     func logDeterminant(regularization: Double) throws(CoreError) -> Double
 }

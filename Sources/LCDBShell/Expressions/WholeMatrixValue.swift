@@ -13,7 +13,7 @@ public struct WholeMatrixValue: Sendable {
     /// The stored matrix it was read from, if it is one unchanged.
     public var storedName: String? = nil
 
-    static let supported = "mv, vtmv, trace, frobenius, diag, solve, inv, logdet, eigvals, effective_dim, compare, s * M, M + s * identity(C)"
+    static let supported = "mv, vtmv, trace, frobenius, diag, solve, inv, pow, sample, logdet, eigvals, effective_dim, compare, s * M, M + s * identity(C)"
 
     func with(_ matrix: any WholeMatrix) -> WholeMatrixValue {
         WholeMatrixValue(matrix: matrix, collectionName: collectionName, dtype: dtype)

@@ -61,9 +61,12 @@ enum SpectralFunctions {
             }
             return .number(total)
         },
-        FunctionSpec(name: "pow", parameters: [.init("M", .matrix), .init("p", .number), .init("regul", .number, default: .number(0))],
-                     summary: "(M + regul I)^p for any real p (0.5: square root, -0.5: inverse square root, -1: inverse), in the form that holds it exactly: dense blocks through their eigendecomposition, diag as diag, kfac and ekfac as ekfac, eigen as eigen.",
+        FunctionSpec(name: "pow", parameters: [.init("M", .anyMatrix), .init("p", .number), .init("regul", .number, default: .number(0))],
+                     summary: "(M + regul I)^p for any real p (0.5: square root, -0.5: inverse square root, -1: inverse), in the form that holds it exactly: dense blocks through their eigendecomposition, diag as diag, kfac and ekfac as ekfac, eigen as eigen; a low-rank matrix stays low-rank (c' I + Jᵀ S' J), a full one full.",
                      example: "let P = pow(F, -0.5, regul=1e-3);") { args, evaluator in
+            if let whole = args.whole("M") {
+                return .whole(whole.with(try whole.matrix.power(try args.number("p"), regularization: try args.number("regul"))))
+            }
             let m = try args.matrix("M")
             let exponent = try args.number("p"), regularization = try args.number("regul")
             let names = m.collection.names
@@ -96,14 +99,23 @@ enum SpectralFunctions {
             }
             return .number(total)
         },
-        FunctionSpec(name: "sample", parameters: [.init("M", .matrix), .init("seed", .number, default: .number(0)),
+        FunctionSpec(name: "sample", parameters: [.init("M", .anyMatrix), .init("seed", .number, default: .number(0)),
                                                   .init("regul", .number, default: .number(0)),
                                                   .init("cov", .choice(["inverse", "matrix"]), default: .word("inverse"))],
                      summary: "A seeded Gaussian sample over M's collection: x ~ N(0, (M + regul I)^-1) (cov=inverse: a Laplace posterior around 0; add the mode), or x ~ N(0, M + regul I) (cov=matrix). It is (M + regul I)^(∓1/2) randn(C, seed), so the same seed gives the same sample.",
                      example: "let theta = sample(F, seed=1, regul=1e-2);") { args, evaluator in
-            let m = try args.matrix("M")
             let seed = try args.seed("seed"), regularization = try args.number("regul")
             let exponent = args.word("cov") == "matrix" ? 0.5 : -0.5
+            if let whole = args.whole("M") {
+                // The same noise as for block matrices: (M + regul I)^(∓1/2) randn(C, seed).
+                let collection = whole.matrix.collection
+                try ParameterVector<Double>.requireMemory(over: collection, copies: 3)
+                let noise = ParameterVector<Double>.random(over: collection, seed: seed)
+                let root = try whole.matrix.power(exponent, regularization: regularization)
+                let vector = try ParameterVector(collection: collection, values: try root.product(noise.values))
+                return .vector(AnyParameterVector(vector).converted(to: whole.dtype), collectionName: whole.collectionName)
+            }
+            let m = try args.matrix("M")
             let collection = m.collection
             try ParameterVector<Double>.requireMemory(over: collection, copies: 3)
             let noise = ParameterVector<Double>.random(over: collection, seed: seed)
