@@ -100,10 +100,7 @@ public enum WholeMatrixFiles {
         if let low = matrix as? LowRankMatrix {
             let n = low.rank
             for (position, entry) in collection.entries.enumerated() {
-                let side = entry.layer.numel, offset = collection.offsets[position]
-                var columns = [Double](repeating: 0, count: n * side)
-                for row in 0 ..< n { for k in 0 ..< side { columns[row * side + k] = low.factor.values[row * numel + offset + k] } }
-                tensors.append(("\(entry.name).J", [n, side], values(columns)))
+                tensors.append(("\(entry.name).J", [n, entry.layer.numel], values(low.factorColumns(position).values)))
             }
             if let core = low.core {
                 tensors.append(("core", [n, n], values(core.values)))

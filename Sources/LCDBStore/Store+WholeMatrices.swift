@@ -94,17 +94,12 @@ extension Store {
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, 'lowrank', ?, 1, 'full')
                 """, arguments: [name, collectionID, dtype.rawValue])
             let matrixID = db.lastInsertedRowID
-            let n = matrix.rank, numel = matrix.numel
+            let n = matrix.rank
             for (position, entry) in matrix.collection.entries.enumerated() {
                 try Interruption.check()
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, 'lowrank')",
                                arguments: [matrixID, position])
-                let offset = matrix.collection.offsets[position], side = entry.layer.numel
-                var columns = [Double](repeating: 0, count: n * side)
-                for row in 0 ..< n {
-                    for k in 0 ..< side { columns[row * side + k] = matrix.factor.values[row * numel + offset + k] }
-                }
-                var parts = [FormPart("J", shape: [n, side], values: columns)]
+                var parts = [FormPart("J", shape: [n, entry.layer.numel], values: matrix.factorColumns(position).values)]
                 if position == 0 {
                     if let core = matrix.core {
                         parts.append(FormPart("core", shape: [n, n], values: core.values))

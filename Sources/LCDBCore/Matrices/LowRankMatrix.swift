@@ -63,6 +63,16 @@ public struct LowRankMatrix: WholeMatrix {
         }
     }
 
+    /// S x (x has n rows); a scalar core scales.
+    private func coreTimes(_ x: Matrix64) -> Matrix64 {
+        core.map { Matrix64.product($0, x) } ?? Matrix64(rows: x.rows, columns: x.columns, values: x.values.map { coreScale * $0 })
+    }
+
+    /// x S (x has n columns).
+    private func timesCore(_ x: Matrix64) -> Matrix64 {
+        core.map { Matrix64.product(x, $0) } ?? Matrix64(rows: x.rows, columns: x.columns, values: x.values.map { coreScale * $0 })
+    }
+
     /// S u.
     private func applyCore(_ u: [Double]) -> [Double] {
         guard let core else { return coreScale == 1 ? u : u.map { coreScale * $0 } }
@@ -119,7 +129,7 @@ public struct LowRankMatrix: WholeMatrix {
     /// ‖M‖_F = sqrt(c² numel + 2c tr(SK) + tr(SKSK)), from the Gram matrix.
     public var frobeniusNorm: Double {
         let k = gram()
-        let sk = core.map { Matrix64.product($0, k) } ?? Matrix64(rows: rank, columns: rank, values: k.values.map { coreScale * $0 })
+        let sk = coreTimes(k)
         var trSK = 0.0, trSKSK = 0.0
         for i in 0 ..< rank {
             trSK += sk[i, i]
@@ -152,8 +162,9 @@ public struct LowRankMatrix: WholeMatrix {
         return result
     }
 
-    /// The columns of J that belong to layer `position` (`n x side`).
-    private func factorColumns(_ position: Int) -> Matrix64 {
+    /// The columns of J that belong to layer `position` (`n x side`): what
+    /// is stored and exported per layer.
+    public func factorColumns(_ position: Int) -> Matrix64 {
         let offset = collection.offsets[position], side = collection.entries[position].layer.numel
         var columns = Matrix64(zeros: rank, side)
         for a in 0 ..< rank {
@@ -168,7 +179,7 @@ public struct LowRankMatrix: WholeMatrix {
         let side = collection.entries[position].layer.numel
         try MemoryBudget.require(Double(side) * Double(side) * 8 * 2, for: "the \(side) x \(side) block of layer '\(collection.names[position])'")
         let columns = factorColumns(position)
-        let mixed = core.map { Matrix64.product($0, columns) } ?? Matrix64(rows: rank, columns: side, values: columns.values.map { coreScale * $0 })
+        let mixed = coreTimes(columns)
         var block = Matrix64.product(columns, mixed, transposeA: true)
         for i in 0 ..< side { block[i, i] += shift }
         return block
@@ -179,9 +190,9 @@ public struct LowRankMatrix: WholeMatrix {
     public func frobeniusInner(_ other: LowRankMatrix) throws(CoreError) -> Double {
         guard other.numel == numel else { throw CoreError(.invalidSize, "low-rank matrices over \(numel) and \(other.numel) parameters") }
         let x = Matrix64.product(factor, other.factor, transposeB: true)
-        let sx = core.map { Matrix64.product($0, x) } ?? Matrix64(rows: rank, columns: other.rank, values: x.values.map { coreScale * $0 })
+        let sx = coreTimes(x)
         let xt = x.transposed()
-        let tx = other.core.map { Matrix64.product($0, xt) } ?? Matrix64(rows: other.rank, columns: rank, values: xt.values.map { other.coreScale * $0 })
+        let tx = other.coreTimes(xt)
         // tr(S_M X S_N Xᵀ) = Σ_ij (S_M X)_ij (S_N Xᵀ)_ji
         var cross = 0.0
         for i in 0 ..< rank { for j in 0 ..< other.rank { cross += sx[i, j] * tx[j, i] } }
@@ -219,7 +230,7 @@ public struct LowRankMatrix: WholeMatrix {
             throw CoreError(.invalidArgument, "a low-rank matrix plus \(Self.format(regularization)) I is singular or undefined: its identity part c + regul is \(Self.format(c)) (Jᵀ S J alone has rank at most \(rank) of \(numel)); give a non-zero regul")
         }
         let k = gram()
-        var t = core.map { Matrix64.product(k, $0) } ?? Matrix64(rows: rank, columns: rank, values: k.values.map { coreScale * $0 })
+        var t = timesCore(k)
         for i in 0 ..< rank { t[i, i] += c }
         var pivots = [Int32](repeating: 0, count: rank)
         let info = t.values.withUnsafeMutableBufferPointer { Double.getrf(Int32(rank), $0.baseAddress!, &pivots) }
@@ -247,7 +258,7 @@ public struct LowRankMatrix: WholeMatrix {
         let info = lu.withUnsafeMutableBufferPointer { Double.getri(Int32(rank), $0.baseAddress!, pivots) }
         guard info == 0 else { throw CoreError(.singularBlock, "the low-rank matrix plus \(regularization) I is singular") }
         let inverse = Matrix64(rows: rank, columns: rank, values: lu)
-        var newCore = core.map { Matrix64.product($0, inverse) } ?? Matrix64(rows: rank, columns: rank, values: inverse.values.map { coreScale * $0 })
+        var newCore = coreTimes(inverse)
         newCore.values = newCore.values.map { -$0 / c }
         // S (c'I + K S)⁻¹ is symmetric in exact arithmetic; keep it so.
         for i in 0 ..< rank {
@@ -310,8 +321,7 @@ public struct LowRankMatrix: WholeMatrix {
         for (j, index) in kept.enumerated() {
             for i in 0 ..< rank { rootBasis[i, j] = q[i, index] * lambda[index].squareRoot() }
         }
-        let coreTimesRoot = core.map { Matrix64.product($0, rootBasis) }
-            ?? Matrix64(rows: rank, columns: m, values: rootBasis.values.map { coreScale * $0 })
+        let coreTimesRoot = coreTimes(rootBasis)
         var b = Matrix64.product(rootBasis, coreTimesRoot, transposeA: true)
         for i in 0 ..< m {
             for j in i + 1 ..< m {
@@ -352,7 +362,7 @@ public struct LowRankMatrix: WholeMatrix {
     /// The whole `numel x numel` matrix (tests, and small models).
     public func dense() throws(CoreError) -> Matrix64 {
         try MemoryBudget.require(Double(numel) * Double(numel) * 8, for: "the low-rank matrix as one dense \(numel) x \(numel) matrix")
-        let mixed = core.map { Matrix64.product($0, factor) } ?? Matrix64(rows: rank, columns: numel, values: factor.values.map { coreScale * $0 })
+        let mixed = coreTimes(factor)
         var result = Matrix64.product(factor, mixed, transposeA: true)
         for i in 0 ..< numel { result[i, i] += shift }
         return result
