@@ -15,6 +15,8 @@ public struct CoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case singularBlock
         case tooLarge
         case interrupted
+        /// A file could not be read or written (a temporary file, the database).
+        case io
     }
 
     public let code: Code

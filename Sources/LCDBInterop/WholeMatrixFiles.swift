@@ -100,7 +100,7 @@ public enum WholeMatrixFiles {
         if let low = matrix as? LowRankMatrix {
             let n = low.rank
             for (position, entry) in collection.entries.enumerated() {
-                tensors.append(("\(entry.name).J", [n, entry.layer.numel], values(low.factorColumns(position).values)))
+                tensors.append(("\(entry.name).J", [n, entry.layer.numel], values(try low.factorColumns(position).values)))
             }
             if let core = low.core {
                 tensors.append(("core", [n, n], values(core.values)))

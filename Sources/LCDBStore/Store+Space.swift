@@ -32,6 +32,15 @@ extension Store {
         }
     }
 
+    /// Where a statement puts a temporary file too large for memory (a
+    /// low-rank factor being built): the database's folder, whose disk holds
+    /// the result anyway; the system's temporary folder for an in-memory one.
+    public var spillDirectory: String {
+        guard let path else { return NSTemporaryDirectory() }
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
     /// Bytes of a block-diagonal matrix over `collection`, as a Double: about
     /// half for the `upper` layout (its diagonal squares add at most 1/16).
     static func matrixBytes(_ collection: LayerCollection, scalarSize: Int, layout: MatrixLayout = .full) -> Double {

@@ -82,40 +82,77 @@ extension Store {
     /// Stores `matrix` under `name` in `dtype`: per layer a block of form
     /// `lowrank` holding the layer's columns of J (`n x numel`), the first
     /// block also the core S (when not the identity: `n x n`, or one number
-    /// `s` for `s I`) and the shift c (when not 0). One transaction;
-    /// `replace` replaces a matrix of that name.
+    /// `s` for `s I`) and the shift c (when not 0). J is copied a tile of
+    /// rows at a time from wherever it is (memory, a spill file, this
+    /// database), so memory stays at one tile. The new rows are written
+    /// before the matrix they replace is deleted (J may be read from it). One
+    /// transaction; `replace` replaces a matrix of that name.
     func saveLowRank(_ name: String, over collectionName: String, _ matrix: LowRankMatrix, dtype: DType,
                             replace: Bool = false) throws {
         try write { db in
-            let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection,
-                                                 bytes: matrix.byteCount / 8 * Double(dtype.size), replace: replace)
-            try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
-            try db.execute(sql: """
-                INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, 'lowrank', ?, 1, 'full')
-                """, arguments: [name, collectionID, dtype.rawValue])
-            let matrixID = db.lastInsertedRowID
             let n = matrix.rank
+            let bytes = (Double(n) * Double(matrix.numel) + Double(matrix.core?.values.count ?? 1) + 1) * Double(dtype.size)
+            let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection, bytes: bytes, replace: replace)
+            let matrixID = try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) + 1 FROM lcdb_matrix") ?? 1
+            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
             for (position, entry) in matrix.collection.entries.enumerated() {
                 try Interruption.check()
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, 'lowrank')",
                                arguments: [matrixID, position])
-                var parts = [FormPart("J", shape: [n, entry.layer.numel], values: matrix.factorColumns(position).values)]
+                let side = entry.layer.numel
+                try db.execute(sql: """
+                    INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, 'J', ?, ?, ?, 'full')
+                    """, arguments: [matrixID, position, "[\(n), \(side)]", n, side])
+                switch dtype {
+                case .float64: try writeFactorTiles(db, matrixID, position, matrix, as: Double.self)
+                case .float32: try writeFactorTiles(db, matrixID, position, matrix, as: Float.self)
+                }
                 if position == 0 {
+                    var parts: [FormPart] = []
                     if let core = matrix.core {
                         parts.append(FormPart("core", shape: [n, n], values: core.values))
                     } else if matrix.coreScale != 1 {
                         parts.append(FormPart("core", shape: [], values: [matrix.coreScale]))
                     }
                     if matrix.shift != 0 { parts.append(FormPart("shift", shape: [], values: [matrix.shift])) }
+                    for part in parts { try insertPart(db, matrixID, position, part, dtype: dtype, layout: .full) }
                 }
-                for part in parts {
-                    try insertPart(db, matrixID, position, part, dtype: dtype, layout: .full)
-                }
+            }
+            try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
+            try db.execute(sql: """
+                INSERT INTO lcdb_matrix (id, name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, ?, 'lowrank', ?, 1, 'full')
+                """, arguments: [matrixID, name, collectionID, dtype.rawValue])
+            try db.execute(sql: "PRAGMA defer_foreign_keys = OFF")
+        }
+    }
+
+    /// Layer `position`'s columns of J as tiles of whole rows in `Scalar`.
+    private func writeFactorTiles<Scalar: BLASScalar>(_ db: Database, _ matrixID: Int64, _ position: Int, _ matrix: LowRankMatrix,
+                                                      as _: Scalar.Type) throws {
+        let insert = try TileInsert(db, sql: """
+            INSERT INTO lcdb_matrix_tile (matrix_id, part, position, row_start, row_count, col_start, data) VALUES (?, 'J', ?, ?, ?, 0, ?)
+            """)
+        let columns = matrix.collection.range(at: position), n = matrix.rank
+        let step = rowsPerTile(width: columns.count, scalarSize: MemoryLayout<Scalar>.size)
+        var doubles = [Double](repeating: 0, count: min(n, step) * columns.count)
+        var scalars = [Scalar](repeating: 0, count: Scalar.self == Double.self ? 0 : doubles.count)
+        for first in stride(from: 0, to: n, by: step) {
+            try Interruption.check()
+            let rows = first ..< min(n, first + step), count = rows.count * columns.count
+            try doubles.withUnsafeMutableBufferPointer { try matrix.factor.read(rows: rows, columns: columns, into: $0.baseAddress!) }
+            let arguments = [matrixID, Int64(position), Int64(first), Int64(rows.count)]
+            if Scalar.self == Double.self {
+                try doubles.withUnsafeBytes { try insert.run(arguments, blob: $0.baseAddress!, byteCount: count * 8) }
+            } else {
+                for index in 0 ..< count { scalars[index] = Scalar(doubles[index]) }
+                try scalars.withUnsafeBytes { try insert.run(arguments, blob: $0.baseAddress!, byteCount: count * MemoryLayout<Scalar>.size) }
             }
         }
     }
 
-    /// A stored low-rank matrix in memory (float64; checked against memory first).
+    /// A stored low-rank matrix: J in memory when it is at most
+    /// `LowRankPanels.inMemoryLimit`, else streamed from the database by
+    /// panels (`StoredFactor`); the core in memory.
     func loadLowRank(named name: String) throws -> LowRankMatrix {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
@@ -128,35 +165,6 @@ extension Store {
             for (position, part) in factors.enumerated() where part.rows != n || part.columns != matrix.collection.entries[position].layer.numel {
                 throw StoreError(.corrupt, "matrix '\(name)': the factor of block '\(matrix.collection.names[position])' is \(part.rows) x \(part.columns), expected \(n) x \(matrix.collection.entries[position].layer.numel)")
             }
-            try MemoryBudget.require(Double(n) * Double(numel) * 8 * 2, for: "low-rank matrix '\(name)' (\(n) x \(numel) factor) in memory")
-            // Each tile (whole rows of a layer's columns) read into one reused
-            // buffer and copied to its place in J: no per-layer array between.
-            var factor = [Double](repeating: 0, count: n * numel)
-            func fill<Scalar: BLASScalar>(_: Scalar.Type) throws {
-                var buffer: [Scalar] = []
-                try factor.withUnsafeMutableBufferPointer { j in
-                    for (position, part) in factors.enumerated() {
-                        let offset = matrix.collection.offsets[position], side = part.columns
-                        for tile in part.reader.tiles {
-                            try Interruption.check()
-                            let count = tile.rows.count * side
-                            if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
-                            try buffer.withUnsafeMutableBufferPointer { values in
-                                try part.reader.read(tile, into: values.baseAddress!)
-                                for row in tile.rows {
-                                    let source = values.baseAddress! + (row - tile.rows.lowerBound) * side
-                                    let target = j.baseAddress! + row * numel + offset
-                                    for k in 0 ..< side { target[k] = Double(source[k]) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            switch matrix.dtype {
-            case .float64: try fill(Double.self)
-            case .float32: try fill(Float.self)
-            }
             let first = layouts.first?.parts ?? []
             var core: Matrix64?
             var coreScale = 1.0
@@ -167,6 +175,7 @@ extension Store {
                     guard part.rows == n, part.columns == n else {
                         throw StoreError(.corrupt, "matrix '\(name)': its core is \(part.rows) x \(part.columns), expected \(n) x \(n)")
                     }
+                    try MemoryBudget.require(Double(n) * Double(n) * 8 * 2, for: "the \(n) x \(n) core of low-rank matrix '\(name)'")
                     core = Matrix64(rows: n, columns: n, values: try Store.readPart(part, dtype: matrix.dtype))
                 }
             }
@@ -175,9 +184,29 @@ extension Store {
                 guard part.rows * part.columns == 1 else { throw StoreError(.corrupt, "matrix '\(name)': its shift is not one value") }
                 shift = try Store.readPart(part, dtype: matrix.dtype)[0]
             }
+            let bounds = matrix.collection.offsets + [numel]
+            let factor: any LowRankFactor
+            if Double(n) * Double(numel) * 8 <= LowRankPanels.inMemoryLimit {
+                var values = [Double](repeating: 0, count: n * numel)
+                let streamed = StoredFactor(store: self, matrix: matrix, rows: n, readers: factors.map(\.reader))
+                try values.withUnsafeMutableBufferPointer { j in
+                    var layer = [Double]()
+                    for position in matrix.collection.entries.indices {
+                        try Interruption.check()
+                        let columns = bounds[position] ..< bounds[position + 1]
+                        layer = [Double](repeating: 0, count: n * columns.count)
+                        try layer.withUnsafeMutableBufferPointer { try streamed.read(rows: 0 ..< n, columns: columns, into: $0.baseAddress!) }
+                        for row in 0 ..< n {
+                            for k in 0 ..< columns.count { j[row * numel + columns.lowerBound + k] = layer[row * columns.count + k] }
+                        }
+                    }
+                }
+                factor = InMemoryFactor(rows: n, layerBounds: bounds, values: values)
+            } else {
+                factor = StoredFactor(store: self, matrix: matrix, rows: n, readers: factors.map(\.reader))
+            }
             do {
-                return try LowRankMatrix(collection: matrix.collection, factor: Matrix64(rows: n, columns: numel, values: factor),
-                                         core: core, coreScale: coreScale, shift: shift)
+                return try LowRankMatrix(collection: matrix.collection, factor: factor, core: core, coreScale: coreScale, shift: shift)
             } catch {
                 throw StoreError(.corrupt, "matrix '\(name)': \(error)")
             }

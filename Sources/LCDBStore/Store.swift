@@ -200,7 +200,13 @@ public final class Store {
         do {
             if let db = activeDatabase { return try body(db) }
             if batchOpen { return try queue().writeWithoutTransaction(body) }
-            return try queue().read(body)
+            // Reads nested in this one (a stored low-rank factor read while
+            // its matrix loads) use the same transaction, not the queue again.
+            return try queue().read { db in
+                activeDatabase = db
+                defer { activeDatabase = nil }
+                return try body(db)
+            }
         } catch {
             throw StoreError.wrap(error, path: path)
         }

@@ -76,4 +76,26 @@ final class TileReader {
         }
         try blob?.read(into: target, count: byteCount)
     }
+
+    /// Reads rows `rows` and columns `columns` of `tile` (both inside it) into
+    /// `target`, row-major with `columns.count` values per row: one blob read
+    /// when the columns are the tile's whole width, else one per row.
+    func read<Scalar: BLASScalar>(_ tile: Placement, rows: Range<Int>, columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>) throws {
+        if let blob { try blob.move(to: tile.rowID) } else {
+            blob = try BlobHandle(db, table: "lcdb_matrix_tile", column: "data", rowID: tile.rowID, writable: false)
+        }
+        let size = MemoryLayout<Scalar>.size, width = tile.columns.count
+        guard blob?.byteCount == tile.rows.count * width * size else {
+            throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of '\(layer)' has the wrong size")
+        }
+        let first = (rows.lowerBound - tile.rows.lowerBound) * width + columns.lowerBound - tile.columns.lowerBound
+        if columns == tile.columns {
+            try blob?.read(into: target, count: rows.count * width * size, offset: first * size)
+            return
+        }
+        for row in rows {
+            try blob?.read(into: target + (row - rows.lowerBound) * columns.count, count: columns.count * size,
+                           offset: (first + (row - rows.lowerBound) * width) * size)
+        }
+    }
 }

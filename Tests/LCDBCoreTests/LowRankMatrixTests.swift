@@ -17,7 +17,7 @@ struct LowRankMatrixTests {
         let collection = try smallCollection()
         let numel = collection.numel
         var generator = SeededGenerator(seed: 7)
-        var result: [(LowRankMatrix, [Double])] = []
+        var result: [(LowRankMatrix, [Double])] = [], streamed: [(LowRankMatrix, [Double])] = []
         for (rows, withCore, shift) in [(5, false, 0.0), (5, true, 0.3), (70, false, 0.0), (9, true, -0.2)] {
             let j = random(rows * numel, &generator)
             var s: [Double]? = nil
@@ -38,11 +38,40 @@ struct LowRankMatrixTests {
                     dense[p * numel + q] = total
                 }
             }
+            let core = s.map { Matrix64(rows: rows, columns: rows, values: $0) }
             let matrix = try LowRankMatrix(collection: collection, factor: Matrix64(rows: rows, columns: numel, values: j),
-                                           core: s.map { Matrix64(rows: rows, columns: rows, values: $0) }, shift: shift)
+                                           core: core, shift: shift)
             result.append((matrix, dense))
+            streamed.append((try LowRankMatrix(collection: collection, factor: try Self.spilled(j, rows: rows, over: collection),
+                                               core: core, shift: shift), dense))
+            let narrow = InMemoryFactor(rows: rows, layerBounds: collection.offsets + [numel], values: j, widestPanel: 2)
+            streamed.append((try LowRankMatrix(collection: collection, factor: narrow, core: core, shift: shift), dense))
         }
-        return result
+        // The same matrices with J streamed from a file and in narrow panels
+        // (layers split across panels): every operation is a pass over panels.
+        return result + streamed
+    }
+
+    /// J written to a spill file a layer and a row at a time, doubled, with
+    /// scale 1/2 applied on read (exact), read back in panels of 3 columns.
+    static func spilled(_ j: [Double], rows: Int, over collection: LayerCollection) throws -> SpilledFactor {
+        let numel = collection.numel
+        let factor = try SpilledFactor(rows: rows, layerBounds: collection.offsets + [numel], directory: NSTemporaryDirectory(), widestPanel: 3)
+        for position in collection.entries.indices {
+            let columns = collection.range(at: position)
+            // Whole layers in one write for the first rows, row by row and in two runs of columns after.
+            let doubled = (0 ..< 2).flatMap { row in columns.map { 2 * j[row * numel + $0] } }
+            try doubled.withUnsafeBufferPointer { try factor.write(rows: 0 ..< 2, columns: columns, from: $0.baseAddress!) }
+            let middle = columns.lowerBound + columns.count / 2
+            for row in 2 ..< rows {
+                for run in [columns.lowerBound ..< middle, middle ..< columns.upperBound] where !run.isEmpty {
+                    let values = run.map { 2 * j[row * numel + $0] }
+                    try values.withUnsafeBufferPointer { try factor.write(rows: row ..< row + 1, columns: run, from: $0.baseAddress!) }
+                }
+            }
+        }
+        factor.finish(scale: 0.5)
+        return factor
     }
 
     @Test func productsTraceNormAndDiagonalEqualTheExplicitMatrix() throws {
@@ -52,9 +81,9 @@ struct LowRankMatrixTests {
             let v = Self.random(n, &generator)
             #expect(NaiveReference.relativeError(try matrix.product(v), NaiveReference.matvec(dense, n, v)) < 1e-10)
             #expect(NaiveReference.relativeError(try matrix.quadraticForm(v), NaiveReference.dot(v, NaiveReference.matvec(dense, n, v))) < 1e-10)
-            #expect(NaiveReference.relativeError(matrix.trace, (0 ..< n).reduce(0) { $0 + dense[$1 * n + $1] }) < 1e-10)
-            #expect(NaiveReference.relativeError(matrix.frobeniusNorm, dense.reduce(0) { $0 + $1 * $1 }.squareRoot()) < 1e-10)
-            #expect(NaiveReference.relativeError(matrix.diagonal, (0 ..< n).map { dense[$0 * n + $0] }) < 1e-10)
+            #expect(NaiveReference.relativeError(try matrix.trace(), (0 ..< n).reduce(0) { $0 + dense[$1 * n + $1] }) < 1e-10)
+            #expect(NaiveReference.relativeError(try matrix.frobeniusNorm(), dense.reduce(0) { $0 + $1 * $1 }.squareRoot()) < 1e-10)
+            #expect(NaiveReference.relativeError(try matrix.diagonal(), (0 ..< n).map { dense[$0 * n + $0] }) < 1e-10)
             #expect(NaiveReference.relativeError(try matrix.dense().values, dense) < 1e-10)
             // Forms kept: alpha M and M + s I.
             #expect(NaiveReference.relativeError(try matrix.scaled(by: -2.5).product(v), NaiveReference.matvec(dense.map { -2.5 * $0 }, n, v)) < 1e-10)
@@ -107,7 +136,19 @@ struct LowRankMatrixTests {
     /// and a square; p = -1 equals inv.
     @Test func powersEqualTheExplicitMatrixFunction() throws {
         var generator = SeededGenerator(seed: 21)
-        for (matrix, dense) in try Self.cases() {
+        let cases = try Self.cases()
+        // The streamed factors give what the same J in memory gives (Jacobi once per matrix).
+        for (index, (matrix, _)) in cases.enumerated().dropFirst(4) {
+            let reference = cases[(index - 4) / 2].matrix
+            let v = Self.random(matrix.numel, &generator)
+            // Integer powers: defined for the indefinite core too.
+            for exponent in [2.0, 3] {
+                let regul = 0.37
+                #expect(NaiveReference.relativeError(try matrix.power(exponent, regularization: regul).product(v),
+                                                     try reference.power(exponent, regularization: regul).product(v)) < 1e-12)
+            }
+        }
+        for (matrix, dense) in cases.prefix(4) {
             let n = matrix.numel
             let smallest = SpectralReference.jacobi(dense, n).values.min() ?? 0
             let regul = max(0, -smallest) + 0.3
@@ -137,20 +178,22 @@ struct LowRankMatrixTests {
     }
 
     /// Built from slabs (shuffled layer order, runs of columns, weights):
-    /// Jᵀ J equals Σ w g gᵀ / Σ w built directly.
-    @Test func theFisherFactorFromSlabsIsTheWeightedMean() throws {
+    /// Jᵀ J equals Σ w g gᵀ / Σ w built directly, with J in memory and
+    /// spilled to a file (memory limit 0).
+    @Test(arguments: [Double.infinity, 0])
+    func theFisherFactorFromSlabsIsTheWeightedMean(memoryLimit: Double) throws {
         let collection = try smallCollection()
         let numel = collection.numel, examples = 7
         var generator = SeededGenerator(seed: 11)
         let gradients = Self.random(examples * numel, &generator)
         let weights = (0 ..< examples).map { Double($0 % 3) + 0.5 }
-        var fisher = try LowRankFisher(collection: collection, examples: examples)
+        var fisher = try LowRankFisher(collection: collection, examples: examples, spillDirectory: NSTemporaryDirectory(), memoryLimit: memoryLimit)
         for (first, rows) in [(0, 4), (4, 3)] {
             for position in collection.entries.indices.reversed() {
                 let width = collection.entries[position].layer.numel, offset = collection.offsets[position]
                 for columns in [0 ..< width / 2, width / 2 ..< width] where !columns.isEmpty {
                     let slab = (0 ..< rows).flatMap { row in columns.map { gradients[(first + row) * numel + offset + $0] } }
-                    fisher.add(first: first, rows: rows, position: position, columns: columns, slab: slab, weights: weights[first ..< first + rows])
+                    try fisher.add(first: first, rows: rows, position: position, columns: columns, slab: slab, weights: weights[first ..< first + rows])
                 }
             }
         }
@@ -159,7 +202,9 @@ struct LowRankMatrixTests {
         for e in 0 ..< examples {
             for p in 0 ..< numel { for q in 0 ..< numel { want[p * numel + q] += weights[e] * gradients[e * numel + p] * gradients[e * numel + q] / total } }
         }
-        #expect(NaiveReference.relativeError(try fisher.result().dense().values, want) < 1e-10)
+        let result = try fisher.result()
+        #expect(result.factor.isInMemory == memoryLimit.isInfinite)
+        #expect(NaiveReference.relativeError(try result.dense().values, want) < 1e-10)
     }
 
     /// The full Fisher from slabs (layers in order, weights) equals

@@ -28,6 +28,60 @@ struct WholeMatrixShellTests {
         stdout.split(separator: "\n").compactMap { Double($0) }
     }
 
+    /// A factor larger than `LCDB_FACTOR_MEMORY_BYTES` (0 here) is spilled
+    /// to a file while it is built and streamed from the database once
+    /// stored; with panels of one column (`LCDB_PANEL_BYTES`) every pass
+    /// splits every layer. Every number equals the in-memory run's within
+    /// 1e-10 relative (the same sums, in another order), including a
+    /// matrix replaced by its own inverse (its J read while the new one is
+    /// written) and the export of J.
+    @Test(arguments: ["float64", "float32"])
+    func aStreamedFactorGivesWhatTheFactorInMemoryGives(dtype: String) throws {
+        let written = try python(FisherFromDataTests.writer + #"""
+
+            save_file({"weights": rng.uniform(0.5, 2.0, 20).astype(dtype)}, f"w_{sys.argv[2]}.safetensors")
+            """#, ["6", dtype])
+        #expect(written.status == 0, "\(written.stderr)")
+        func run(_ mode: String, _ environment: [String: String]) throws -> (numbers: [Double], stdout: String) {
+            let db = folder.appendingPathComponent("s-\(dtype)-\(mode).lcdb").path
+            let out = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", FisherFromDataTests.collection + """
+                let L = fisher(net, 'g_\(dtype)_*.safetensors', form=lowrank);
+                let Lw = fisher(net, 'g_\(dtype)_*.safetensors', form=lowrank, weights='w_\(dtype).safetensors');
+                let g = randn(net, seed=3);
+                norm(mv(L, g)); norm(solve(L, g, regul=1e-2)); norm(diag(L)); vtmv(L, g);
+                let Li = inv(L, regul=1e-2); norm(mv(Li, g)); norm(mv(2 * L + 0.5 * identity(net), g)); norm(mv(Lw, g));
+                trace(L); frobenius(L); logdet(L, regul=1e-2); effective_dim(L, 1e-2); eigvals(L, k=3);
+                norm(sample(L, seed=4, regul=1e-2, cov=matrix)); trace(Li); frobenius(Li); logdet(Li, regul=0.5);
+                compare(L, Lw); compare(Lw, L);
+                .format table
+                show L;
+                .format csv
+                let L = inv(L, regul=1); trace(L); norm(mv(L, g));
+                export matrix Lw to 'Lw-\(mode).safetensors';
+                """], in: folder, environment: environment)
+            #expect(out.status == 0, "\(mode): \(out.stderr)")
+            let numbers = out.stdout.split(whereSeparator: { $0 == "\n" || $0 == "," }).compactMap { Double($0) }
+            return (numbers, out.stdout)
+        }
+        let memory = try run("memory", [:])
+        let streamed = try run("streamed", ["LCDB_FACTOR_MEMORY_BYTES": "0", "LCDB_PANEL_BYTES": "64"])
+        #expect(streamed.stdout.contains("J streamed by panels"), "\(streamed.stdout)")
+        #expect(!memory.stdout.contains("J streamed by panels"))
+        #expect(memory.numbers.count > 30 && memory.numbers.count == streamed.numbers.count)
+        for (a, b) in zip(memory.numbers, streamed.numbers) {
+            #expect(abs(a - b) <= 1e-10 * max(1, abs(a)), "\(a) in memory, \(b) streamed")
+        }
+        let exported = try python("""
+            import sys
+            from safetensors.numpy import load_file
+            a, b = load_file('Lw-memory.safetensors'), load_file('Lw-streamed.safetensors')
+            assert a.keys() == b.keys(), (a.keys(), b.keys())
+            assert all((a[k] == b[k]).all() for k in a), "the exported factors differ"
+            print("same")
+            """)
+        #expect(exported.stdout == "same\n", "\(exported.stderr)")
+    }
+
     @Test(arguments: ["float64", "float32"], ["lowrank", "full"])
     func everyOperationAgreesWithNumPyOnTheExplicitMatrix(dtype: String, form: String) throws {
         let written = try python(FisherFromDataTests.writer + #"""

@@ -50,9 +50,9 @@ public struct FullMatrix: WholeMatrix {
         zip(v, try product(v)).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
-    public var trace: Double { block.trace() }
-    public var frobeniusNorm: Double { block.frobeniusNorm() }
-    public var diagonal: [Double] { block.diagonal() }
+    public func trace() -> Double { block.trace() }
+    public func frobeniusNorm() -> Double { block.frobeniusNorm() }
+    public func diagonal() -> [Double] { block.diagonal() }
     public func dense() throws(CoreError) -> Matrix64 { matrix }
 
     public func diagonalBlock(at position: Int) throws(CoreError) -> Matrix64 {

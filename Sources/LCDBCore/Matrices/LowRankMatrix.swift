@@ -11,8 +11,9 @@ import Foundation
 /// inverse acts on it as `1 / (c + regul)`, which is what the matrix does.)
 public struct LowRankMatrix: WholeMatrix {
     public let collection: LayerCollection
-    /// J, `n x numel`, row-major.
-    public let factor: Matrix64
+    /// J, `n x numel`: in memory, or streamed a panel of columns at a time
+    /// from a file or the database when it is larger than memory allows.
+    public let factor: any LowRankFactor
     /// S, `n x n` symmetric; nil is `coreScale I` (kept as one number: `2 * F`
     /// of 10,000 examples would otherwise hold an 800 MB identity).
     public let core: Matrix64?
@@ -20,8 +21,8 @@ public struct LowRankMatrix: WholeMatrix {
     /// c.
     public let shift: Double
 
-    public init(collection: LayerCollection, factor: Matrix64, core: Matrix64? = nil, coreScale: Double = 1, shift: Double = 0) throws(CoreError) {
-        guard factor.columns == collection.numel else {
+    public init(collection: LayerCollection, factor: any LowRankFactor, core: Matrix64? = nil, coreScale: Double = 1, shift: Double = 0) throws(CoreError) {
+        guard factor.layerBounds == collection.offsets + [collection.numel] else {
             throw CoreError(.invalidSize, "a low-rank factor of \(factor.columns) columns over a collection of \(collection.numel) parameters")
         }
         guard factor.rows > 0 else { throw CoreError(.invalidArgument, "a low-rank factor needs at least one row") }
@@ -35,31 +36,91 @@ public struct LowRankMatrix: WholeMatrix {
         self.shift = shift
     }
 
+    /// From J in memory (`n x numel`, row-major).
+    public init(collection: LayerCollection, factor: Matrix64, core: Matrix64? = nil, coreScale: Double = 1, shift: Double = 0) throws(CoreError) {
+        guard factor.columns == collection.numel else {
+            throw CoreError(.invalidSize, "a low-rank factor of \(factor.columns) columns over a collection of \(collection.numel) parameters")
+        }
+        try self.init(collection: collection, factor: InMemoryFactor(rows: factor.rows, layerBounds: collection.offsets + [collection.numel], values: factor.values),
+                      core: core, coreScale: coreScale, shift: shift)
+    }
+
     public var representation: String { "lowrank" }
     public var kindName: String { "low-rank" }
 
     /// n: the factor's rows (examples).
     public var rank: Int { factor.rows }
-    public var numel: Int { factor.columns }
+    public var numel: Int { collection.numel }
 
-    /// The bytes of float64 it holds.
-    public var byteCount: Double { 8 * (Double(factor.values.count) + Double(core?.values.count ?? 1) + 1) }
+    /// The bytes of float64 it holds in memory: J when it is there, else one
+    /// panel of it; and the core.
+    public var byteCount: Double {
+        let j = factor.isInMemory ? factor.byteCount : Double(rank * LowRankPanels.width(rows: rank)) * 8
+        return j + 8 * (Double(core?.values.count ?? 1) + 1)
+    }
 
-    // MARK: Products
+    // MARK: Passes over J
 
     /// J v (n values).
-    private func project(_ v: [Double]) -> [Double] {
-        var u = [Double](repeating: 0, count: rank)
-        factor.values.withUnsafeBufferPointer { j in
-            Double.gemv(transposed: false, rows: Int32(rank), columns: Int32(numel), alpha: 1, j.baseAddress!, v, beta: 0, &u)
+    private func project(_ v: [Double]) throws(CoreError) -> [Double] {
+        try gramAndProjection(of: v, gram: false).projection
+    }
+
+    /// K = J Jᵀ and J v from one pass over J: `dsyrk` adds each panel's
+    /// `P Pᵀ` to one triangle (half of `dgemm`'s work; the Gram matrix is most
+    /// of a solve's time), mirrored at the end.
+    private func gramAndProjection(of v: [Double]?, gram: Bool = true) throws(CoreError) -> (gram: Matrix64, projection: [Double]) {
+        let n = rank
+        if gram { try MemoryBudget.require(Double(n) * Double(n) * 8 * 3, for: "the \(n) x \(n) Gram matrix of the low-rank factor") }
+        var k = [Double](repeating: 0, count: gram ? n * n : 0)
+        var u = [Double](repeating: 0, count: v == nil ? 0 : n)
+        try k.withUnsafeMutableBufferPointer { (target) throws(CoreError) in
+            try u.withUnsafeMutableBufferPointer { (projection) throws(CoreError) in
+                try factor.forEachPanel { (columns, panel, leading) throws(CoreError) in
+                    if gram {
+                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(columns.count), 1,
+                                    panel, Int32(leading), 1, target.baseAddress!, Int32(n))
+                    }
+                    if let v {
+                        v.withUnsafeBufferPointer { x in
+                            cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(columns.count), 1, panel, Int32(leading),
+                                        x.baseAddress! + columns.lowerBound, 1, 1, projection.baseAddress!, 1)
+                        }
+                    }
+                }
+            }
+            if gram { SquareMirror.copy(target.baseAddress!, side: n, from: .upper) }
         }
-        return u
+        return (Matrix64(rows: gram ? n : 0, columns: gram ? n : 0, values: k), u)
     }
 
     /// Jᵀ u added to `target` times `alpha`.
-    private func lift(_ u: [Double], alpha: Double, into target: inout [Double]) {
-        factor.values.withUnsafeBufferPointer { j in
-            Double.gemv(transposed: true, rows: Int32(rank), columns: Int32(numel), alpha: alpha, j.baseAddress!, u, beta: 1, &target)
+    private func lift(_ u: [Double], alpha: Double, into target: inout [Double]) throws(CoreError) {
+        let n = rank
+        try target.withUnsafeMutableBufferPointer { (result) throws(CoreError) in
+            try u.withUnsafeBufferPointer { (x) throws(CoreError) in
+                try factor.forEachPanel { (columns, panel, leading) throws(CoreError) in
+                    cblas_dgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(columns.count), alpha, panel, Int32(leading),
+                                x.baseAddress!, 1, 1, result.baseAddress! + columns.lowerBound, 1)
+                }
+            }
+        }
+    }
+
+    /// S P for a panel P (`n x width`, leading dimension `leading`), packed.
+    private func coreTimes(panel: UnsafePointer<Double>, width: Int, leading: Int) -> [Double] {
+        let n = rank
+        guard let core else {
+            var result = [Double](repeating: 0, count: n * width)
+            for a in 0 ..< n { for i in 0 ..< width { result[a * width + i] = coreScale * panel[a * leading + i] } }
+            return result
+        }
+        return [Double](unsafeUninitializedCapacity: n * width) { target, count in
+            core.values.withUnsafeBufferPointer { s in
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(width), Int32(n), 1, s.baseAddress!, Int32(n),
+                            panel, Int32(leading), 0, target.baseAddress!, Int32(width))
+            }
+            count = n * width
         }
     }
 
@@ -85,50 +146,47 @@ public struct LowRankMatrix: WholeMatrix {
         }
     }
 
+    // MARK: Products
+
     /// M v = c v + Jᵀ S J v.
     public func product(_ v: [Double]) throws(CoreError) -> [Double] {
         try requireLength(v)
         var result = v.map { shift * $0 }
-        lift(applyCore(project(v)), alpha: 1, into: &result)
+        try lift(applyCore(try project(v)), alpha: 1, into: &result)
         return result
     }
 
     /// vᵀ M v = c vᵀv + (Jv)ᵀ S (Jv).
     public func quadraticForm(_ v: [Double]) throws(CoreError) -> Double {
         try requireLength(v)
-        let u = project(v)
+        let u = try project(v)
         return shift * v.reduce(0) { $0 + $1 * $1 } + zip(u, applyCore(u)).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
-    /// K = J Jᵀ (n x n, both triangles): `dsyrk` computes one triangle, half
-    /// of `dgemm`'s work (it is most of a solve's time), then it is mirrored.
-    public func gram() -> Matrix64 {
-        var k = [Double](repeating: 0, count: rank * rank)
-        factor.values.withUnsafeBufferPointer { j in
-            k.withUnsafeMutableBufferPointer { target in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rank), Int32(numel), 1,
-                            j.baseAddress!, Int32(numel), 0, target.baseAddress!, Int32(rank))
-                SquareMirror.copy(target.baseAddress!, side: rank, from: .upper)
-            }
-        }
-        return Matrix64(rows: rank, columns: rank, values: k)
+    /// K = J Jᵀ (n x n, both triangles).
+    public func gram() throws(CoreError) -> Matrix64 {
+        try gramAndProjection(of: nil).gram
     }
 
-    /// tr M = c numel + tr(S K).
-    public var trace: Double {
+    /// tr M = c numel + tr(S K); for S = s I, s times the sum of J's squares.
+    public func trace() throws(CoreError) -> Double {
         let lowRank: Double
         if let core {
-            let k = gram()
+            let k = try gram()
             lowRank = zip(core.values, k.values).reduce(0) { $0 + $1.0 * $1.1 }
         } else {
-            lowRank = coreScale * factor.values.reduce(0) { $0 + $1 * $1 }
+            var squares = 0.0
+            try factor.forEachPanel { (columns, panel, leading) throws(CoreError) in
+                for a in 0 ..< rank { squares += cblas_ddot(Int32(columns.count), panel + a * leading, 1, panel + a * leading, 1) }
+            }
+            lowRank = coreScale * squares
         }
         return shift * Double(numel) + lowRank
     }
 
     /// ‖M‖_F = sqrt(c² numel + 2c tr(SK) + tr(SKSK)), from the Gram matrix.
-    public var frobeniusNorm: Double {
-        let k = gram()
+    public func frobeniusNorm() throws(CoreError) -> Double {
+        let k = try gram()
         let sk = coreTimes(k)
         var trSK = 0.0, trSKSK = 0.0
         for i in 0 ..< rank {
@@ -138,25 +196,21 @@ public struct LowRankMatrix: WholeMatrix {
         return max(0, shift * shift * Double(numel) + 2 * shift * trSK + trSKSK).squareRoot()
     }
 
-    /// The diagonal: `c + Σ_ab J_ai S_ab J_bi`, a band of columns at a time.
-    public var diagonal: [Double] {
+    /// The diagonal: `c + Σ_ab J_ai S_ab J_bi`, a panel of columns at a time.
+    public func diagonal() throws(CoreError) -> [Double] {
         var result = [Double](repeating: shift, count: numel)
-        guard let core else {
-            for a in 0 ..< rank {
-                for i in 0 ..< numel { result[i] += coreScale * factor.values[a * numel + i] * factor.values[a * numel + i] }
+        let n = rank
+        try factor.forEachPanel { (columns, panel, leading) throws(CoreError) in
+            let width = columns.count
+            if core == nil {
+                for a in 0 ..< n {
+                    for i in 0 ..< width { result[columns.lowerBound + i] += coreScale * panel[a * leading + i] * panel[a * leading + i] }
+                }
+                return
             }
-            return result
-        }
-        let band = 4096
-        for start in stride(from: 0, to: numel, by: band) {
-            let width = min(band, numel - start)
-            var columns = Matrix64(zeros: rank, width)
-            for a in 0 ..< rank {
-                for i in 0 ..< width { columns.values[a * width + i] = factor.values[a * numel + start + i] }
-            }
-            let mixed = Matrix64.product(core, columns)
-            for a in 0 ..< rank {
-                for i in 0 ..< width { result[start + i] += columns.values[a * width + i] * mixed.values[a * width + i] }
+            let mixed = coreTimes(panel: panel, width: width, leading: leading)
+            for a in 0 ..< n {
+                for i in 0 ..< width { result[columns.lowerBound + i] += panel[a * leading + i] * mixed[a * width + i] }
             }
         }
         return result
@@ -164,13 +218,37 @@ public struct LowRankMatrix: WholeMatrix {
 
     /// The columns of J that belong to layer `position` (`n x side`): what
     /// is stored and exported per layer.
-    public func factorColumns(_ position: Int) -> Matrix64 {
-        let offset = collection.offsets[position], side = collection.entries[position].layer.numel
-        var columns = Matrix64(zeros: rank, side)
-        for a in 0 ..< rank {
-            for k in 0 ..< side { columns.values[a * side + k] = factor.values[a * numel + offset + k] }
+    public func factorColumns(_ position: Int) throws(CoreError) -> Matrix64 {
+        let range = collection.range(at: position)
+        try MemoryBudget.require(Double(rank) * Double(range.count) * 8, for: "the \(rank) x \(range.count) factor of layer '\(collection.names[position])'")
+        var columns = Matrix64(zeros: rank, range.count)
+        try columns.values.withUnsafeMutableBufferPointer { (target) throws(CoreError) in
+            try factor.read(rows: 0 ..< rank, columns: range, into: target.baseAddress!)
         }
         return columns
+    }
+
+    /// `Jᵀ S J + c I` restricted to `columns` (`side x side`, side =
+    /// columns.count), a pair of panels at a time: for each panel P_i its
+    /// `S P_i`, then every panel P_j's `P_jᵀ S P_i` in place.
+    private func block(over columns: Range<Int>) throws(CoreError) -> Matrix64 {
+        let side = columns.count, n = rank
+        let panels = factor.panels.filter { $0.lowerBound >= columns.lowerBound && $0.upperBound <= columns.upperBound }
+        var result = Matrix64(zeros: side, side)
+        for outer in panels {
+            let mixed = try factor.withPanel(outer) { (panel, leading) throws(CoreError) in
+                coreTimes(panel: panel, width: outer.count, leading: leading)
+            }
+            try result.values.withUnsafeMutableBufferPointer { (target) throws(CoreError) in
+                try factor.forEachPanel(among: panels) { (inner, panel, leading) throws(CoreError) in
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(inner.count), Int32(outer.count), Int32(n), 1,
+                                panel, Int32(leading), mixed, Int32(outer.count), 0,
+                                target.baseAddress! + (inner.lowerBound - columns.lowerBound) * side + outer.lowerBound - columns.lowerBound, Int32(side))
+                }
+            }
+        }
+        for i in 0 ..< side { result[i, i] += shift }
+        return result
     }
 
     /// The diagonal block of layer `position`: `c I + J_lᵀ S J_l` (what a
@@ -178,26 +256,32 @@ public struct LowRankMatrix: WholeMatrix {
     public func diagonalBlock(at position: Int) throws(CoreError) -> Matrix64 {
         let side = collection.entries[position].layer.numel
         try MemoryBudget.require(Double(side) * Double(side) * 8 * 2, for: "the \(side) x \(side) block of layer '\(collection.names[position])'")
-        let columns = factorColumns(position)
-        let mixed = coreTimes(columns)
-        var block = Matrix64.product(columns, mixed, transposeA: true)
-        for i in 0 ..< side { block[i, i] += shift }
-        return block
+        return try block(over: collection.range(at: position))
     }
 
     /// ⟨M, N⟩_F = tr(M N) for two low-rank matrices over the same layers,
-    /// through the cross Gram matrix `X = J_M J_Nᵀ` (`n_M x n_N`).
+    /// through the cross Gram matrix `X = J_M J_Nᵀ` (`n_M x n_N`), one pass
+    /// over both factors' panels.
     public func frobeniusInner(_ other: LowRankMatrix) throws(CoreError) -> Double {
-        guard other.numel == numel else { throw CoreError(.invalidSize, "low-rank matrices over \(numel) and \(other.numel) parameters") }
-        let x = Matrix64.product(factor, other.factor, transposeB: true)
-        let sx = coreTimes(x)
-        let xt = x.transposed()
-        let tx = other.coreTimes(xt)
+        guard other.factor.layerBounds == factor.layerBounds else { throw CoreError(.invalidSize, "low-rank matrices over \(numel) and \(other.numel) parameters") }
+        let (n, m) = (rank, other.rank)
+        try MemoryBudget.require(Double(n) * Double(m) * 8 * 3, for: "the \(n) x \(m) cross Gram matrix")
+        var cross = Matrix64(zeros: n, m)
+        try cross.values.withUnsafeMutableBufferPointer { (target) throws(CoreError) in
+            try factor.forEachPanel { (columns, a, lda) throws(CoreError) in
+                try other.factor.withPanel(columns) { (b, ldb) throws(CoreError) in
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(columns.count), 1,
+                                a, Int32(lda), b, Int32(ldb), 1, target.baseAddress!, Int32(m))
+                }
+            }
+        }
+        let sx = coreTimes(cross)
+        let tx = other.coreTimes(cross.transposed())
         // tr(S_M X S_N Xᵀ) = Σ_ij (S_M X)_ij (S_N Xᵀ)_ji
-        var cross = 0.0
-        for i in 0 ..< rank { for j in 0 ..< other.rank { cross += sx[i, j] * tx[j, i] } }
-        let traceM = trace - shift * Double(numel), traceN = other.trace - other.shift * Double(numel)
-        return shift * other.shift * Double(numel) + shift * traceN + other.shift * traceM + cross
+        var inner = 0.0
+        for i in 0 ..< n { for j in 0 ..< m { inner += sx[i, j] * tx[j, i] } }
+        let traceM = try trace() - shift * Double(numel), traceN = try other.trace() - other.shift * Double(numel)
+        return shift * other.shift * Double(numel) + shift * traceN + other.shift * traceM + inner
     }
 
     // MARK: Forms kept
@@ -214,7 +298,7 @@ public struct LowRankMatrix: WholeMatrix {
     }
 
     /// The shape checks hold already (the same factor).
-    private init(unchecked collection: LayerCollection, _ factor: Matrix64, _ core: Matrix64?, _ coreScale: Double, _ shift: Double) {
+    private init(unchecked collection: LayerCollection, _ factor: any LowRankFactor, _ core: Matrix64?, _ coreScale: Double, _ shift: Double) {
         self.collection = collection
         self.factor = factor
         self.core = core
@@ -223,13 +307,13 @@ public struct LowRankMatrix: WholeMatrix {
     }
 
     /// `c' I + K S` and its LU factors, c' = c + regul; a zero c' is refused
-    /// (`Jᵀ S J` alone has rank at most n).
-    private func woodburyFactors(_ regularization: Double) throws(CoreError) -> (c: Double, lu: [Double], pivots: [Int32]) {
+    /// (`Jᵀ S J` alone has rank at most n). With `v`, also J v from the same pass.
+    private func woodburyFactors(_ regularization: Double, projecting v: [Double]? = nil) throws(CoreError) -> (c: Double, lu: [Double], pivots: [Int32], projection: [Double]) {
         let c = shift + regularization
         guard c != 0, c.isFinite else {
             throw CoreError(.invalidArgument, "a low-rank matrix plus \(Self.format(regularization)) I is singular or undefined: its identity part c + regul is \(Self.format(c)) (Jᵀ S J alone has rank at most \(rank) of \(numel)); give a non-zero regul")
         }
-        let k = gram()
+        let (k, projection) = try gramAndProjection(of: v)
         var t = timesCore(k)
         for i in 0 ..< rank { t[i, i] += c }
         var pivots = [Int32](repeating: 0, count: rank)
@@ -237,24 +321,24 @@ public struct LowRankMatrix: WholeMatrix {
         guard info == 0 else {
             throw CoreError(.singularBlock, "the low-rank matrix plus \(regularization) I is singular (the n x n system c I + K S has a zero pivot at \(info))")
         }
-        return (c, t.values, pivots)
+        return (c, t.values, pivots, projection)
     }
 
-    /// (M + regul I)⁻¹ v = (v − Jᵀ S (c'I + K S)⁻¹ J v) / c'  (Woodbury).
+    /// (M + regul I)⁻¹ v = (v − Jᵀ S (c'I + K S)⁻¹ J v) / c'  (Woodbury): two
+    /// passes over J, the first forming K and J v together.
     public func solve(_ v: [Double], regularization: Double) throws(CoreError) -> [Double] {
         try requireLength(v)
-        let (c, lu, pivots) = try woodburyFactors(regularization)
-        var w = project(v)
-        _ = lu.withUnsafeBufferPointer { Double.getrs(Int32(rank), $0.baseAddress!, pivots, &w) }
+        var (c, lu, pivots, w) = try woodburyFactors(regularization, projecting: v)
+        _ = lu.withUnsafeMutableBufferPointer { Double.getrs(Int32(rank), $0.baseAddress!, pivots, &w) }
         var result = v
-        lift(applyCore(w), alpha: -1, into: &result)
+        try lift(applyCore(w), alpha: -1, into: &result)
         return result.map { $0 / c }
     }
 
     /// (M + regul I)⁻¹ = c'⁻¹ I − c'⁻¹ Jᵀ S (c'I + K S)⁻¹ J: the same factor,
     /// a new core and shift.
     public func inverse(regularization: Double) throws(CoreError) -> LowRankMatrix {
-        var (c, lu, pivots) = try woodburyFactors(regularization)
+        var (c, lu, pivots, _) = try woodburyFactors(regularization)
         let info = lu.withUnsafeMutableBufferPointer { Double.getri(Int32(rank), $0.baseAddress!, pivots) }
         guard info == 0 else { throw CoreError(.singularBlock, "the low-rank matrix plus \(regularization) I is singular") }
         let inverse = Matrix64(rows: rank, columns: rank, values: lu)
@@ -277,7 +361,7 @@ public struct LowRankMatrix: WholeMatrix {
     /// `c` for the rest (numel − n times when n < numel; when n > numel the
     /// n − numel values nearest zero are the rank's excess and dropped).
     public func spectrum() throws(CoreError) -> [BlockSpectrum] {
-        let k = gram()
+        let k = try gram()
         var lowRank: [Double]
         if let core {
             let (lambda, q) = try k.symmetricEigen()
@@ -306,7 +390,7 @@ public struct LowRankMatrix: WholeMatrix {
     /// diag(f(c + β) − f(c)) Tᵀ J` with `T = Q Λ^-½ W`, f the power (domain
     /// checked: a fractional power of an indefinite matrix is an error).
     public func power(_ exponent: Double, regularization: Double) throws(CoreError) -> LowRankMatrix {
-        let k = gram()
+        let k = try gram()
         let (lambda, q) = try k.symmetricEigen()
         let largest = lambda.map(abs).max() ?? 0
         let kept = lambda.indices.filter { lambda[$0] > largest * Double(rank) * Double.ulpOfOne }
@@ -362,9 +446,6 @@ public struct LowRankMatrix: WholeMatrix {
     /// The whole `numel x numel` matrix (tests, and small models).
     public func dense() throws(CoreError) -> Matrix64 {
         try MemoryBudget.require(Double(numel) * Double(numel) * 8, for: "the low-rank matrix as one dense \(numel) x \(numel) matrix")
-        let mixed = coreTimes(factor)
-        var result = Matrix64.product(factor, mixed, transposeA: true)
-        for i in 0 ..< numel { result[i, i] += shift }
-        return result
+        return try block(over: 0 ..< numel)
     }
 }

@@ -9,14 +9,14 @@ public protocol WholeMatrix: Sendable {
     var representation: String { get }
     /// "low-rank", "full": what messages call it.
     var kindName: String { get }
-    /// Bytes of float64 it holds in memory.
+    /// Bytes of float64 it holds in memory (a streamed low-rank factor: one panel).
     var byteCount: Double { get }
 
     func product(_ v: [Double]) throws(CoreError) -> [Double]
     func quadraticForm(_ v: [Double]) throws(CoreError) -> Double
-    var trace: Double { get }
-    var frobeniusNorm: Double { get }
-    var diagonal: [Double] { get }
+    func trace() throws(CoreError) -> Double
+    func frobeniusNorm() throws(CoreError) -> Double
+    func diagonal() throws(CoreError) -> [Double]
     /// The block of layer `position` (what a block-diagonal approximation keeps).
     func diagonalBlock(at position: Int) throws(CoreError) -> Matrix64
     /// The whole `numel x numel` matrix (checked against memory).

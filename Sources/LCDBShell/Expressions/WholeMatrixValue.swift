@@ -44,7 +44,7 @@ public struct WholeMatrixValue: Sendable {
 
     func diagonal() throws -> Value {
         try ParameterVector<Double>.requireMemory(over: matrix.collection, copies: 2, "the diagonal")
-        let diagonal = AnyParameterVector(try ParameterVector<Double>(collection: matrix.collection, values: matrix.diagonal))
+        let diagonal = AnyParameterVector(try ParameterVector<Double>(collection: matrix.collection, values: try matrix.diagonal()))
         return .vector(diagonal.converted(to: dtype), collectionName: collectionName)
     }
 
@@ -60,17 +60,17 @@ public struct WholeMatrixValue: Sendable {
     }
 
     /// What `show` prints.
-    func table() -> ResultTable {
+    func table() throws -> ResultTable {
         let what = storedName.map { "matrix \($0)" } ?? "matrix"
         let over = collectionName.map { " over \($0)" } ?? ""
         if let low = matrix as? LowRankMatrix {
             let core = low.core == nil ? (low.coreScale == 1 ? "S = I" : "S = \(ResultTable.format(low.coreScale)) I") : "S \(low.rank) x \(low.rank)"
             return ResultTable(columns: ["rows", "numel", "shift", "core", "trace", "frobenius"],
-                               rows: [[.integer(low.rank), .integer(low.numel), .real(low.shift), .text(core), .real(low.trace), .real(low.frobeniusNorm)]],
-                               note: "\(what)\(over): lowrank (c I + Jᵀ S J, J \(low.rank) x \(low.numel)), \(dtype), \(MemoryBudget.format(low.byteCount)) in memory")
+                               rows: [[.integer(low.rank), .integer(low.numel), .real(low.shift), .text(core), .real(try low.trace()), .real(try low.frobeniusNorm())]],
+                               note: "\(what)\(over): lowrank (c I + Jᵀ S J, J \(low.rank) x \(low.numel)), \(dtype), \(low.factor.isInMemory ? "\(MemoryBudget.format(low.byteCount)) in memory" : "J streamed by panels (\(MemoryBudget.format(low.factor.byteCount)) as float64), \(MemoryBudget.format(low.byteCount)) in memory")")
         }
         return ResultTable(columns: ["numel", "trace", "frobenius"],
-                           rows: [[.integer(matrix.numel), .real(matrix.trace), .real(matrix.frobeniusNorm)]],
+                           rows: [[.integer(matrix.numel), .real(try matrix.trace()), .real(try matrix.frobeniusNorm())]],
                            note: "\(what)\(over): \(matrix.representation) (\(matrix.numel) x \(matrix.numel), spanning layers), \(dtype), \(MemoryBudget.format(matrix.byteCount)) in memory")
     }
 }

@@ -15,7 +15,7 @@ enum ValuePresenter {
         case .matrix(let matrix):
             return try matrixTable(matrix, session: session)
         case .whole(let value):
-            return value.table()
+            return try value.table()
         case .collection(let name):
             return collectionTable(try session.store.collection(named: name), name: name)
         case .word(let word):

@@ -86,12 +86,12 @@ enum CompareFunctions {
         }
         // The blocks between layers, which only a whole-collection operand has:
         // |A - B|² gains |off A|² + |off B|² - 2 <off A, off B>.
-        func offEnergy(_ operand: Operand, _ blockEnergy: Double) -> Double {
+        func offEnergy(_ operand: Operand, _ blockEnergy: Double) throws -> Double {
             guard case .whole(let m) = operand else { return 0 }
-            let norm = m.frobeniusNorm
+            let norm = try m.frobeniusNorm()
             return max(0, norm * norm - blockEnergy)
         }
-        let offA = offEnergy(a, blockEnergyA), offB = offEnergy(b, reference)
+        let offA = try offEnergy(a, blockEnergyA), offB = try offEnergy(b, reference)
         var offInner = 0.0
         if case .whole(let x) = a, case .whole(let y) = b { offInner = try x.frobeniusInner(y) - blockInner }
         difference = max(0, difference + offA + offB - 2 * offInner)

@@ -86,7 +86,7 @@ enum DataFunctions {
     /// layer's columns at a time (the factor is the one large state).
     private static func lowRankFisher(_ files: GradientFiles, weights: [Double]?, _ evaluator: Evaluator) throws -> LowRankMatrix {
         let collection = files.collection
-        var fisher = try LowRankFisher(collection: collection, examples: files.examples)
+        var fisher = try LowRankFisher(collection: collection, examples: files.examples, spillDirectory: evaluator.store.spillDirectory)
         let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
         var starts = [Int](repeating: 0, count: collection.count)
         var done = 0
@@ -95,7 +95,7 @@ enum DataFunctions {
         try files.forEachSlab(rows: rows, columns: columns) { rows, position, run, slab in
             let start = starts[position]
             let layerEnd = run.upperBound == collection.entries[position].layer.numel
-            fisher.add(first: start, rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
+            try fisher.add(first: start, rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
             if layerEnd { starts[position] += rows }
             if position == collection.count - 1, layerEnd {
                 done += rows

@@ -19,12 +19,12 @@ enum MatrixFunctions {
         },
         FunctionSpec(name: "trace", parameters: [.init("M", .anyMatrix)],
                      summary: "Sum of the diagonal.", example: "trace(F);") { args, evaluator in
-            if let low = args.whole("M") { return .number(low.matrix.trace) }
+            if let low = args.whole("M") { return .number(try low.matrix.trace()) }
             return .number(try MatrixOperations.trace(try args.matrix("M"), session: evaluator.session))
         },
         FunctionSpec(name: "frobenius", parameters: [.init("M", .anyMatrix)],
                      summary: "Frobenius norm: square root of the sum of squares of all entries.", example: "frobenius(F);") { args, evaluator in
-            if let low = args.whole("M") { return .number(low.matrix.frobeniusNorm) }
+            if let low = args.whole("M") { return .number(try low.matrix.frobeniusNorm()) }
             return .number(try MatrixOperations.frobeniusNorm(try args.matrix("M"), session: evaluator.session))
         },
         FunctionSpec(name: "diag", parameters: [.init("M", .anyMatrix)],
