@@ -6,6 +6,9 @@ Usage: data_bench.py LCDB_BINARY
 - fisher(form=diag) and fisher(form=dense) in a cold lcdb process, against
   NumPy loading the file with safetensors.numpy and computing (g**2).mean(0)
   and g.T @ g / n per layer (in float64, as lcdb does); peak RSS of each;
+- fisher(form=lowrank) (J = G / sqrt(n), 4.3 GB in float64, spilled to a
+  temporary file and stored as float32) against NumPy forming J in float64:
+  mainly its peak RSS, which must stay bounded whatever J's size;
 - kfac from 8,000 examples' inputs and output gradients of the same layers,
   against NumPy's a.T @ a / n and g.T @ g / n.
 Ratios are lcdb time / NumPy time (below 1: lcdb is faster).
@@ -64,6 +67,14 @@ def numpy_fisher(dense):
     return time.perf_counter() - start
 
 
+def numpy_lowrank():
+    start = time.perf_counter()
+    g = load_file(os.path.join(work, "grads.safetensors"))
+    _ = np.concatenate([np.concatenate([g[f"l{i}.weight"].reshape(n, -1), g[f"l{i}.bias"]], axis=1)
+                        for i in range(layers)], axis=1).astype(np.float64) / np.sqrt(n)
+    return time.perf_counter() - start
+
+
 def numpy_kfac():
     start = time.perf_counter()
     s = load_file(os.path.join(work, "stats.safetensors"))
@@ -77,7 +88,10 @@ def numpy_kfac():
 subprocess.run(["cat", os.path.join(work, "grads.safetensors")], stdout=subprocess.DEVNULL, check=True)  # page cache
 for label, statement, baseline in [("diag", "let F = fisher(c, 'grads.safetensors');", lambda: numpy_fisher(False)),
                                    ("dense blocks", "let F = fisher(c, 'grads.safetensors', form=dense);", lambda: numpy_fisher(True)),
+                                   ("lowrank", "let L = fisher(c, 'grads.safetensors', form=lowrank, dtype=float32);", numpy_lowrank),
                                    ("kfac", "let K = kfac(c, 'stats.safetensors');", numpy_kfac)]:
+    if os.environ.get("LCDB_BENCH_ONLY", label) != label:  # one row, when asked
+        continue
     mine, peak = lcdb_run(statement)
     theirs = baseline()
     print(f"{label} from a {size / 1e9:.1f} GB float32 file: lcdb cold process {mine:.2f} s (peak RSS {peak / 1e6:.0f} MB), "
