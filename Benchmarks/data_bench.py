@@ -6,6 +6,8 @@ Usage: data_bench.py LCDB_BINARY
 - fisher(form=diag) and fisher(form=dense) in a cold lcdb process, against
   NumPy loading the file with safetensors.numpy and computing (g**2).mean(0)
   and g.T @ g / n per layer (in float64, as lcdb does); peak RSS of each;
+- fisher(form=dense) as it runs when the blocks do not fit in memory: in
+  passes over the file, bands of at most 256 MB (LCDB_FISHER_BAND_BYTES);
 - fisher(form=lowrank) (J = G / sqrt(n), 4.3 GB in float64, spilled to a
   temporary file and stored as float32) against NumPy forming J in float64:
   mainly its peak RSS, which must stay bounded whatever J's size;
@@ -42,7 +44,7 @@ del grads, stats
 size = os.path.getsize(os.path.join(work, "grads.safetensors"))
 
 
-def lcdb_run(statements):
+def lcdb_run(statements, extra={}):
     db = os.path.join(work, "d.lcdb")
     for suffix in ["", "-wal", "-shm"]:
         if os.path.exists(db + suffix):
@@ -51,7 +53,7 @@ def lcdb_run(statements):
     subprocess.run([lcdb, "--no-init", db, "-c", f"create collection c ({collection});"], check=True, env=env, cwd=work)
     start = time.perf_counter()
     result = subprocess.run(["/usr/bin/time", "-f", "%M", lcdb, "--no-init", db, "-c", statements],
-                            check=True, capture_output=True, text=True, env=env, cwd=work)
+                            check=True, capture_output=True, text=True, env=dict(env, **extra), cwd=work)
     return time.perf_counter() - start, int(result.stderr.strip().splitlines()[-1]) * 1024
 
 
@@ -86,13 +88,16 @@ def numpy_kfac():
 
 
 subprocess.run(["cat", os.path.join(work, "grads.safetensors")], stdout=subprocess.DEVNULL, check=True)  # page cache
-for label, statement, baseline in [("diag", "let F = fisher(c, 'grads.safetensors');", lambda: numpy_fisher(False)),
+passes = {"LCDB_FISHER_BAND_BYTES": "256000000"}
+for label, statement, baseline, *extra in [("diag", "let F = fisher(c, 'grads.safetensors');", lambda: numpy_fisher(False)),
                                    ("dense blocks", "let F = fisher(c, 'grads.safetensors', form=dense);", lambda: numpy_fisher(True)),
+                                   ("dense blocks in passes of 256 MB", "let F = fisher(c, 'grads.safetensors', form=dense);",
+                                    lambda: numpy_fisher(True), passes),
                                    ("lowrank", "let L = fisher(c, 'grads.safetensors', form=lowrank, dtype=float32);", numpy_lowrank),
                                    ("kfac", "let K = kfac(c, 'stats.safetensors');", numpy_kfac)]:
     if os.environ.get("LCDB_BENCH_ONLY", label) != label:  # one row, when asked
         continue
-    mine, peak = lcdb_run(statement)
+    mine, peak = lcdb_run(statement, *extra)
     theirs = baseline()
     print(f"{label} from a {size / 1e9:.1f} GB float32 file: lcdb cold process {mine:.2f} s (peak RSS {peak / 1e6:.0f} MB), "
           f"NumPy (safetensors.numpy, then per layer) {theirs:.2f} s, ratio {mine / theirs:.2f}")

@@ -118,7 +118,8 @@ public struct GradientFiles {
     /// then its bias), over every shard in order; one slab in memory at a
     /// time (a layer wider than memory allows is read in column runs).
     /// Non-finite values are an error naming the file, tensor and example.
-    public func forEachSlab(rows limit: Int, columns columnLimit: Int = .max,
+    /// `layers`: only these layers' tensors are read (all by default).
+    public func forEachSlab(rows limit: Int, columns columnLimit: Int = .max, layers: Set<Int>? = nil,
                             _ body: (Int, Int, Range<Int>, [Double]) throws -> Void) throws {
         // One slab and one byte buffer for the whole pass: fresh 32 MB arrays
         // per slab cost page faults that dominated the reading time.
@@ -129,7 +130,7 @@ public struct GradientFiles {
             while start < shard.examples {
                 try Interruption.check()
                 let rows = min(limit, shard.examples - start)
-                for (position, tensors) in shard.layers.enumerated() {
+                for (position, tensors) in shard.layers.enumerated() where layers?.contains(position) ?? true {
                     let numel = collection.entries[position].layer.numel
                     var columnStart = 0
                     repeat {

@@ -33,11 +33,16 @@ struct FisherFromDataTests {
         save_file(whole, f"all_{sys.argv[2]}.safetensors")
         """#
 
-    @Test(arguments: ["float64", "float32"])
-    func diagAndDenseAgreeWithNumPy(dtype: String) throws {
+    /// Passes: with `LCDB_FISHER_BAND_BYTES=200` the dense blocks are built
+    /// as they would be if they did not fit in memory, in bands of one row
+    /// (16 doubles of `fc`'s block take 128 bytes), one pass over the files
+    /// per band, streamed into the store; the same results within 1e-12.
+    @Test(arguments: ["float64", "float32"], [false, true])
+    func diagAndDenseAgreeWithNumPy(dtype: String, passes: Bool) throws {
         let py = try LCDBProcess.run(["-c", Self.writer, "1", dtype], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
         #expect(py.status == 0, "\(py.stderr)")
-        let db = folder.appendingPathComponent("f-\(dtype).lcdb").path
+        let environment = passes ? ["LCDB_FISHER_BAND_BYTES": "200"] : [:]
+        let db = folder.appendingPathComponent("f-\(dtype)-\(passes).lcdb").path
         let out = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", Self.collection + """
             let D = fisher(net, 'g_\(dtype)_*.safetensors');
             let F = fisher(net, 'g_\(dtype)_0.safetensors, g_\(dtype)_1.safetensors, g_\(dtype)_2.safetensors', form=dense);
@@ -45,7 +50,7 @@ struct FisherFromDataTests {
             export matrix D to 'D.safetensors';
             export matrix F to 'F.safetensors';
             compare(F, Fall);
-            """], in: folder)
+            """], in: folder, environment: environment)
         #expect(out.status == 0, "\(out.stderr)")
         // The shards and their concatenation: the same Fisher up to summation order.
         let all = out.stdout.split(separator: "\n").first { $0.hasPrefix("(all),") }.map { $0.split(separator: ",").map(String.init) }
@@ -68,6 +73,16 @@ struct FisherFromDataTests {
             """#
         let verified = try LCDBProcess.run(["-c", check, dtype], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
         #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+        guard passes else { return }
+        // Used without storing, the blocks come from passes too: the same numbers as the stored F.
+        let direct = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            let g = randn(net, seed=2);
+            trace(fisher(net, 'g_\(dtype)_*.safetensors', form=dense)); trace(F);
+            vtmv(fisher(net, 'g_\(dtype)_*.safetensors', form=dense, weights=''), g); vtmv(F, g);
+            """], in: folder, environment: environment)
+        let numbers = direct.stdout.split(separator: "\n").compactMap { Double($0) }
+        #expect(numbers.count == 4 && abs(numbers[0] - numbers[1]) <= 1e-12 * numbers[1] && abs(numbers[2] - numbers[3]) <= 1e-12 * abs(numbers[3]),
+                "\(direct.stdout)\(direct.stderr)")
     }
 
     @Test func badGradientFilesAreRefusedWithNothingStored() throws {
@@ -299,7 +314,8 @@ struct FisherFromDataTests {
 
     /// Per-example weights give the weighted mean Σ w g gᵀ / Σ w (NumPy,
     /// 1e-12); weights of the wrong length, negative or all zero are refused.
-    @Test func perExampleWeights() throws {
+    @Test(arguments: [false, true])
+    func perExampleWeights(passes: Bool) throws {
         let py = try LCDBProcess.run(["-c", Self.writer + "\n" + #"""
             save_file({"weights": rng.random(20) * 3}, "w.safetensors")
             save_file({"weights": np.ones(19)}, "w_short.safetensors")
@@ -313,7 +329,7 @@ struct FisherFromDataTests {
             let D = fisher(net, 'g_float64_*.safetensors', weights='w.safetensors');
             export matrix F to 'Fw.safetensors';
             export matrix D to 'Dw.safetensors';
-            """], in: folder)
+            """], in: folder, environment: passes ? ["LCDB_FISHER_BAND_BYTES": "300"] : [:])
         #expect(out.status == 0, "\(out.stderr)")
         let check = #"""
             import numpy as np

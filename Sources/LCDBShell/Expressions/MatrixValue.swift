@@ -14,6 +14,9 @@ public struct MatrixValue: Sendable {
         case structured(StructuredMatrix)
         case memory(AnyBlockDiagonalMatrix)
         case source(BlockSource)
+        /// Dense Fisher blocks too large to hold, computed in passes over
+        /// gradient files as they are asked for.
+        case passes(FisherPasses)
         case inverse(MatrixValue, regularization: Double)
         case product(MatrixValue, MatrixValue)
         /// a + alpha * b
@@ -44,6 +47,8 @@ public struct MatrixValue: Sendable {
             var block = [Scalar](repeating: 0, count: side * side)
             block.withUnsafeMutableBufferPointer { source.fill(block: position, side: side, rows: 0 ..< side, into: $0.baseAddress!) }
             return block
+        case .passes(let passes):
+            return try passes.block(at: position, as: type)
         case .inverse(let operand, let regularization):
             let single = try singleBlock(operand, position, store, type)
             return try single.inverse(regularization: Scalar(regularization)).blocks[0]
@@ -118,7 +123,7 @@ public struct MatrixValue: Sendable {
             // A singular sum is left to the block path, which reports it.
             guard let x = a.scaledIdentity, x + regularization != 0 else { return nil }
             return 1 / (x + regularization)
-        case .stored, .storedForms, .structured, .memory, .source: return nil
+        case .stored, .storedForms, .structured, .memory, .source, .passes: return nil
         }
     }
 
@@ -149,7 +154,7 @@ public struct MatrixValue: Sendable {
                 return try y.scaled(by: s)
             }
             return nil
-        case .stored, .memory, .source: return nil
+        case .stored, .memory, .source, .passes: return nil
         }
     }
 
@@ -159,14 +164,14 @@ public struct MatrixValue: Sendable {
         case .storedForms, .structured: true
         case .scaled(let a, _), .inverse(let a, _): a.hasForms
         case .sum(let a, let b, _), .product(let a, let b): a.hasForms || b.hasForms
-        case .stored, .memory, .source: false
+        case .stored, .memory, .source, .passes: false
         }
     }
 
     /// Operations between this matrix and its stored or generated operands.
     var depth: Int {
         switch origin {
-        case .stored, .storedForms, .structured, .memory, .source: 0
+        case .stored, .storedForms, .structured, .memory, .source, .passes: 0
         case .inverse(let a, _), .scaled(let a, _): a.depth + 1
         case .product(let a, let b), .sum(let a, let b, _): max(a.depth, b.depth) + 1
         }
@@ -176,7 +181,7 @@ public struct MatrixValue: Sendable {
     /// holds at once (the result included).
     private var blocksHeld: Int {
         switch origin {
-        case .stored, .storedForms, .structured, .source: 1
+        case .stored, .storedForms, .structured, .source, .passes: 1
         case .memory: 0
         case .inverse(let a, _), .scaled(let a, _): a.blocksHeld + 1
         case .product(let a, let b), .sum(let a, let b, _): a.blocksHeld + b.blocksHeld + 1

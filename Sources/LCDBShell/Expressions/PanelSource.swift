@@ -20,6 +20,12 @@ struct PanelSource<Scalar: BLASScalar> {
             return PanelSource { position, side, rows, columns, target in
                 source.fill(block: position, side: side, rows: rows, columns: columns, into: target)
             }
+        case .passes(let passes):
+            // Bands hold the upper triangle: a full-layout result goes block by block.
+            guard layout == .upper else { return nil }
+            return PanelSource { position, _, rows, columns, target in
+                try passes.fill(position, rows, columns, into: target)
+            }
         case .memory(let matrix):
             let typed = matrix.typed(Scalar.self)
             return PanelSource { position, side, rows, columns, target in

@@ -10,7 +10,7 @@ enum DataFunctions {
         FunctionSpec(name: "fisher", parameters: [.init("collection", .collection), .init("files", .text),
                                                   .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank", "full"]), default: .word("diag")),
                                                   .init("weights", .text, default: .word("")), FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
@@ -38,6 +38,10 @@ enum DataFunctions {
                 return .whole(WholeMatrixValue(matrix: try full.result(), collectionName: name, dtype: args.dtype))
             }
             let form = EmpiricalFisher.Form(rawValue: args.word("form") ?? "diag") ?? .diag
+            if form == .dense, let passes = FisherPasses.ifNeeded(files, weights: weights) {
+                // The blocks do not fit in memory together: computed in passes as they are stored.
+                return .matrix(MatrixValue(origin: .passes(passes), collection: collection, collectionName: name, dtype: args.dtype, isSymmetric: true))
+            }
             var fisher = try EmpiricalFisher(collection: collection, form: form)
             let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
             var done = 0
