@@ -11,7 +11,8 @@ Usage: data_bench.py LCDB_BINARY
 - fisher(form=lowrank) (J = G / sqrt(n), 4.3 GB in float64, spilled to a
   temporary file and stored as float32) against NumPy forming J in float64:
   mainly its peak RSS, which must stay bounded whatever J's size;
-- kfac from 8,000 examples' inputs and output gradients of the same layers,
+- kfac from 8,000 examples' inputs and output gradients of the same layers
+  (65 MB), and from 2,000 sequences of 64 positions (1.05 GB, K-FAC-expand),
   against NumPy's a.T @ a / n and g.T @ g / n.
 Ratios are lcdb time / NumPy time (below 1: lcdb is faster).
 """
@@ -40,6 +41,14 @@ for i in range(layers):
     stats[f"l{i}.inputs"] = rng.standard_normal((n, 63), dtype=np.float32)
     stats[f"l{i}.output_grads"] = rng.standard_normal((n, 64), dtype=np.float32)
 save_file(stats, os.path.join(work, "stats.safetensors"))
+# Sequences: 2,000 examples of 64 positions (1.05 GB), the size at which the
+# work, not process start, is what is timed.
+seq_n, seq_s = 2000, 64
+stats = {}
+for i in range(layers):
+    stats[f"l{i}.inputs"] = rng.standard_normal((seq_n, seq_s, 63), dtype=np.float32)
+    stats[f"l{i}.output_grads"] = rng.standard_normal((seq_n, seq_s, 64), dtype=np.float32)
+save_file(stats, os.path.join(work, "stats_seq.safetensors"))
 del grads, stats
 size = os.path.getsize(os.path.join(work, "grads.safetensors"))
 
@@ -77,6 +86,18 @@ def numpy_lowrank():
     return time.perf_counter() - start
 
 
+def numpy_kfac_positions():
+    """K-FAC-expand: every position is an example; A over n S rows, G over n."""
+    start = time.perf_counter()
+    s = load_file(os.path.join(work, "stats_seq.safetensors"))
+    for i in range(layers):
+        a = s[f"l{i}.inputs"].reshape(-1, 63)
+        a = np.concatenate([a, np.ones((a.shape[0], 1), dtype=np.float32)], axis=1).astype(np.float64)
+        g = s[f"l{i}.output_grads"].reshape(-1, 64).astype(np.float64)
+        _ = a.T @ a / (seq_n * seq_s), g.T @ g / seq_n
+    return time.perf_counter() - start
+
+
 def numpy_kfac():
     start = time.perf_counter()
     s = load_file(os.path.join(work, "stats.safetensors"))
@@ -94,10 +115,13 @@ for label, statement, baseline, *extra in [("diag", "let F = fisher(c, 'grads.sa
                                    ("dense blocks in passes of 256 MB", "let F = fisher(c, 'grads.safetensors', form=dense);",
                                     lambda: numpy_fisher(True), passes),
                                    ("lowrank", "let L = fisher(c, 'grads.safetensors', form=lowrank, dtype=float32);", numpy_lowrank),
-                                   ("kfac", "let K = kfac(c, 'stats.safetensors');", numpy_kfac)]:
+                                   ("kfac", "let K = kfac(c, 'stats.safetensors');", numpy_kfac),
+                                   ("kfac with positions", "let K = kfac(c, 'stats_seq.safetensors');", numpy_kfac_positions)]:
     if os.environ.get("LCDB_BENCH_ONLY", label) != label:  # one row, when asked
         continue
     mine, peak = lcdb_run(statement, *extra)
     theirs = baseline()
-    print(f"{label} from a {size / 1e9:.1f} GB float32 file: lcdb cold process {mine:.2f} s (peak RSS {peak / 1e6:.0f} MB), "
+    source = {"kfac": "stats.safetensors", "kfac with positions": "stats_seq.safetensors"}.get(label, "grads.safetensors")
+    size = os.path.getsize(os.path.join(work, source))
+    print(f"{label} from a {size / 1e9:.2f} GB float32 file: lcdb cold process {mine:.2f} s (peak RSS {peak / 1e6:.0f} MB), "
           f"NumPy (safetensors.numpy, then per layer) {theirs:.2f} s, ratio {mine / theirs:.2f}")

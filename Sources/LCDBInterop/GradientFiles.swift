@@ -178,6 +178,8 @@ public struct GradientFiles {
                 }
                 for r in 0 ..< runRows {
                     let row = run.row + r
+                    let finite = slab.withUnsafeBufferPointer { FiniteCheck.allFinite($0.baseAddress! + row * width + column, count: local.count) }
+                    if finite { continue }
                     for k in 0 ..< local.count where !slab[row * width + column + k].isFinite {
                         let value = slab[row * width + column + k]
                         let more = (0 ..< local.count).filter { !slab[row * width + column + $0].isFinite }.count - 1

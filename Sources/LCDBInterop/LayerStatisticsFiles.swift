@@ -119,7 +119,8 @@ public struct LayerStatisticsFiles {
                                 TensorDType.decode(tensor.dtype, raw, offset: 0, count: elements.count, into: target.baseAddress!)
                             }
                         }
-                        if let bad = read[slot].firstIndex(where: { !$0.isFinite }) {
+                        let finite = read[slot].withUnsafeBufferPointer { FiniteCheck.allFinite($0.baseAddress!, count: $0.count) }
+                        if !finite, let bad = read[slot].firstIndex(where: { !$0.isFinite }) {
                             throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(read[slot][bad].isNaN ? "NaN" : "an infinite value") at example \(start + bad / per); nothing was stored")
                         }
                     }

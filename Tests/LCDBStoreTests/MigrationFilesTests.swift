@@ -28,6 +28,20 @@ struct MigrationFilesTests {
         #expect(Store.schemaVersion == EmbeddedMigrations.all.count)
     }
 
+    /// The fingerprints that let an open skip rebuilding the expected schema
+    /// are those of the schema the migrations make at each version (a changed
+    /// or new migration fails here, printing the value to put in
+    /// `Store.knownFingerprints`), and a file of lcdb's own has that schema.
+    @Test func knownFingerprintsAreThoseOfTheMigrations() throws {
+        for version in 1 ... Store.schemaVersion {
+            let actual = Store.fingerprint(try Store.expectedSchema(version: version))
+            #expect(Store.knownFingerprints[version] == actual, "version \(version): \"\(actual)\"")
+        }
+        let store = try Store(path: nil)
+        let own = try store.read { db in Store.fingerprint(try Store.schemaObjects(db)) }
+        #expect(own == Store.knownFingerprints[Store.schemaVersion])
+    }
+
     /// A file as lcdb 1 wrote it (schema 1: no layout, no col_start, no
     /// block forms), made by running migrations/0001 alone and inserting rows
     /// as lcdb 1 did, is upgraded when opened, and its matrix reads as before.

@@ -75,6 +75,29 @@ public struct KFACStatistics {
         let inEffective = geometry.biasColumn ? width - 1 : width
         examples[position] += rows
         positions[position] = count
+        if convention == .expand || count == 1 {
+            // [a 1]ᵀ[a 1] = [aᵀa, aᵀ1; 1ᵀa, m]: dsyrk on the inputs as read, and
+            // their column sums for the bias row (no copy with a column of ones).
+            let m = rows * count
+            guard m > 0 else { return }
+            aSums[position].withUnsafeMutableBufferPointer { c in
+                inputs.withUnsafeBufferPointer { a in
+                    KFACStatistics.threadedForSize(inEffective) {
+                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(inEffective), Int32(m), 1, a.baseAddress!, Int32(inEffective),
+                                    1, c.baseAddress!, Int32(width))
+                    }
+                    guard geometry.biasColumn else { return }
+                    var sums = [Double](repeating: 0, count: inEffective)
+                    for r in 0 ..< m {
+                        for k in 0 ..< inEffective { sums[k] += a[r * inEffective + k] }
+                    }
+                    for k in 0 ..< inEffective { c[k * width + inEffective] += sums[k] }
+                    c[inEffective * width + inEffective] += Double(m)
+                }
+            }
+            KFACStatistics.syrk(&gSums[position], grads, rows: m, width: out)
+            return
+        }
         // ã: the inputs with a column of ones for the bias.
         var extended = [Double](repeating: 1, count: rows * count * width)
         for r in 0 ..< rows * count {
@@ -104,13 +127,22 @@ public struct KFACStatistics {
         return .dense(Matrix64(rows: side, columns: side, values: values.map { $0 * scale }))
     }
 
+    /// Runs a product on a factor of side `side`: on one thread below 256,
+    /// where waking OpenBLAS's threads for each slab cost more than they
+    /// gave (a third of a 64-wide KFAC build was spent yielding).
+    private static func threadedForSize(_ side: Int, _ body: () -> Void) {
+        if side < 256 { BlockScheduler.withSingleThreadedBLAS(body) } else { body() }
+    }
+
     /// sum += xᵀ x, upper triangle (row-major).
     private static func syrk(_ sum: inout [Double], _ x: [Double], rows: Int, width: Int) {
         guard rows > 0, width > 0 else { return }
         sum.withUnsafeMutableBufferPointer { c in
             x.withUnsafeBufferPointer { a in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(width), Int32(rows), 1, a.baseAddress!, Int32(width),
-                            1, c.baseAddress!, Int32(width))
+                threadedForSize(width) {
+                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(width), Int32(rows), 1, a.baseAddress!, Int32(width),
+                                1, c.baseAddress!, Int32(width))
+                }
             }
         }
     }
