@@ -47,13 +47,34 @@ public enum WholeMatrixFiles {
                 throw InteropError(path, "tensor '\(collection.names[0]).J' must be 2-D: (n, numel of the layer)")
             }
             let n = first.shape[0]
-            try MemoryBudget.require(Double(n) * Double(numel) * 8 * 2, for: "the low-rank factor J (\(n) x \(numel)) in memory")
-            var factor = [Double](repeating: 0, count: n * numel)
-            for (position, entry) in collection.entries.enumerated() {
-                try Interruption.check()
-                let side = entry.layer.numel, offset = collection.offsets[position]
-                let columns = try values("\(entry.name).J", shapes: [[n, side]])
-                for row in 0 ..< n { for k in 0 ..< side { factor[row * numel + offset + k] = columns[row * side + k] } }
+            let bounds = collection.offsets + [numel]
+            let factor: any LowRankFactor
+            if Double(n) * Double(numel) * 8 > LowRankPanels.inMemoryLimit {
+                // Too large to hold: read from the file as it is stored (each
+                // value checked finite then), after every shape is checked.
+                var tensors: [SafetensorsFile.Tensor] = []
+                for entry in collection.entries {
+                    let name = "\(entry.name).J"
+                    guard let tensor = file.tensor(named: name) else { throw InteropError(path, "tensor '\(name)' is missing") }
+                    guard tensor.shape == [n, entry.layer.numel] else {
+                        throw InteropError(path, "tensor '\(name)' has shape \(GradientFiles.describe(tensor.shape)), expected \(GradientFiles.describe([n, entry.layer.numel]))")
+                    }
+                    guard tensor.dtype.isFloatingPoint else {
+                        throw InteropError(path, "tensor '\(name)' is \(tensor.dtype.rawValue), not a floating-point tensor")
+                    }
+                    anyDouble = anyDouble || tensor.dtype == .f64
+                    tensors.append(tensor)
+                }
+                factor = FileFactor(file: file, tensors: tensors, rows: n, layerBounds: bounds)
+            } else {
+                var j = [Double](repeating: 0, count: n * numel)
+                for (position, entry) in collection.entries.enumerated() {
+                    try Interruption.check()
+                    let side = entry.layer.numel, offset = collection.offsets[position]
+                    let columns = try values("\(entry.name).J", shapes: [[n, side]])
+                    for row in 0 ..< n { for k in 0 ..< side { j[row * numel + offset + k] = columns[row * side + k] } }
+                }
+                factor = InMemoryFactor(rows: n, layerBounds: bounds, values: j)
             }
             var core: Matrix64?
             var coreScale = 1.0
@@ -66,8 +87,8 @@ public enum WholeMatrixFiles {
             }
             let shift = file.tensor(named: "shift") != nil ? try values("shift", shapes: [[]])[0] : 0
             do {
-                return (try LowRankMatrix(collection: collection, factor: Matrix64(rows: n, columns: numel, values: factor),
-                                          core: core, coreScale: coreScale, shift: shift), anyDouble ? .float64 : .float32)
+                return (try LowRankMatrix(collection: collection, factor: factor, core: core, coreScale: coreScale, shift: shift),
+                        anyDouble ? .float64 : .float32)
             } catch {
                 throw InteropError(path, "\(error)")
             }
@@ -98,16 +119,8 @@ public enum WholeMatrixFiles {
         func values(_ doubles: [Double]) -> TensorValues { dtype == .float32 ? .float32(doubles.map { Float($0) }) : .float64(doubles) }
         var tensors: [(name: String, shape: [Int], values: TensorValues)] = []
         if let low = matrix as? LowRankMatrix {
-            let n = low.rank
-            for (position, entry) in collection.entries.enumerated() {
-                tensors.append(("\(entry.name).J", [n, entry.layer.numel], values(try low.factorColumns(position).values)))
-            }
-            if let core = low.core {
-                tensors.append(("core", [n, n], values(core.values)))
-            } else if low.coreScale != 1 {
-                tensors.append(("core", [], values([low.coreScale])))
-            }
-            if low.shift != 0 { tensors.append(("shift", [], values([low.shift]))) }
+            try writeLowRank(low, dtype: dtype, to: path)
+            return
         } else {
             let all = try matrix.dense().values
             for (position, entry) in collection.entries.enumerated() {
@@ -116,5 +129,50 @@ public enum WholeMatrixFiles {
             }
         }
         try SafetensorsFile.write(tensors, to: path)
+    }
+
+    /// A low-rank matrix streamed out: the header, then each layer's `J` a
+    /// band of rows at a time (about 4 MB, read from wherever `J` is), then
+    /// the core and shift, so a factor larger than memory exports too.
+    static func writeLowRank(_ low: LowRankMatrix, dtype: DType, to path: String) throws {
+        let collection = low.collection, n = low.rank
+        let fileDType: TensorDType = dtype == .float32 ? .f32 : .f64
+        var layout: [(name: String, dtype: TensorDType, shape: [Int])] = collection.entries.map { ("\($0.name).J", fileDType, [n, $0.layer.numel]) }
+        var tail: [[Double]] = []
+        if let core = low.core {
+            layout.append(("core", fileDType, [n, n]))
+            tail.append(core.values)
+        } else if low.coreScale != 1 {
+            layout.append(("core", fileDType, []))
+            tail.append([low.coreScale])
+        }
+        if low.shift != 0 {
+            layout.append(("shift", fileDType, []))
+            tail.append([low.shift])
+        }
+        let writer = try FileWriter(path)
+        try writer.write(SafetensorsFile.header(for: layout))
+        func emit(_ values: UnsafeBufferPointer<Double>) throws {
+            if dtype == .float32 {
+                let floats = values.map { Float($0) }
+                try floats.withUnsafeBytes { try writer.write($0) }
+            } else {
+                try writer.write(UnsafeRawBufferPointer(values))
+            }
+        }
+        var band: [Double] = []
+        for position in collection.entries.indices {
+            let columns = collection.range(at: position)
+            let step = max(1, (4 << 20) / max(1, 8 * columns.count))
+            for first in stride(from: 0, to: n, by: step) {
+                try Interruption.check()
+                let rows = first ..< min(n, first + step)
+                band = [Double](repeating: 0, count: rows.count * columns.count)
+                try band.withUnsafeMutableBufferPointer { try low.factor.read(rows: rows, columns: columns, into: $0.baseAddress!) }
+                try band.withUnsafeBufferPointer { try emit($0) }
+            }
+        }
+        for values in tail { try values.withUnsafeBufferPointer { try emit($0) } }
+        try writer.close()
     }
 }

@@ -203,10 +203,15 @@ struct WholeMatrixShellTests {
     /// bit for bit (equal checksums); a factor written by NumPy (NNGeometry's
     /// PMatLowRank split by layer) imports and multiplies as Jᵀ J; bad files
     /// are refused naming the tensor, with nothing stored.
-    @Test func exportAndImportRoundTripAndCheck() throws {
+    /// Streamed: with `LCDB_FACTOR_MEMORY_BYTES=0` every factor is read from
+    /// the file as it is stored (import) and from the database a band at a
+    /// time (export): the same round trips, values and refusals.
+    @Test(arguments: [false, true])
+    func exportAndImportRoundTripAndCheck(streamed: Bool) throws {
         #expect(try python(FisherFromDataTests.writer, ["9", "float64"]).status == 0)
-        let db = folder.appendingPathComponent("x.lcdb").path
-        let out = try lcdb(db, """
+        let environment = streamed ? ["LCDB_FACTOR_MEMORY_BYTES": "0", "LCDB_PANEL_BYTES": "64"] : [:]
+        let db = folder.appendingPathComponent("x-\(streamed).lcdb").path
+        let out = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", FisherFromDataTests.collection + """
             let L = fisher(net, 'g_float64_*.safetensors', form=lowrank);
             let Li = inv(2 * L, regul=0.1);
             let W = fisher(net, 'g_float64_*.safetensors', form=full, dtype=float32);
@@ -214,7 +219,7 @@ struct WholeMatrixShellTests {
             import matrix L2 over net from 'L.safetensors'; import matrix Li2 over net from 'Li.safetensors';
             import matrix W2 over net from 'W.safetensors';
             checksum(L); checksum(L2); checksum(Li); checksum(Li2); checksum(W); checksum(W2);
-            """)
+            """], in: folder, environment: environment)
         #expect(out.status == 0, "\(out.stderr)")
         let hashes = out.stdout.split(separator: "\n").filter { $0.count == 64 }
         #expect(hashes.count == 6 && hashes[0] == hashes[1] && hashes[2] == hashes[3] && hashes[4] == hashes[5] && Set(hashes).count == 3, "\(out.stdout)")
@@ -238,9 +243,9 @@ struct WholeMatrixShellTests {
             import matrix N over net from 'nng.safetensors';
             let v = randn(net, seed=1);
             export vector v to 'vv.safetensors';
-            """], in: folder)
+            """], in: folder, environment: environment)
         #expect(imported.status == 0, "\(imported.stderr)")
-        let product = try LCDBProcess.run(["--no-init", db, "-c", "let y = mv(N, v); export vector y to 'y.safetensors';"], in: folder)
+        let product = try LCDBProcess.run(["--no-init", db, "-c", "let y = mv(N, v); export vector y to 'y.safetensors';"], in: folder, environment: environment)
         #expect(product.status == 0, "\(product.stderr)")
         let check = try python(#"""
             import numpy as np
@@ -261,7 +266,7 @@ struct WholeMatrixShellTests {
             ("bad_core.safetensors", "bad_core.safetensors: tensor 'core' is not symmetric"),
         ]
         for (file, message) in cases {
-            let bad = try LCDBProcess.run(["--no-init", db, "-c", "import matrix B over net from '\(file)';"], in: folder)
+            let bad = try LCDBProcess.run(["--no-init", db, "-c", "import matrix B over net from '\(file)';"], in: folder, environment: environment)
             #expect(bad.status == 1 && bad.stderr.contains(message), "\(file): \(bad.stderr)")
         }
         let none = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select count(*) as n from matrices where name = 'B';"], in: folder)
