@@ -167,6 +167,18 @@ struct LowRankMatrixTests {
         #expect(throws: CoreError.self) { try indefinite.power(0.5, regularization: 0) }
     }
 
+    /// A spill file that cannot be made is an error naming the folder, not a trap.
+    @Test func aSpillFolderThatCannotBeWrittenIsAnError() {
+        #expect(throws: CoreError.self) {
+            try SpilledFactor(rows: 2, layerBounds: [0, 3], directory: "/nonexistent-lcdb-folder")
+        }
+        do {
+            _ = try SpilledFactor(rows: 2, layerBounds: [0, 3], directory: "/nonexistent-lcdb-folder")
+        } catch {
+            #expect(error.message.contains("/nonexistent-lcdb-folder"), "\(error)")
+        }
+    }
+
     @Test func singularOrIndefiniteCasesAreErrors() throws {
         let (matrix, _) = try Self.cases()[0]
         #expect(throws: CoreError.self) { try matrix.solve([Double](repeating: 1, count: matrix.numel), regularization: 0) }
