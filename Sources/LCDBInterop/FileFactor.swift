@@ -50,9 +50,6 @@ final class FileFactor: LowRankFactor, @unchecked Sendable {
     }
 
     func withPanel<R>(_ columns: Range<Int>, _ body: (UnsafePointer<Double>, Int) throws(CoreError) -> R) throws(CoreError) -> R {
-        try buffer.with(count: rows * columns.count) { (values) throws(CoreError) -> R in
-            try read(rows: 0 ..< rows, columns: columns, into: values)
-            return try body(values, columns.count)
-        }
+        try readPanel(columns, through: buffer, body)
     }
 }

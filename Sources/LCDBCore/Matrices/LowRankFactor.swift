@@ -57,6 +57,16 @@ extension LowRankFactor {
         }
     }
 
+    /// `withPanel` for a factor kept outside memory: every row of `columns`
+    /// copied by `read` into `buffer`'s room, then handed to `body`.
+    public func readPanel<R>(_ columns: Range<Int>, through buffer: PanelBuffer,
+                             _ body: (UnsafePointer<Double>, Int) throws(CoreError) -> R) throws(CoreError) -> R {
+        try buffer.with(count: rows * columns.count) { (values) throws(CoreError) -> R in
+            try read(rows: 0 ..< rows, columns: columns, into: values)
+            return try body(values, columns.count)
+        }
+    }
+
     /// The layer holding column `column`.
     public func layer(holding column: Int) -> Int {
         var low = 0, high = layerBounds.count - 2

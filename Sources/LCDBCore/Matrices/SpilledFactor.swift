@@ -84,10 +84,7 @@ public final class SpilledFactor: LowRankFactor, @unchecked Sendable {
     }
 
     public func withPanel<R>(_ columns: Range<Int>, _ body: (UnsafePointer<Double>, Int) throws(CoreError) -> R) throws(CoreError) -> R {
-        try buffer.with(count: rows * columns.count) { (values) throws(CoreError) -> R in
-            try read(rows: 0 ..< rows, columns: columns, into: values)
-            return try body(values, columns.count)
-        }
+        try readPanel(columns, through: buffer, body)
     }
 
     /// pread/pwrite until every byte is moved.
