@@ -86,7 +86,8 @@ public struct LayerStatisticsFiles {
     /// `body(position, rows, positions, inputs, outputGrads)` per slab of at
     /// most `rows` examples and layer: `rows * positions` rows of `in_eff`
     /// and of `out` values, row-major, float64. Non-finite values are errors.
-    public func forEachSlab(rows limit: Int, _ body: (Int, Int, Int, [Double], [Double]) throws -> Void) throws {
+    /// `layers`: only these layers' tensors are read (all by default).
+    public func forEachSlab(rows limit: Int, layers chosen: Set<Int>? = nil, _ body: (Int, Int, Int, [Double], [Double]) throws -> Void) throws {
         // One byte buffer and one pair of slabs for the whole pass (fresh
         // arrays per slab cost page faults).
         var scratch: [UInt8] = []
@@ -96,7 +97,7 @@ public struct LayerStatisticsFiles {
             while start < shard.examples {
                 try Interruption.check()
                 let rows = min(limit, shard.examples - start)
-                for layer in shard.layers {
+                for layer in shard.layers where chosen?.contains(layer.position) ?? true {
                     for (slot, tensor) in [layer.inputs, layer.outputGrads].enumerated() {
                         let per = tensor.count / max(tensor.shape[0], 1)
                         let elements = start * per ..< (start + rows) * per

@@ -28,13 +28,16 @@ public struct KFACStatistics {
     private var examples: [Int]
     private var positions: [Int]
 
-    public init(collection: LayerCollection, convention: Convention) throws(CoreError) {
+    /// `only`: the layers this builder accumulates (the others get no
+    /// memory): builders over disjoint layers run side by side, then `take`
+    /// combines them.
+    public init(collection: LayerCollection, convention: Convention, only: Set<Int>? = nil) throws(CoreError) {
         self.collection = collection
         self.convention = convention
         var bytes = 0.0
         var aSums: [[Double]] = [], gSums: [[Double]] = []
-        for entry in collection.entries {
-            guard let geometry = try? KroneckerGeometry(entry.layer, name: entry.name) else {
+        for (position, entry) in collection.entries.enumerated() {
+            guard only?.contains(position) ?? true, let geometry = try? KroneckerGeometry(entry.layer, name: entry.name) else {
                 aSums.append([])
                 gSums.append([])
                 continue
@@ -118,6 +121,25 @@ public struct KFACStatistics {
         }
         KFACStatistics.syrk(&aSums[position], left, rows: leftRows, width: width)
         KFACStatistics.syrk(&gSums[position], right, rows: rightRows, width: out)
+    }
+
+    /// Takes layers `layers`' sums from `other`, a builder over the same
+    /// collection and files that accumulated those layers.
+    public mutating func take(_ layers: Set<Int>, from other: KFACStatistics) {
+        for position in layers {
+            aSums[position] = other.aSums[position]
+            gSums[position] = other.gSums[position]
+            examples[position] = other.examples[position]
+            positions[position] = other.positions[position]
+        }
+    }
+
+    /// A layer's cost in one pass, for splitting layers between threads:
+    /// the multiply-adds of its two factors per example and position.
+    public static func cost(of layer: Layer) -> Double {
+        guard let geometry = try? KroneckerGeometry(layer, name: "") else { return 0 }
+        let a = layer.kind == .embedding ? 1 : Double(geometry.columns * geometry.columns)
+        return a + Double(geometry.rows * geometry.rows) + Double(geometry.rows + geometry.columns)
     }
 
     /// A dense factor from an upper-triangle sum, mirrored and scaled.

@@ -131,12 +131,70 @@ enum DataFunctions {
         guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
         let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
         let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
-        var statistics = try KFACStatistics(collection: collection, convention: convention)
-        let progress = statisticsProgress(files, evaluator, pass)
-        try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
-            try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-            progress(rows)
-        }
+        let statistics = try accumulate(files, convention: convention, progress: statisticsProgress(files, evaluator, pass))
         return (name, files, try statistics.result())
+    }
+
+    /// One pass over the statistics files with the layers split between the
+    /// cores (largest first, each to the least loaded): every thread reads
+    /// and accumulates its own layers, OpenBLAS on one thread meanwhile, and
+    /// the builders are combined. With one core, or one layer, one builder.
+    private static func accumulate(_ files: LayerStatisticsFiles, convention: KFACStatistics.Convention,
+                                   progress: @escaping (Int) -> Void) throws -> KFACStatistics {
+        let collection = files.collection
+        let costs = collection.entries.map { KFACStatistics.cost(of: $0.layer) }
+        var groups = [Set<Int>](repeating: [], count: BlockScheduler.cores)
+        var loads = [Double](repeating: 0, count: groups.count)
+        for position in costs.indices.filter({ costs[$0] > 0 }).sorted(by: { costs[$0] > costs[$1] }) {
+            let least = loads.indices.min { loads[$0] < loads[$1] } ?? 0
+            groups[least].insert(position)
+            loads[least] += costs[position]
+        }
+        groups.removeAll { $0.isEmpty }
+        guard groups.count > 1 else {
+            var statistics = try KFACStatistics(collection: collection, convention: convention)
+            try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
+                try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                progress(rows)
+            }
+            return statistics
+        }
+        // What the threads share: the files (read with pread, no shared
+        // state), the groups, and what they hand back, under a lock.
+        final class Pass: @unchecked Sendable {
+            let files: LayerStatisticsFiles
+            let groups: [Set<Int>]
+            let progress: (Int) -> Void
+            let lock = NSLock()
+            var builders: [KFACStatistics?]
+            var errors: [any Error] = []
+            init(_ files: LayerStatisticsFiles, _ groups: [Set<Int>], _ progress: @escaping (Int) -> Void) {
+                (self.files, self.groups, self.progress) = (files, groups, progress)
+                builders = Array(repeating: nil, count: groups.count)
+            }
+        }
+        let outcomes = Pass(files, groups, progress)
+        BlockScheduler.withSingleThreadedBLAS {
+            DispatchQueue.concurrentPerform(iterations: outcomes.groups.count) { index in
+                do {
+                    let layers = outcomes.groups[index]
+                    var builder = try KFACStatistics(collection: collection, convention: convention, only: layers)
+                    try outcomes.files.forEachSlab(rows: outcomes.files.rowsPerSlab(), layers: layers) { position, rows, count, inputs, grads in
+                        try builder.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                        outcomes.lock.withLock { outcomes.progress(rows) }
+                    }
+                    outcomes.lock.withLock { outcomes.builders[index] = builder }
+                } catch {
+                    outcomes.lock.withLock { outcomes.errors.append(error) }
+                }
+            }
+        }
+        if let error = outcomes.errors.first { throw error }
+        var combined = try KFACStatistics(collection: collection, convention: convention, only: [])
+        for (index, group) in groups.enumerated() {
+            guard let builder = outcomes.builders[index] else { continue }
+            combined.take(group, from: builder)
+        }
+        return combined
     }
 }
