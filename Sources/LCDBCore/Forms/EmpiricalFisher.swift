@@ -16,24 +16,41 @@ public struct EmpiricalFisher {
     public private(set) var examples = 0
     /// Σ w over the examples added (their count without weights).
     private var totalWeight = 0.0
+    /// The layer whose rows count the examples: this builder's first.
+    private let countingLayer: Int
 
-    public init(collection: LayerCollection, form: Form) throws(CoreError) {
+    /// `only`: the layers this builder accumulates (the others get no
+    /// memory); builders over disjoint layers run side by side and `take`
+    /// combines them.
+    public init(collection: LayerCollection, form: Form, only: Set<Int>? = nil) throws(CoreError) {
         self.collection = collection
         self.form = form
+        let kept = collection.entries.indices.map { only?.contains($0) ?? true }
+        countingLayer = only?.min() ?? 0
         switch form {
         case .diag:
-            sums = collection.entries.map { [Double](repeating: 0, count: $0.layer.numel) }
+            sums = collection.entries.enumerated().map { kept[$0] ? [Double](repeating: 0, count: $1.layer.numel) : [] }
         case .dense:
-            let bytes = collection.entries.reduce(0.0) { $0 + Double($1.layer.numel) * Double($1.layer.numel) * 8 }
+            let bytes = collection.entries.enumerated().reduce(0.0) { $0 + (kept[$1.offset] ? Double($1.element.layer.numel) * Double($1.element.layer.numel) * 8 : 0) }
             try MemoryBudget.require(bytes * 1.1, for: "the dense blocks of the Fisher (\(collection.count) layers)",
                                      advice: "; build the diag form, or a smaller collection")
-            sums = collection.entries.map { [Double](repeating: 0, count: $0.layer.numel * $0.layer.numel) }
+            sums = collection.entries.enumerated().map { kept[$0] ? [Double](repeating: 0, count: $1.layer.numel * $1.layer.numel) : [] }
         }
+    }
+
+    /// Takes layers `layers`' sums from `other`, a builder over the same
+    /// collection and files that accumulated those layers, and its count of
+    /// examples and their weight (every builder counts them all, on its
+    /// first layer).
+    public mutating func take(_ layers: Set<Int>, from other: EmpiricalFisher) {
+        for position in layers { sums[position] = other.sums[position] }
+        examples = other.examples
+        totalWeight = other.totalWeight
     }
 
     /// Adds `rows` examples of layer `position`: `slab` is `rows x numel`,
     /// row-major, `weights` theirs (nil: 1 each). Every layer gets the same
-    /// examples, so `examples` counts those added to layer 0.
+    /// examples, so `examples` counts those added to this builder's first layer.
     public mutating func add(rows: Int, position: Int, slab: [Double], weights: ArraySlice<Double>? = nil) {
         let numel = collection.entries[position].layer.numel
         add(rows: rows, position: position, columns: 0 ..< numel, slab: slab, weights: weights)
@@ -45,7 +62,7 @@ public struct EmpiricalFisher {
     public mutating func add(rows: Int, position: Int, columns: Range<Int>, slab: [Double], weights: ArraySlice<Double>? = nil) {
         let numel = columns.count
         precondition(form == .diag || columns == 0 ..< collection.entries[position].layer.numel, "dense blocks need whole rows")
-        if position == 0, columns.lowerBound == 0 {
+        if position == countingLayer, columns.lowerBound == 0 {
             examples += rows
             totalWeight += weights.map { $0.reduce(0, +) } ?? Double(rows)
         }

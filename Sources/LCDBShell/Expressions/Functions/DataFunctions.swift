@@ -42,10 +42,6 @@ enum DataFunctions {
                 // The blocks do not fit in memory together: computed in passes as they are stored.
                 return .matrix(MatrixValue(origin: .passes(passes), collection: collection, collectionName: name, dtype: args.dtype, isSymmetric: true))
             }
-            var fisher = try EmpiricalFisher(collection: collection, form: form)
-            let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
-            var done = 0
-            var starts = [Int](repeating: 0, count: collection.count)
             // Dense blocks take slabs of 128 MB: fewer, deeper dsyrk calls, each
             // rewriting its block's triangle less often (22-24 s against 24-29 s
             // with 32 MB slabs on the 2.1 GB benchmark file; the blocks dominate memory anyway).
@@ -54,14 +50,35 @@ enum DataFunctions {
             // (about 32 MB each; LCDB_SLAB_COLUMNS sets the run, a knob for tests).
             let knob = ProcessInfo.processInfo.environment["LCDB_SLAB_COLUMNS"].flatMap(Int.init)
             let columns = form == .diag ? max(1, knob ?? 32 * 1024 * 1024 / (8 * rows)) : Int.max
-            try files.forEachSlab(rows: rows, columns: columns) { rows, position, run, slab in
-                let start = starts[position]
-                if run.upperBound == collection.entries[position].layer.numel { starts[position] += rows }
-                fisher.add(rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
-                if position == collection.count - 1, run.upperBound == collection.entries[position].layer.numel {
-                    done += rows
-                    progress?(done, files.examples)
+            // Progress in examples read per layer, from whichever thread read them.
+            let reporter = evaluator.session.progressReporter("reading \(files.examples) examples")
+            var done = 0
+            let progress = LayerSplit.synchronized { rows in
+                done += rows
+                reporter?(done / max(1, collection.count), files.examples)
+            }
+            // One builder per group of layers, each on its own core (LayerSplit).
+            func build(_ layers: Set<Int>?) throws -> EmpiricalFisher {
+                var fisher = try EmpiricalFisher(collection: collection, form: form, only: layers)
+                var starts = [Int](repeating: 0, count: collection.count)
+                try files.forEachSlab(rows: rows, columns: columns, layers: layers) { rows, position, run, slab in
+                    let start = starts[position]
+                    let layerEnd = run.upperBound == collection.entries[position].layer.numel
+                    if layerEnd { starts[position] += rows }
+                    fisher.add(rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
+                    if layerEnd { progress(rows) }
                 }
+                return fisher
+            }
+            let groups = LayerSplit.groups(costs: collection.entries.map {
+                form == .dense ? Double($0.layer.numel) * Double($0.layer.numel) : Double($0.layer.numel)
+            })
+            var fisher: EmpiricalFisher
+            if groups.count > 1 {
+                fisher = try EmpiricalFisher(collection: collection, form: form, only: [])
+                for (group, builder) in zip(groups, try LayerSplit.run(groups) { try build($0) }) { fisher.take(group, from: builder) }
+            } else {
+                fisher = try build(nil)
             }
             return .matrix(FormFunctions.value(try fisher.result(), name, args.dtype))
         },
@@ -136,21 +153,11 @@ enum DataFunctions {
     }
 
     /// One pass over the statistics files with the layers split between the
-    /// cores (largest first, each to the least loaded): every thread reads
-    /// and accumulates its own layers, OpenBLAS on one thread meanwhile, and
-    /// the builders are combined. With one core, or one layer, one builder.
+    /// cores (`LayerSplit`); with one core, or one layer, one builder.
     private static func accumulate(_ files: LayerStatisticsFiles, convention: KFACStatistics.Convention,
                                    progress: @escaping (Int) -> Void) throws -> KFACStatistics {
         let collection = files.collection
-        let costs = collection.entries.map { KFACStatistics.cost(of: $0.layer) }
-        var groups = [Set<Int>](repeating: [], count: BlockScheduler.cores)
-        var loads = [Double](repeating: 0, count: groups.count)
-        for position in costs.indices.filter({ costs[$0] > 0 }).sorted(by: { costs[$0] > costs[$1] }) {
-            let least = loads.indices.min { loads[$0] < loads[$1] } ?? 0
-            groups[least].insert(position)
-            loads[least] += costs[position]
-        }
-        groups.removeAll { $0.isEmpty }
+        let groups = LayerSplit.groups(costs: collection.entries.map { KFACStatistics.cost(of: $0.layer) })
         guard groups.count > 1 else {
             var statistics = try KFACStatistics(collection: collection, convention: convention)
             try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
@@ -159,42 +166,17 @@ enum DataFunctions {
             }
             return statistics
         }
-        // What the threads share: the files (read with pread, no shared
-        // state), the groups, and what they hand back, under a lock.
-        final class Pass: @unchecked Sendable {
-            let files: LayerStatisticsFiles
-            let groups: [Set<Int>]
-            let progress: (Int) -> Void
-            let lock = NSLock()
-            var builders: [KFACStatistics?]
-            var errors: [any Error] = []
-            init(_ files: LayerStatisticsFiles, _ groups: [Set<Int>], _ progress: @escaping (Int) -> Void) {
-                (self.files, self.groups, self.progress) = (files, groups, progress)
-                builders = Array(repeating: nil, count: groups.count)
+        let report = LayerSplit.synchronized(progress)
+        let builders = try LayerSplit.run(groups) { layers in
+            var builder = try KFACStatistics(collection: collection, convention: convention, only: layers)
+            try files.forEachSlab(rows: files.rowsPerSlab(), layers: layers) { position, rows, count, inputs, grads in
+                try builder.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                report(rows)
             }
+            return builder
         }
-        let outcomes = Pass(files, groups, progress)
-        BlockScheduler.withSingleThreadedBLAS {
-            DispatchQueue.concurrentPerform(iterations: outcomes.groups.count) { index in
-                do {
-                    let layers = outcomes.groups[index]
-                    var builder = try KFACStatistics(collection: collection, convention: convention, only: layers)
-                    try outcomes.files.forEachSlab(rows: outcomes.files.rowsPerSlab(), layers: layers) { position, rows, count, inputs, grads in
-                        try builder.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-                        outcomes.lock.withLock { outcomes.progress(rows) }
-                    }
-                    outcomes.lock.withLock { outcomes.builders[index] = builder }
-                } catch {
-                    outcomes.lock.withLock { outcomes.errors.append(error) }
-                }
-            }
-        }
-        if let error = outcomes.errors.first { throw error }
         var combined = try KFACStatistics(collection: collection, convention: convention, only: [])
-        for (index, group) in groups.enumerated() {
-            guard let builder = outcomes.builders[index] else { continue }
-            combined.take(group, from: builder)
-        }
+        for (group, builder) in zip(groups, builders) { combined.take(group, from: builder) }
         return combined
     }
 }
