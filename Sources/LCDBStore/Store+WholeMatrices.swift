@@ -95,7 +95,11 @@ extension Store {
             let collectionID = try prepareMatrix(db, name, over: collectionName, matrix.collection, bytes: bytes, replace: replace)
             let matrixID = try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) + 1 FROM lcdb_matrix") ?? 1
             try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+            // Copying a J spilled to a file or read from another file takes a
+            // while: progress in layers on a terminal.
+            let report = progressFactory?("storing \(name)")
             for (position, entry) in matrix.collection.entries.enumerated() {
+                defer { report?(position + 1, matrix.collection.count) }
                 try Interruption.check()
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, 'lowrank')",
                                arguments: [matrixID, position])
