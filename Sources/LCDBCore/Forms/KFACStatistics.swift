@@ -83,19 +83,17 @@ public struct KFACStatistics {
             // their column sums for the bias row (no copy with a column of ones).
             let m = rows * count
             guard m > 0 else { return }
-            aSums[position].withUnsafeMutableBufferPointer { c in
-                inputs.withUnsafeBufferPointer { a in
-                    KFACStatistics.threadedForSize(inEffective) {
-                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(inEffective), Int32(m), 1, a.baseAddress!, Int32(inEffective),
-                                    1, c.baseAddress!, Int32(width))
+            KFACStatistics.syrk(&aSums[position], inputs, rows: m, width: inEffective, sumWidth: width)
+            if geometry.biasColumn {
+                aSums[position].withUnsafeMutableBufferPointer { c in
+                    inputs.withUnsafeBufferPointer { a in
+                        var sums = [Double](repeating: 0, count: inEffective)
+                        for r in 0 ..< m {
+                            for k in 0 ..< inEffective { sums[k] += a[r * inEffective + k] }
+                        }
+                        for k in 0 ..< inEffective { c[k * width + inEffective] += sums[k] }
+                        c[inEffective * width + inEffective] += Double(m)
                     }
-                    guard geometry.biasColumn else { return }
-                    var sums = [Double](repeating: 0, count: inEffective)
-                    for r in 0 ..< m {
-                        for k in 0 ..< inEffective { sums[k] += a[r * inEffective + k] }
-                    }
-                    for k in 0 ..< inEffective { c[k * width + inEffective] += sums[k] }
-                    c[inEffective * width + inEffective] += Double(m)
                 }
             }
             KFACStatistics.syrk(&gSums[position], grads, rows: m, width: out)
@@ -156,14 +154,15 @@ public struct KFACStatistics {
         if side < 256 { BlockScheduler.withSingleThreadedBLAS(body) } else { body() }
     }
 
-    /// sum += xᵀ x, upper triangle (row-major).
-    private static func syrk(_ sum: inout [Double], _ x: [Double], rows: Int, width: Int) {
+    /// sum += xᵀ x, upper triangle (row-major), x `rows x width`; the sum's
+    /// rows are `sumWidth` long (wider when it has a bias row and column).
+    private static func syrk(_ sum: inout [Double], _ x: [Double], rows: Int, width: Int, sumWidth: Int? = nil) {
         guard rows > 0, width > 0 else { return }
         sum.withUnsafeMutableBufferPointer { c in
             x.withUnsafeBufferPointer { a in
                 threadedForSize(width) {
                     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(width), Int32(rows), 1, a.baseAddress!, Int32(width),
-                                1, c.baseAddress!, Int32(width))
+                                1, c.baseAddress!, Int32(sumWidth ?? width))
                 }
             }
         }

@@ -36,8 +36,12 @@ public enum BlockScheduler {
     }
 
     /// Runs `body` with OpenBLAS on one thread (lcdb's own threads use the
-    /// cores meanwhile), restoring its thread count afterwards.
+    /// cores meanwhile), restoring its thread count afterwards. Nested in
+    /// another such call (a builder's small product inside `LayerSplit`'s
+    /// threads) it changes nothing: restoring there would give OpenBLAS its
+    /// threads back while the outer threads still run.
     public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        if openblas_get_num_threads() == 1 { return try body() }
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(Int32(cores)) }
         return try body()
