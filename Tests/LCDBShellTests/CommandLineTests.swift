@@ -4,11 +4,11 @@ import Testing
 /// The invocation contract: databases, -c, scripts, standard input, exit
 /// statuses, --keep-going, --single-transaction, and what a failed statement leaves.
 struct CommandLineTests {
-    let folder: URL
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        scratch = try ScratchFolder("lcdb-cli")
     }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }

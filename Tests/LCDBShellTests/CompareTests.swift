@@ -7,9 +7,10 @@ import Testing
 /// dense, and two vectors.
 @Suite(.serialized)
 struct CompareTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-compare-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-compare") }
 
     @Test func comparisonsAgreeWithNumPy() throws {
         let db = folder.appendingPathComponent("c.lcdb").path

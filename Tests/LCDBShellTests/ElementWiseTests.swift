@@ -8,9 +8,10 @@ import Testing
 /// differently), reductions within 1e-12 (float64) and 1e-6 (float32) relative.
 @Suite(.serialized)
 struct ElementWiseTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-elementwise-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-elementwise") }
 
     static let operations: [(name: String, expression: String, numpy: String)] = [
         ("abs", "abs(x)", "np.abs(x)"),

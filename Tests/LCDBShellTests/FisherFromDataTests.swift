@@ -10,9 +10,10 @@ import Testing
 /// are refused with nothing stored.
 @Suite(.serialized)
 struct FisherFromDataTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-fisher-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-fisher") }
 
     static let collection = "create collection net (fc Linear(3, 4), head Linear(4, 2, bias=false), conv Conv2d(1, 2, 2), p Parameter(3));"
 

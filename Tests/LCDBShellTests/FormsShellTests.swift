@@ -7,9 +7,10 @@ import Testing
 /// in memory, float64 within 1e-12 relative (solves within 1e-10).
 @Suite(.serialized)
 struct FormsShellTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-forms-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-forms") }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 

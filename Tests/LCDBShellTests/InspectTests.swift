@@ -7,9 +7,10 @@ import Testing
 /// `restrict` / `subset`; checked against the exported arrays in NumPy.
 @Suite(.serialized)
 struct InspectTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-inspect-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-inspect") }
 
     static let setup = """
         create collection net (fc Linear(3, 2), "head layer" Linear(2, 2, bias=false), p Parameter(2, 3), layer1.0 Linear(2, 2), layer1.1 Linear(2, 2));

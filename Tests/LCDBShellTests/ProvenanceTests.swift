@@ -7,9 +7,10 @@ import Testing
 /// and the `provenance`, `provenance_inputs` and `metadata` views.
 @Suite(.serialized)
 struct ProvenanceTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-provenance-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-provenance") }
 
     func run(_ db: String, _ statements: String, binary: String = "debug") throws -> LCDBProcess.Result {
         let executable = try #require(LCDBProcess.binaries().first { $0.name == binary }?.path, "run the tests with make test (release binary)")

@@ -6,9 +6,10 @@ import Testing
 /// users run.
 @Suite(.serialized)
 struct SQLAndTransactionTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-sql-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-sql") }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 

@@ -5,11 +5,11 @@ import Testing
 /// "shipped binary" issue), each pinned by a run of the built `lcdb`.
 /// Memory-capped runs use the release binary, which is what users run.
 struct ShippedBinaryDefectTests {
-    let folder: URL
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-defects-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        scratch = try ScratchFolder("lcdb-defects")
     }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }

@@ -9,9 +9,10 @@ import Testing
 /// decomposition, sampling's definition, and bad input.
 @Suite(.serialized)
 struct SpectraShellTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-spectra-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-spectra") }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 

@@ -11,9 +11,10 @@ import Testing
 /// refuse it by name.
 @Suite(.serialized)
 struct WholeMatrixShellTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-lowrank-\(UUID().uuidString)")
+    let scratch: ScratchFolder
+    var folder: URL { scratch.url }
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { scratch = try ScratchFolder("lcdb-lowrank") }
 
     func python(_ script: String, _ arguments: [String] = []) throws -> LCDBProcess.Result {
         try LCDBProcess.run(["-c", script] + arguments, in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
