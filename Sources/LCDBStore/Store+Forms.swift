@@ -227,16 +227,25 @@ extension Store {
                 INSERT INTO lcdb_matrix (name, collection_id, representation, dtype, symmetric, layout) VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [name, collectionID, matrix.representation, dtype.rawValue, symmetric, layout.rawValue])
             let matrixID = db.lastInsertedRowID
+            // Every block's and part's row first, then the tiles: a page of
+            // these small tables written again after a flood of tiles pushed it
+            // out to the WAL is a frame overwritten in place, and SQLite then
+            // re-reads every later frame at commit to re-checksum it.
+            var parts: [(position: Int, part: FormPart, layout: MatrixLayout)] = []
             for (position, block) in matrix.blocks.enumerated() {
-                try Interruption.check()
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, ?)",
                                arguments: [matrixID, position, block.kind.rawValue])
                 for part in block.parts {
                     let partLayout: MatrixLayout = part.name == "block" ? layout
                         : (["A", "G"].contains(part.name) && part.shape.count == 2
                            && Matrix64(rows: part.rows, columns: part.columns, values: part.values).asymmetry == 0 ? .upper : .full)
-                    try insertPart(db, matrixID, position, part, dtype: dtype, layout: partLayout)
+                    try insertPartRow(db, matrixID, position, part, layout: partLayout)
+                    parts.append((position, part, partLayout))
                 }
+            }
+            for (position, part, partLayout) in parts {
+                try Interruption.check()
+                try insertPartTiles(db, matrixID, position, part, dtype: dtype, layout: partLayout)
             }
         }
     }
@@ -261,10 +270,20 @@ extension Store {
 
     /// A part's row and its tiles in `dtype`.
     func insertPart(_ db: Database, _ matrixID: Int64, _ position: Int, _ part: FormPart, dtype: DType, layout: MatrixLayout) throws {
+        try insertPartRow(db, matrixID, position, part, layout: layout)
+        try insertPartTiles(db, matrixID, position, part, dtype: dtype, layout: layout)
+    }
+
+    /// A part's row (lcdb_matrix_part).
+    func insertPartRow(_ db: Database, _ matrixID: Int64, _ position: Int, _ part: FormPart, layout: MatrixLayout) throws {
         let shape = "[" + part.shape.map(String.init).joined(separator: ", ") + "]"
         try db.execute(sql: """
             INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, ?, ?, ?, ?, ?)
             """, arguments: [matrixID, position, part.name, shape, part.rows, part.columns, layout.rawValue])
+    }
+
+    /// A part's tiles in `dtype`.
+    func insertPartTiles(_ db: Database, _ matrixID: Int64, _ position: Int, _ part: FormPart, dtype: DType, layout: MatrixLayout) throws {
         switch dtype {
         case .float64: try writePart(db, matrixID, position, part, part.values, layout: layout)
         case .float32: try writePart(db, matrixID, position, part, part.values.map { Float($0) }, layout: layout)

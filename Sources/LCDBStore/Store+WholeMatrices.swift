@@ -45,13 +45,17 @@ extension Store {
                 """, arguments: [name, collectionID, dtype.rawValue, matrix.matrix.asymmetry == 0])
             let matrixID = db.lastInsertedRowID
             let numel = matrix.numel
+            // The small tables' rows first, then the tiles (see saveForms).
             for (position, entry) in matrix.collection.entries.enumerated() {
-                try Interruption.check()
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, 'rows')",
                                arguments: [matrixID, position])
+                try insertPartRow(db, matrixID, position, FormPart("rows", shape: [entry.layer.numel, numel], values: []), layout: .full)
+            }
+            for (position, entry) in matrix.collection.entries.enumerated() {
+                try Interruption.check()
                 let range = matrix.collection.range(at: position)
                 let rows = Array(matrix.matrix.values[range.lowerBound * numel ..< range.upperBound * numel])
-                try insertPart(db, matrixID, position, FormPart("rows", shape: [entry.layer.numel, numel], values: rows), dtype: dtype, layout: .full)
+                try insertPartTiles(db, matrixID, position, FormPart("rows", shape: [entry.layer.numel, numel], values: rows), dtype: dtype, layout: .full)
             }
         }
     }
@@ -98,28 +102,32 @@ extension Store {
             // Copying a J spilled to a file or read from another file takes a
             // while: progress in layers on a terminal.
             let report = progressFactory?("storing \(name)")
+            // The small tables' rows (and the small core and shift parts)
+            // first, then J's tiles (see saveForms).
+            var parts: [FormPart] = []
+            if let core = matrix.core {
+                parts.append(FormPart("core", shape: [n, n], values: core.values))
+            } else if matrix.coreScale != 1 {
+                parts.append(FormPart("core", shape: [], values: [matrix.coreScale]))
+            }
+            if matrix.shift != 0 { parts.append(FormPart("shift", shape: [], values: [matrix.shift])) }
             for (position, entry) in matrix.collection.entries.enumerated() {
-                defer { report?(position + 1, matrix.collection.count) }
-                try Interruption.check()
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, 'lowrank')",
                                arguments: [matrixID, position])
                 let side = entry.layer.numel
                 try db.execute(sql: """
                     INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, 'J', ?, ?, ?, 'full')
                     """, arguments: [matrixID, position, "[\(n), \(side)]", n, side])
+                if position == 0 {
+                    for part in parts { try insertPart(db, matrixID, position, part, dtype: dtype, layout: .full) }
+                }
+            }
+            for position in matrix.collection.entries.indices {
+                defer { report?(position + 1, matrix.collection.count) }
+                try Interruption.check()
                 switch dtype {
                 case .float64: try writeFactorTiles(db, matrixID, position, matrix, as: Double.self)
                 case .float32: try writeFactorTiles(db, matrixID, position, matrix, as: Float.self)
-                }
-                if position == 0 {
-                    var parts: [FormPart] = []
-                    if let core = matrix.core {
-                        parts.append(FormPart("core", shape: [n, n], values: core.values))
-                    } else if matrix.coreScale != 1 {
-                        parts.append(FormPart("core", shape: [], values: [matrix.coreScale]))
-                    }
-                    if matrix.shift != 0 { parts.append(FormPart("shift", shape: [], values: [matrix.shift])) }
-                    for part in parts { try insertPart(db, matrixID, position, part, dtype: dtype, layout: .full) }
                 }
             }
             try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])

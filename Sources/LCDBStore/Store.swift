@@ -138,6 +138,13 @@ public final class Store {
             // page: dropping a 1 GB matrix would write 1 GB of zeros through
             // the WAL. FAST zeroes only what costs no extra I/O.
             try db.execute(sql: "PRAGMA secure_delete = FAST")
+            // A page cache of 32 MB (SQLite's default is 2 MB: 31 pages of
+            // 64 KB, less than one 4 MB tile). With the default, a table's
+            // leaf page was spilled to the WAL between tile inserts and
+            // written again later; one frame overwritten in place makes
+            // SQLite re-read and re-checksum every later frame of the
+            // transaction at commit (a second pass over a 1 GB write).
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         if applicationID == Store.applicationID, try Store.migrator.hasBeenSuperseded(db) {
             throw StoreError(.newerSchema, "\(file) has migrations this lcdb does not know; upgrade lcdb to open it. Nothing was changed")

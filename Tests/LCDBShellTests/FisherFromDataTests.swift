@@ -74,8 +74,8 @@ struct FisherFromDataTests {
             """#
         let verified = try LCDBProcess.run(["-c", check, dtype], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
         #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
-        guard passes else { return }
-        // Used without storing, the blocks come from passes too: the same numbers as the stored F.
+        // Used without storing, the blocks come from the background workers or
+        // from passes too: the same numbers as the stored F.
         let direct = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
             let g = randn(net, seed=2);
             trace(fisher(net, 'g_\(dtype)_*.safetensors', form=dense)); trace(F);
@@ -94,6 +94,7 @@ struct FisherFromDataTests {
             bad = dict(g); bad["fc.bias"] = rng.standard_normal((5, 4)); save_file(bad, "count.safetensors")
             bad = dict(g); bad["fc.weight"] = g["fc.weight"].copy(); bad["fc.weight"][2, 1, 0] = np.nan; save_file(bad, "nan.safetensors")
             bad = dict(g); bad["p"] = np.zeros((4, 3), dtype=np.int32); save_file(bad, "int.safetensors")
+            bad = dict(g); bad["conv.weight"] = g["conv.weight"].copy(); bad["conv.weight"][3, 1, 0, 1, 1] = np.inf; save_file(bad, "late.safetensors")
             save_file({k: v[:0] for k, v in g.items()}, "empty.safetensors")
             """#, "2", "float64"], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
         #expect(py.status == 0, "\(py.stderr)")
@@ -105,6 +106,8 @@ struct FisherFromDataTests {
             ("count.safetensors", "fisher: count.safetensors: tensor 'fc.bias' has 5 examples, the file's other tensors 4"),
             ("nan.safetensors", "fisher: nan.safetensors: tensor 'fc.weight' holds NaN at example 2"),
             ("int.safetensors", "fisher: int.safetensors: tensor 'p' is I32, not floating point"),
+            // Found by a background worker while the earlier layers' blocks are stored.
+            ("late.safetensors", "fisher: late.safetensors: tensor 'conv.weight' holds an infinite value at example 3"),
             ("empty.safetensors", "fisher: empty.safetensors: the files hold no examples"),
             ("g_float64_0.safetensors, missing.safetensors", "fisher: missing.safetensors: tensor 'head.weight' is missing"),
             ("nothing_*.safetensors", "fisher: nothing_*.safetensors: no file matches this pattern"),

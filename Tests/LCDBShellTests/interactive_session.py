@@ -169,7 +169,8 @@ progress.send("create collection one (fc Linear(3, 2));\r")
 progress.expect_exact("lcdb> ")
 for statement, line in [("let K = kfac(one, 'stats.safetensors');", "reading 40 examples' statistics (one pass): 100%"),
                         ("let E = ekfac(one, 'stats.safetensors');", "reading 40 examples' statistics (pass 2 of 2): 100%"),
-                        ("let F = fisher(one, 'grads.safetensors', form=lowrank);", "reading 40 examples: 100%")]:
+                        ("let F = fisher(one, 'grads.safetensors', form=lowrank);", "reading 40 examples: 100%"),
+                        ("let D = fisher(one, 'grads.safetensors', form=dense);", "reading 40 examples: 100%")]:
     progress.send(statement + "\r")
     try:
         progress.expect_exact(line)

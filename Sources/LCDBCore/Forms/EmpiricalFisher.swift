@@ -18,6 +18,11 @@ public struct EmpiricalFisher {
     private var totalWeight = 0.0
     /// The layer whose rows count the examples: this builder's first.
     private let countingLayer: Int
+    /// Layers whose sums are already the Fisher's block (`finish`).
+    private var finished: Set<Int> = []
+    /// Dense layers whose triangle holds a sum (the others' memory is not
+    /// yet written).
+    private var started: Set<Int> = []
 
     /// `only`: the layers this builder accumulates (the others get no
     /// memory); builders over disjoint layers run side by side and `take`
@@ -34,7 +39,14 @@ public struct EmpiricalFisher {
             let bytes = collection.entries.enumerated().reduce(0.0) { $0 + (kept[$1.offset] ? Double($1.element.layer.numel) * Double($1.element.layer.numel) * 8 : 0) }
             try MemoryBudget.require(bytes * 1.1, for: "the dense blocks of the Fisher (\(collection.count) layers)",
                                      advice: "; build the diag form, or a smaller collection")
-            sums = collection.entries.enumerated().map { kept[$0] ? [Double](repeating: 0, count: $1.layer.numel * $1.layer.numel) : [] }
+            // Not zeroed: the first slab's dsyrk writes the triangle with
+            // beta = 0 (saves writing gigabytes of zeros), and `finish`
+            // mirrors it over the other.
+            sums = collection.entries.enumerated().map { position, entry in
+                guard kept[position] else { return [] }
+                let count = entry.layer.numel * entry.layer.numel
+                return [Double](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+            }
         }
     }
 
@@ -43,7 +55,11 @@ public struct EmpiricalFisher {
     /// examples and their weight (every builder counts them all, on its
     /// first layer).
     public mutating func take(_ layers: Set<Int>, from other: EmpiricalFisher) {
-        for position in layers { sums[position] = other.sums[position] }
+        for position in layers {
+            sums[position] = other.sums[position]
+            if other.finished.contains(position) { finished.insert(position) }
+            if other.started.contains(position) { started.insert(position) }
+        }
         examples = other.examples
         totalWeight = other.totalWeight
     }
@@ -84,13 +100,44 @@ public struct EmpiricalFisher {
                 }
             }
         case .dense:
+            let beta: Double = started.insert(position).inserted ? 0 : 1
             sums[position].withUnsafeMutableBufferPointer { total in
                 slab.withUnsafeBufferPointer { g in
                     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(numel), Int32(rows), 1,
-                                g.baseAddress!, Int32(numel), 1, total.baseAddress!, Int32(numel))
+                                g.baseAddress!, Int32(numel), beta, total.baseAddress!, Int32(numel))
                 }
             }
         }
+    }
+
+    /// Turns this builder's sums into the Fisher's blocks in place (mirrored
+    /// and divided by the examples' weight) once every example was added:
+    /// builders running side by side each finish their own layers on their
+    /// own core, instead of `result` doing all of it on one.
+    public mutating func finish() {
+        guard examples > 0, totalWeight > 0 else { return }
+        let scale = 1 / totalWeight
+        for position in sums.indices where !sums[position].isEmpty && !finished.contains(position) {
+            let numel = collection.entries[position].layer.numel
+            if form == .dense && !started.contains(position) {
+                // No slab reached this layer (a builder without examples): zeros.
+                sums[position].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+            sums[position].withUnsafeMutableBufferPointer { values in
+                if form == .dense { SquareMirror.copy(values.baseAddress!, side: numel, from: .upper) }
+                cblas_dscal(Int32(values.count), scale, values.baseAddress!, 1)
+            }
+            finished.insert(position)
+        }
+    }
+
+    /// Dense block `position` of the Fisher, moved out of this builder (a
+    /// builder over that one layer hands its block on without a copy).
+    public mutating func takeBlock(_ position: Int) throws(CoreError) -> [Double] {
+        guard examples > 0, totalWeight > 0 else { throw CoreError(.invalidArgument, "no examples were read") }
+        finish()
+        defer { sums[position] = [] }
+        return sums[position]
     }
 
     /// The Fisher: sums over the examples seen, divided by their number. The
@@ -98,16 +145,12 @@ public struct EmpiricalFisher {
     /// dense blocks of a big model are gigabytes), so this is the last call.
     public mutating func result() throws(CoreError) -> StructuredMatrix {
         guard examples > 0, totalWeight > 0 else { throw CoreError(.invalidArgument, "no examples were read") }
-        let scale = 1 / totalWeight
+        finish()
         var blocks: [any BlockForm] = []
         for position in sums.indices {
             let numel = collection.entries[position].layer.numel
-            var block = sums[position]
+            let block = sums[position]
             sums[position] = []
-            block.withUnsafeMutableBufferPointer { values in
-                if form == .dense { SquareMirror.copy(values.baseAddress!, side: numel, from: .upper) }
-                for k in values.indices { values[k] *= scale }
-            }
             switch form {
             case .diag: blocks.append(DiagForm(values: block))
             case .dense: blocks.append(DenseForm(block: Matrix64(rows: numel, columns: numel, values: block), knownSymmetric: true))

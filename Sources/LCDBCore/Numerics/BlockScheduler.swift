@@ -35,6 +35,21 @@ public enum BlockScheduler {
         withSingleThreadedBLAS { DispatchQueue.concurrentPerform(iterations: order.count) { work(order[$0]) } }
     }
 
+    /// OpenBLAS on one thread until `endSingleThreadedBLAS(changed)`, for
+    /// threads that outlive the call starting them (`FisherStream`'s
+    /// workers). Returns whether it changed anything (false when OpenBLAS
+    /// was already single-threaded, as inside `withSingleThreadedBLAS`).
+    public static func beginSingleThreadedBLAS() -> Bool {
+        guard openblas_get_num_threads() != 1 else { return false }
+        openblas_set_num_threads(1)
+        return true
+    }
+
+    /// Gives OpenBLAS its threads back if `beginSingleThreadedBLAS` took them.
+    public static func endSingleThreadedBLAS(_ changed: Bool) {
+        if changed { openblas_set_num_threads(Int32(cores)) }
+    }
+
     /// Runs `body` with OpenBLAS on one thread (lcdb's own threads use the
     /// cores meanwhile), restoring its thread count afterwards. Nested in
     /// another such call (a builder's small product inside `LayerSplit`'s

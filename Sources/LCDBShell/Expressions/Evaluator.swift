@@ -122,12 +122,8 @@ public final class Evaluator {
         let bound = CallArguments(function: spec.name, values: values, location: location)
         do {
             return try spec.body(bound, self)
-        } catch let error as CoreError {
-            throw ShellError(Evaluator.prefixed(spec.name, error.message), at: location)
-        } catch let error as StoreError {
-            throw ShellError(Evaluator.prefixed(spec.name, error.message), at: location)
-        } catch let error as InteropError {
-            throw ShellError(Evaluator.prefixed(spec.name, error.description), at: location)
+        } catch {
+            throw bound.located(error)
         }
     }
 

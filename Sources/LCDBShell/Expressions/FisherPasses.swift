@@ -8,7 +8,7 @@ import LCDBInterop
 /// each panel is served from the bands in memory, and a panel past them runs
 /// the next pass, for as many rows as the band budget holds. Memory stays at
 /// the budget whatever the blocks' size; the files are read once per pass.
-public final class FisherPasses: @unchecked Sendable {
+public final class FisherPasses: FisherBlockSource, @unchecked Sendable {
     let files: GradientFiles
     private let weights: [Double]?
     private let totalWeight: Double
@@ -74,7 +74,7 @@ public final class FisherPasses: @unchecked Sendable {
     /// left of the diagonal mirrored from the panel itself. So the columns
     /// must start at or after the rows and run to the block's end: an
     /// `upper` tile, or a whole block.
-    func fill<Scalar: BLASScalar>(_ position: Int, _ rows: Range<Int>, _ columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>) throws {
+    public func fill<Scalar: BLASScalar>(_ position: Int, _ rows: Range<Int>, _ columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>) throws {
         let side = files.collection.entries[position].layer.numel, width = columns.count
         guard columns.lowerBound >= rows.lowerBound, columns.upperBound == side else {
             throw ShellError("dense Fisher blocks built in passes are read as upper panels or whole blocks (asked rows \(rows), columns \(columns))")
@@ -104,7 +104,7 @@ public final class FisherPasses: @unchecked Sendable {
     }
 
     /// Block `position` whole (its caller checked that it fits).
-    func block<Scalar: BLASScalar>(at position: Int, as _: Scalar.Type) throws -> [Scalar] {
+    public func block<Scalar: BLASScalar>(at position: Int, as _: Scalar.Type) throws -> [Scalar] {
         let side = files.collection.entries[position].layer.numel
         var block = [Scalar](repeating: 0, count: side * side)
         try block.withUnsafeMutableBufferPointer { try fill(position, 0 ..< side, 0 ..< side, into: $0.baseAddress!) }

@@ -1,4 +1,6 @@
 import LCDBCore
+import LCDBInterop
+import LCDBStore
 
 /// A function of the expression language: its signature (which drives
 /// argument binding, `help` and completion) and its body.
@@ -69,6 +71,19 @@ public struct CallArguments {
     let location: SourceLocation
 
     func error(_ message: String) -> ShellError { ShellError("\(function): \(message)", at: location) }
+
+    /// An error of the core, the store or a file, as the call's error (the
+    /// function's name before it, located at the call); others unchanged.
+    /// Also for errors found after the call returned, by work it started
+    /// (`FisherStream`'s workers).
+    func located(_ error: any Error) -> any Error {
+        switch error {
+        case let error as CoreError: ShellError(Evaluator.prefixed(function, error.message), at: location)
+        case let error as StoreError: ShellError(Evaluator.prefixed(function, error.message), at: location)
+        case let error as InteropError: ShellError(Evaluator.prefixed(function, error.description), at: location)
+        default: error
+        }
+    }
 
     func number(_ name: String) throws -> Double {
         guard case .number(let value)? = values[name] else { throw error("\(name) must be a number") }

@@ -14,9 +14,10 @@ public struct MatrixValue: Sendable {
         case structured(StructuredMatrix)
         case memory(AnyBlockDiagonalMatrix)
         case source(BlockSource)
-        /// Dense Fisher blocks too large to hold, computed in passes over
-        /// gradient files as they are asked for.
-        case passes(FisherPasses)
+        /// Dense Fisher blocks computed from gradient files as they are asked
+        /// for: on background threads while `let` stores the finished ones
+        /// (`FisherStream`), or in passes when too large to hold (`FisherPasses`).
+        case passes(any FisherBlockSource)
         case inverse(MatrixValue, regularization: Double)
         case product(MatrixValue, MatrixValue)
         /// a + alpha * b

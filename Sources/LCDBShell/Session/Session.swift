@@ -92,7 +92,9 @@ public final class Session {
             guard now.timeIntervalSince(started) >= delay, now.timeIntervalSince(lastReport) > 0.25 || done == total else { return }
             lastReport = now
             let percent = total > 0 ? done * 100 / total : 100
-            FileHandle.standardError.write(Data("\r\(what): \(percent)%\(done == total ? "\n" : "")".utf8))
+            // Erased to the end of the line: two reports can share it (a dense
+            // Fisher's workers reading while let stores the finished blocks).
+            FileHandle.standardError.write(Data("\r\(what): \(percent)%\u{1B}[K\(done == total ? "\n" : "")".utf8))
         }
     }
 }

@@ -10,7 +10,7 @@ enum DataFunctions {
         FunctionSpec(name: "fisher", parameters: [.init("collection", .collection), .init("files", .text),
                                                   .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank", "full"]), default: .word("diag")),
                                                   .init("weights", .text, default: .word("")), FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix; a J over 256 MB goes to a temporary file beside the database while it is built and is streamed by panels from then on), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk, a layer per core, each block stored by let as soon as it is done; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix; a J over 256 MB goes to a temporary file beside the database while it is built and is streamed by panels from then on), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
@@ -37,19 +37,6 @@ enum DataFunctions {
                 }
                 return .whole(WholeMatrixValue(matrix: try full.result(), collectionName: name, dtype: args.dtype))
             }
-            let form = EmpiricalFisher.Form(rawValue: args.word("form") ?? "diag") ?? .diag
-            if form == .dense, let passes = FisherPasses.ifNeeded(files, weights: weights) {
-                // The blocks do not fit in memory together: computed in passes as they are stored.
-                return .matrix(MatrixValue(origin: .passes(passes), collection: collection, collectionName: name, dtype: args.dtype, isSymmetric: true))
-            }
-            // Dense blocks take slabs of 128 MB: fewer, deeper dsyrk calls, each
-            // rewriting its block's triangle less often (22-24 s against 24-29 s
-            // with 32 MB slabs on the 2.1 GB benchmark file; the blocks dominate memory anyway).
-            let rows = form == .dense ? files.rowsPerSlab(bytes: 128 * 1024 * 1024) : files.rowsPerSlab()
-            // The diagonal reads a layer too wide for one slab in runs of columns
-            // (about 32 MB each; LCDB_SLAB_COLUMNS sets the run, a knob for tests).
-            let knob = ProcessInfo.processInfo.environment["LCDB_SLAB_COLUMNS"].flatMap(Int.init)
-            let columns = form == .diag ? max(1, knob ?? 32 * 1024 * 1024 / (8 * rows)) : Int.max
             // Progress in examples read per layer, from whichever thread read them.
             let reporter = evaluator.session.progressReporter("reading \(files.examples) examples")
             var done = 0
@@ -57,9 +44,22 @@ enum DataFunctions {
                 done += rows
                 reporter?(done / max(1, collection.count), files.examples)
             }
+            if args.word("form") == "dense" {
+                // Computed as they are asked for: in passes when the blocks do not
+                // fit in memory together, else a layer per core in the background
+                // while let stores the finished ones.
+                let source: any FisherBlockSource = try FisherPasses.ifNeeded(files, weights: weights)
+                    ?? FisherStream(files: files, weights: weights, progress: progress, located: args.located)
+                return .matrix(MatrixValue(origin: .passes(source), collection: collection, collectionName: name, dtype: args.dtype, isSymmetric: true))
+            }
+            let rows = files.rowsPerSlab()
+            // The diagonal reads a layer too wide for one slab in runs of columns
+            // (about 32 MB each; LCDB_SLAB_COLUMNS sets the run, a knob for tests).
+            let knob = ProcessInfo.processInfo.environment["LCDB_SLAB_COLUMNS"].flatMap(Int.init)
+            let columns = max(1, knob ?? 32 * 1024 * 1024 / (8 * rows))
             // One builder per group of layers, each on its own core (LayerSplit).
             func build(_ layers: Set<Int>?) throws -> EmpiricalFisher {
-                var fisher = try EmpiricalFisher(collection: collection, form: form, only: layers)
+                var fisher = try EmpiricalFisher(collection: collection, form: .diag, only: layers)
                 var starts = [Int](repeating: 0, count: collection.count)
                 try files.forEachSlab(rows: rows, columns: columns, layers: layers) { rows, position, run, slab in
                     let start = starts[position]
@@ -68,14 +68,13 @@ enum DataFunctions {
                     fisher.add(rows: rows, position: position, columns: run, slab: slab, weights: weights?[start ..< start + rows])
                     if layerEnd { progress(rows) }
                 }
+                fisher.finish() // each builder's blocks finished on its own core
                 return fisher
             }
-            let groups = LayerSplit.groups(costs: collection.entries.map {
-                form == .dense ? Double($0.layer.numel) * Double($0.layer.numel) : Double($0.layer.numel)
-            })
+            let groups = LayerSplit.groups(costs: collection.entries.map { Double($0.layer.numel) })
             var fisher: EmpiricalFisher
             if groups.count > 1 {
-                fisher = try EmpiricalFisher(collection: collection, form: form, only: [])
+                fisher = try EmpiricalFisher(collection: collection, form: .diag, only: [])
                 for (group, builder) in zip(groups, try LayerSplit.run(groups) { try build($0) }) { fisher.take(group, from: builder) }
             } else {
                 fisher = try build(nil)
