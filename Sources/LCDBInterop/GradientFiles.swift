@@ -20,6 +20,10 @@ public struct GradientFiles {
 
     let shards: [Shard]
     public let collection: LayerCollection
+    /// Examples (numbered over all shards in order) read as zeros and not
+    /// checked: those `scanNonFinite` found, when the user asks to leave them
+    /// out (their weight must then be zero too).
+    public var skipped: Set<Int> = []
 
     /// Examples over all shards.
     public var examples: Int { Shard.total(shards) }
@@ -125,7 +129,9 @@ public struct GradientFiles {
         // per slab cost page faults that dominated the reading time.
         var slab: [Double] = []
         var scratch: [UInt8] = []
+        var base = 0 // the shard's first example, over all shards
         for shard in shards {
+            defer { base += shard.examples }
             var start = 0
             while start < shard.examples {
                 try Interruption.check()
@@ -139,7 +145,7 @@ public struct GradientFiles {
                             slab = []
                             slab = [Double](repeating: 0, count: rows * columns.count)
                         }
-                        try read(shard, tensors, start: start, rows: rows, columns: columns, into: &slab, scratch: &scratch)
+                        try read(shard, tensors, start: start, base: base, rows: rows, columns: columns, into: &slab, scratch: &scratch)
                         try body(rows, position, columns, slab)
                         columnStart = columns.upperBound
                     } while columnStart < numel
@@ -151,7 +157,7 @@ public struct GradientFiles {
 
     /// Examples `start ..< start + rows` of one layer, parameters `columns` of
     /// its flattening, decoded straight from the file's bytes into `slab`.
-    private func read(_ shard: Shard, _ tensors: LayerTensors, start: Int, rows: Int, columns: Range<Int>,
+    private func read(_ shard: Shard, _ tensors: LayerTensors, start: Int, base: Int, rows: Int, columns: Range<Int>,
                       into slab: inout [Double], scratch: inout [UInt8]) throws {
         var offset = 0 // where this tensor starts in the layer's flattening
         for tensor in [tensors.weight] + (tensors.bias.map { [$0] } ?? []) {
@@ -178,16 +184,61 @@ public struct GradientFiles {
                 }
                 for r in 0 ..< runRows {
                     let row = run.row + r
+                    if !skipped.isEmpty && skipped.contains(base + start + row) {
+                        for k in 0 ..< local.count { slab[row * width + column + k] = 0 }
+                        continue
+                    }
                     let finite = slab.withUnsafeBufferPointer { FiniteCheck.allFinite($0.baseAddress! + row * width + column, count: local.count) }
                     if finite { continue }
                     for k in 0 ..< local.count where !slab[row * width + column + k].isFinite {
                         let value = slab[row * width + column + k]
                         let more = (0 ..< local.count).filter { !slab[row * width + column + $0].isFinite }.count - 1
-                        throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(value.isNaN ? "NaN" : "an infinite value") at example \(start + row) (and \(more) more non-finite values in that example); nothing was stored")
+                        // How many there are in all: a second reading, on this error's path only.
+                        let all = (try? scanNonFinite()).map { "; \($0.summary(of: examples)) hold non-finite values" } ?? ""
+                        throw InteropError(shard.file.path, "tensor '\(tensor.name)' holds \(value.isNaN ? "NaN" : "an infinite value") at example \(start + row) (and \(more) more non-finite values in that example)\(all); nothing was stored (nonfinite=skip leaves such examples out)")
                     }
                 }
             }
         }
+    }
+
+    /// Every example holding a NaN or an infinite value, in any tensor of any
+    /// shard: one reading of the files, about 32 MB at a time.
+    public func scanNonFinite() throws -> NonFiniteScan {
+        var scan = NonFiniteScan()
+        var buffer: [Double] = []
+        var scratch: [UInt8] = []
+        var base = 0
+        for shard in shards {
+            defer { base += shard.examples }
+            for tensors in shard.layers {
+                for tensor in [tensors.weight] + (tensors.bias.map { [$0] } ?? []) {
+                    let per = tensor.count / max(tensor.shape[0], 1)
+                    guard per > 0 else { continue }
+                    let step = max(1, min(shard.examples, 4 * 1024 * 1024 / per))
+                    var start = 0
+                    while start < shard.examples {
+                        try Interruption.check()
+                        let rows = min(step, shard.examples - start)
+                        if buffer.count < rows * per { buffer = [Double](repeating: 0, count: rows * per) }
+                        try shard.file.withRawBytes(of: tensor, elements: start * per ..< (start + rows) * per, scratch: &scratch) { raw in
+                            buffer.withUnsafeMutableBufferPointer {
+                                TensorDType.decode(tensor.dtype, raw, offset: 0, count: rows * per, into: $0.baseAddress!)
+                            }
+                        }
+                        buffer.withUnsafeBufferPointer { values in
+                            guard !FiniteCheck.allFinite(values.baseAddress!, count: rows * per) else { return }
+                            for row in 0 ..< rows where !FiniteCheck.allFinite(values.baseAddress! + row * per, count: per) {
+                                let bad = (0 ..< per).filter { !values[row * per + $0].isFinite }.count
+                                scan.record(.init(file: shard.file.path, tensor: tensor.name, example: base + start + row, values: bad))
+                            }
+                        }
+                        start += rows
+                    }
+                }
+            }
+        }
+        return scan
     }
 
     static func describe(_ shape: [Int]) -> String {

@@ -359,6 +359,68 @@ struct FisherFromDataTests {
         }
     }
 
+    /// `nonfinite=skip`: examples whose gradients hold NaN or inf (in two
+    /// shards, in different layers) are left out: diag, dense blocks (in
+    /// memory and in passes), low-rank and weighted dense blocks equal NumPy's
+    /// on the remaining examples (1e-12); a note says how many and where.
+    /// Without it the build is refused, counting them; nothing left is an error.
+    @Test(arguments: [false, true])
+    func nonFiniteExamplesLeftOutOnRequest(passes: Bool) throws {
+        let py = try LCDBProcess.run(["-c", Self.writer + "\n" + #"""
+            a, b = grads(6), grads(3)
+            a["fc.weight"] = a["fc.weight"].copy(); a["fc.weight"][2, 1, 0] = np.nan
+            b["conv.bias"] = b["conv.bias"].copy(); b["conv.bias"][1, 1] = np.inf; b["conv.bias"][1, 0] = -np.inf
+            save_file(a, "bad_0.safetensors"); save_file(b, "bad_1.safetensors")
+            save_file({"weights": np.arange(1, 10, dtype=np.float64)}, "w9.safetensors")
+            save_file({"weights": np.array([0, 0, 1, 0, 0, 0, 0, 1, 0], dtype=np.float64)}, "w_bad_only.safetensors")
+            """#, "5", "float64"], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.status == 0, "\(py.stderr)")
+        let db = folder.appendingPathComponent("nf-\(passes).lcdb").path
+        let environment = passes ? ["LCDB_FISHER_BAND_BYTES": "200"] : [:]
+        let out = try LCDBProcess.run(["--no-init", db, "-c", Self.collection + """
+            let D = fisher(net, 'bad_*.safetensors', nonfinite=skip);
+            let F = fisher(net, 'bad_*.safetensors', form=dense, nonfinite=skip);
+            let L = fisher(net, 'bad_*.safetensors', form=lowrank, nonfinite=skip);
+            let W = fisher(net, 'bad_*.safetensors', form=dense, nonfinite=skip, weights='w9.safetensors');
+            export matrix D to 'nD.safetensors'; export matrix F to 'nF.safetensors';
+            export matrix L to 'nL.safetensors'; export matrix W to 'nW.safetensors';
+            """], in: folder, environment: environment)
+        #expect(out.status == 0, "\(out.stderr)")
+        // Examples 2 (shard 0) and 7 (shard 1's second): three values in all.
+        let note = "note: fisher: left out 2 of 9 examples (3 values; first: bad_0.safetensors tensor 'fc.weight' example 2, bad_1.safetensors tensor 'conv.bias' example 7) with non-finite gradients"
+        #expect(out.stderr.components(separatedBy: note).count == 5, "\(out.stderr)")
+        let check = #"""
+            import numpy as np
+            from safetensors.numpy import load_file
+            shards = [load_file(f"bad_{i}.safetensors") for i in range(2)]
+            w = load_file("w9.safetensors")["weights"]
+            keep = np.array([i not in (2, 7) for i in range(9)])
+            D, F, L, W = (load_file(f"n{x}.safetensors") for x in "DFLW")
+            layers = {"fc": ["fc.weight", "fc.bias"], "head": ["head.weight"], "conv": ["conv.weight", "conv.bias"], "p": ["p"]}
+            for layer, tensors in layers.items():
+                G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in tensors], axis=1) for s in shards])[keep]
+                want = G.T @ G / len(G)
+                wk = w[keep]
+                weighted = (G * wk[:, None]).T @ G / wk.sum()
+                J = L[f"{layer}.J"]
+                for got, expected in [(F[layer], want), (D[f"{layer}.diag"], np.diag(want)), (J.T @ J, want), (W[layer], weighted)]:
+                    assert np.isfinite(got).all() and np.abs(got - expected).max() <= 1e-12 * np.abs(expected).max(), layer
+            print("python ok")
+            """#
+        let verified = try LCDBProcess.run(["-c", check], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.stdout == "python ok\n", "\(verified.stdout)\(verified.stderr)")
+        // Refused by default, whichever layer's reader finds one first, with the count.
+        for form in ["diag", "dense", "lowrank"] {
+            let refused = try LCDBProcess.run(["--no-init", db, "-c", "let X = fisher(net, 'bad_*.safetensors', form=\(form));"], in: folder, environment: environment)
+            #expect(refused.status == 1 && refused.stderr.contains("2 of 9 examples (3 values; first: ")
+                    && refused.stderr.contains("hold non-finite values; nothing was stored (nonfinite=skip leaves such examples out)"), "\(form): \(refused.stderr)")
+        }
+        let none = try LCDBProcess.run(["--no-init", db, "-c", "let X = fisher(net, 'bad_*.safetensors', nonfinite=skip, weights='w_bad_only.safetensors');"], in: folder)
+        #expect(none.status == 1 && none.stderr.contains("fisher: no example is left: 2 of 9 examples (3 values; first: bad_0.safetensors tensor 'fc.weight' example 2, bad_1.safetensors tensor 'conv.bias' example 7) hold non-finite gradients, and the others have weight zero; nothing was stored"), "\(none.stderr)")
+        let listing = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", "select name from matrices order by name;"], in: folder)
+        #expect(listing.stdout == "name\nD\nF\nL\nW\n", "only the four built with nonfinite=skip: \(listing.stdout)")
+    }
+
     /// A layer read in runs of its columns (as one too wide for a slab is)
     /// gives the same diagonal, bit for bit, and names a NaN's example.
     @Test func columnRunsGiveTheSameDiagonal() throws {

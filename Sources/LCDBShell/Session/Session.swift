@@ -21,6 +21,12 @@ public final class Session {
     /// The stored objects it has read so far (its provenance's inputs).
     var inputs: [ObjectIdentity] = []
 
+    /// A line on standard error that is not an error (`note: ...`): what a
+    /// statement did that its result does not show.
+    func note(_ message: String) {
+        FileHandle.standardError.write(Data("note: \(message)\n".utf8))
+    }
+
     /// Notes that the running statement read the stored object `name`.
     func noteInput(_ kind: String, _ name: String) {
         guard !inputs.contains(where: { $0.kind == kind && $0.name == name }),

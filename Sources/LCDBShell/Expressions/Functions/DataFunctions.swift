@@ -9,15 +9,30 @@ enum DataFunctions {
     static let all: [FunctionSpec] = [
         FunctionSpec(name: "fisher", parameters: [.init("collection", .collection), .init("files", .text),
                                                   .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank", "full"]), default: .word("diag")),
-                                                  .init("weights", .text, default: .word("")), FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk, a layer per core, each block stored by let as soon as it is done; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix; a J over 256 MB goes to a temporary file beside the database while it is built and is streamed by panels from then on), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example.",
+                                                  .init("weights", .text, default: .word("")),
+                                                  .init("nonfinite", .choice(["refuse", "skip"]), default: .word("refuse")), FunctionSpec.dtype],
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk, a layer per core, each block stored by let as soon as it is done; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix; a J over 256 MB goes to a temporary file beside the database while it is built and is streamed by panels from then on), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example and counting all such examples (nonfinite=refuse, the default), or with nonfinite=skip those examples are left out (a first reading finds them; a note says how many and where).",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
             guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
-            let files = try GradientFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
+            var files = try GradientFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
             let weightsFile = args.word("weights") ?? ""
-            let weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
+            var weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
+            if args.word("nonfinite") == "skip" {
+                // Left out as examples of weight zero, read as zeros.
+                let scan = try files.scanNonFinite()
+                if !scan.examples.isEmpty {
+                    var kept = weights ?? [Double](repeating: 1, count: files.examples)
+                    for example in scan.examples { kept[example] = 0 }
+                    guard kept.contains(where: { $0 > 0 }) else {
+                        throw args.error("no example is left: \(scan.summary(of: files.examples)) hold non-finite gradients\(weights == nil ? "" : ", and the others have weight zero"); nothing was stored")
+                    }
+                    files.skipped = scan.examples
+                    weights = kept
+                    evaluator.session.note("fisher: left out \(scan.summary(of: files.examples)) with non-finite gradients")
+                }
+            }
             if args.word("form") == "lowrank" {
                 return .whole(WholeMatrixValue(matrix: try lowRankFisher(files, weights: weights, evaluator), collectionName: name, dtype: args.dtype))
             }
