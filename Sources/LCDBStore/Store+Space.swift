@@ -7,7 +7,7 @@ extension Store {
     /// new pages until they are checkpointed into the file); an in-memory one
     /// is held to half the machine's memory. Estimates use Double, so absurd
     /// sizes cannot overflow.
-    func requireSpace(for bytes: Double, _ what: String) throws {
+    public func requireSpace(for bytes: Double, _ what: String) throws {
         let margin = 64.0 * 1024 * 1024
         if let path {
             let folder = (path as NSString).deletingLastPathComponent

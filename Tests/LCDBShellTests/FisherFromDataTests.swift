@@ -421,6 +421,27 @@ struct FisherFromDataTests {
         #expect(listing.stdout == "name\nD\nF\nL\nW\n", "only the four built with nonfinite=skip: \(listing.stdout)")
     }
 
+    /// `let F = fisher(...)` whose form could not be stored (the dense block
+    /// of a Parameter of 10^6 values takes 4 TB) is refused before any value
+    /// is read: the file's NaN is never seen. Not when the result is not stored.
+    @Test func aResultTheDiskCannotHoldIsRefusedBeforeReading() throws {
+        let py = try LCDBProcess.run(["-c", #"""
+            import numpy as np
+            from safetensors.numpy import save_file
+            p = np.ones((2, 1000000), dtype=np.float32); p[1, 7] = np.nan
+            save_file({"p": p}, "huge.safetensors")
+            """#], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.status == 0, "\(py.stderr)")
+        let db = folder.appendingPathComponent("huge.lcdb").path
+        #expect(try LCDBProcess.run(["--no-init", db, "-c", "create collection big (p Parameter(1000000));"], in: folder).status == 0)
+        let refused = try LCDBProcess.run(["--no-init", db, "-c", "let F = fisher(big, 'huge.safetensors', form=dense);"], in: folder)
+        #expect(refused.status == 1 && refused.stderr.contains("fisher: the result, matrix 'F', needs 4.0 TB; writing it takes about 8.0 TB of free disk")
+                && !refused.stderr.contains("NaN"), "\(refused.stderr)")
+        // Not stored: the diagonal reads the file (and finds the NaN).
+        let read = try LCDBProcess.run(["--no-init", db, "-c", "trace(fisher(big, 'huge.safetensors'));"], in: folder)
+        #expect(read.status == 1 && read.stderr.contains("tensor 'p' holds NaN at example 1"), "\(read.stderr)")
+    }
+
     /// A layer read in runs of its columns (as one too wide for a slab is)
     /// gives the same diagonal, bit for bit, and names a NaN's example.
     @Test func columnRunsGiveTheSameDiagonal() throws {

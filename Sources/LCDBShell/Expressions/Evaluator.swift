@@ -11,8 +11,24 @@ public final class Evaluator {
     let session: Session
     var store: Store { session.store }
 
+    /// Set by `let`: the name its result is stored as, and where its
+    /// expression starts. A builder called as that whole expression checks
+    /// the disk has room for its result before it reads any file.
+    var storedAs: (name: String, location: SourceLocation)?
+
     init(session: Session) {
         self.session = session
+    }
+
+    /// Refuses, before any work, a result of `bytes` that `let` could not
+    /// store (the call being the whole expression `let` stores).
+    func requireRoomIfStored(_ args: CallArguments, bytes: Double) throws {
+        guard let target = storedAs, target.location == args.location else { return }
+        do {
+            try store.requireSpace(for: bytes, "the result, matrix '\(target.name)',")
+        } catch let error as StoreError {
+            throw args.error(error.message)
+        }
     }
 
     /// Current nesting of `evaluate`, capped like the parser's (`Expression.maxNesting`).

@@ -22,7 +22,9 @@ struct LetStatement: Statement {
     func run(in session: Session) throws -> [ResultTable] {
         let store = session.store
         try requireNoShadowedLayer(store)
-        let value = try Evaluator(session: session).evaluate(expression)
+        let evaluator = Evaluator(session: session)
+        evaluator.storedAs = (name.value, expression.location)
+        let value = try evaluator.evaluate(expression)
         do {
             switch value {
             // A name taken by another kind of object is refused by the store (one namespace).

@@ -17,6 +17,15 @@ enum DataFunctions {
             let collection = try evaluator.store.collection(named: name)
             guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
             var files = try GradientFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
+            // The stored size of the chosen form, checked against the disk before any value is read.
+            let numels = collection.entries.map { Double($0.layer.numel) }, numel = numels.reduce(0, +)
+            let entries: Double = switch args.word("form") {
+            case "dense": numels.reduce(0) { $0 + $1 * ($1 + 1) / 2 } // one triangle per block
+            case "lowrank": Double(files.examples) * numel
+            case "full": numel * numel
+            default: numel
+            }
+            try evaluator.requireRoomIfStored(args, bytes: entries * Double(args.dtype.size))
             let weightsFile = args.word("weights") ?? ""
             var weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
             if args.word("nonfinite") == "skip" {
