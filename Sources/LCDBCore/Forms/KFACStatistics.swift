@@ -202,12 +202,15 @@ public struct EKFACDiagonal {
     private var sums: [[Double]]
     private var examples: [Int]
 
-    public init(kfac: StructuredMatrix) throws(CoreError) {
+    /// `only`: the layers this builder accumulates (the others' factors are
+    /// not decomposed); builders over disjoint layers run side by side and
+    /// `take` combines them.
+    public init(kfac: StructuredMatrix, only: Set<Int>? = nil) throws(CoreError) {
         self.kfac = kfac
         var eigenforms: [EKFACForm?] = []
         var sums: [[Double]] = []
         for (position, block) in kfac.blocks.enumerated() {
-            if let block = block as? KFACForm {
+            if let block = block as? KFACForm, only?.contains(position) ?? true {
                 let eigen = try block.eigenform(layer: kfac.collection.names[position])
                 eigenforms.append(eigen)
                 sums.append([Double](repeating: 0, count: eigen.geometry.rows * eigen.geometry.columns))
@@ -219,6 +222,16 @@ public struct EKFACDiagonal {
         self.eigenforms = eigenforms
         self.sums = sums
         examples = [Int](repeating: 0, count: kfac.blocks.count)
+    }
+
+    /// Takes layers `layers` from `other`, a builder over the same matrix
+    /// and files that accumulated them.
+    public mutating func take(_ layers: Set<Int>, from other: EKFACDiagonal) {
+        for position in layers {
+            eigenforms[position] = other.eigenforms[position]
+            sums[position] = other.sums[position]
+            examples[position] = other.examples[position]
+        }
     }
 
     /// Adds `rows` examples of layer `position` (as `KFACStatistics.add`).
@@ -254,8 +267,18 @@ public struct EKFACDiagonal {
             for k in 0 ..< inEffective { extended.values[r * width + k] = inputs[r * inEffective + k] }
         }
         // Rows rotated into the eigenbases: g U_G and ã U_A.
-        let rotatedGrads = Matrix64.product(Matrix64(rows: rows * count, columns: out, values: grads), uG)
-        let rotatedInputs = Matrix64.product(extended, uA)
+        var rotatedGrads = Matrix64.product(Matrix64(rows: rows * count, columns: out, values: grads), uG)
+        var rotatedInputs = Matrix64.product(extended, uA)
+        if count == 1 {
+            // One position: M_n = (U_Gᵀ g_n)(U_Aᵀ ã_n)ᵀ, so (M_n)² element-wise is the
+            // outer product of the squares, and their sum over the slab one product.
+            for k in rotatedGrads.values.indices { rotatedGrads.values[k] *= rotatedGrads.values[k] }
+            for k in rotatedInputs.values.indices { rotatedInputs.values[k] *= rotatedInputs.values[k] }
+            let m = Matrix64.product(rotatedGrads, rotatedInputs, transposeA: true)
+            for k in m.values.indices { sums[position][k] += m.values[k] }
+            examples[position] += rows
+            return
+        }
         for n in 0 ..< rows {
             let g = Matrix64(rows: count, columns: out, values: Array(rotatedGrads.values[n * count * out ..< (n + 1) * count * out]))
             let a = Matrix64(rows: count, columns: width, values: Array(rotatedInputs.values[n * count * width ..< (n + 1) * count * width]))

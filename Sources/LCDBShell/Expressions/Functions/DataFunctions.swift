@@ -119,11 +119,27 @@ enum DataFunctions {
                      summary: "EKFAC from the same layer statistics as kfac: the KFAC factors' eigenbases, and the exact per-example diagonal D = mean_n (U_Gᵀ M_n U_A)² with M_n = Σ_s g_s ãᵀ_s (NNGeometry's update_diag): two passes over the files.",
                      example: "let E = ekfac(mlp, 'stats_*.safetensors');") { args, evaluator in
             let (name, files, kfac) = try kfacFromStatistics(args, evaluator, pass: "pass 1 of 2")
-            var diagonal = try EKFACDiagonal(kfac: kfac)
             let progress = statisticsProgress(files, evaluator, "pass 2 of 2")
-            try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
-                diagonal.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-                progress(rows)
+            // The second pass split between the cores as the first (each thread
+            // decomposes its own layers' factors too).
+            let groups = LayerSplit.groups(costs: files.collection.entries.map { KFACStatistics.cost(of: $0.layer) })
+            var diagonal = try EKFACDiagonal(kfac: kfac, only: groups.count > 1 ? [] : nil)
+            if groups.count > 1 {
+                let report = LayerSplit.synchronized(progress)
+                let builders = try LayerSplit.run(groups) { layers in
+                    var builder = try EKFACDiagonal(kfac: kfac, only: layers)
+                    try files.forEachSlab(rows: files.rowsPerSlab(), layers: layers) { position, rows, count, inputs, grads in
+                        builder.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                        report(rows)
+                    }
+                    return builder
+                }
+                for (group, builder) in zip(groups, builders) { diagonal.take(group, from: builder) }
+            } else {
+                try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
+                    diagonal.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                    progress(rows)
+                }
             }
             return .matrix(FormFunctions.value(try diagonal.result(), name, args.dtype))
         },
