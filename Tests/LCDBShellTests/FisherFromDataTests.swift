@@ -50,6 +50,8 @@ struct FisherFromDataTests {
             let Fall = fisher(net, 'all_\(dtype).safetensors', form=dense);
             export matrix D to 'D.safetensors';
             export matrix F to 'F.safetensors';
+            let F32 = fisher(net, 'g_\(dtype)_*.safetensors', form=dense, dtype=float32);
+            export matrix F32 to 'F32.safetensors';
             compare(F, Fall);
             """], in: folder, environment: environment)
         #expect(out.status == 0, "\(out.stderr)")
@@ -61,7 +63,7 @@ struct FisherFromDataTests {
             from safetensors.numpy import load_file
             dtype = sys.argv[1]
             shards = [load_file(f"g_{dtype}_{i}.safetensors") for i in range(3)]
-            D, F = load_file("D.safetensors"), load_file("F.safetensors")
+            D, F, F32 = load_file("D.safetensors"), load_file("F.safetensors"), load_file("F32.safetensors")
             layers = {"fc": ["fc.weight", "fc.bias"], "head": ["head.weight"], "conv": ["conv.weight", "conv.bias"], "p": ["p"]}
             for layer, tensors in layers.items():
                 G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in tensors], axis=1) for s in shards]).astype(np.float64)
@@ -70,6 +72,9 @@ struct FisherFromDataTests {
                 want_diag, want_block = (G ** 2).mean(axis=0), G.T @ G / n
                 assert np.abs(D[f"{layer}.diag"] - want_diag).max() <= 1e-12 * np.abs(want_diag).max(), layer
                 assert np.abs(F[layer] - want_block).max() <= 1e-12 * np.abs(want_block).max(), layer
+                # Stored as float32: the float64 block rounded once.
+                assert F32[layer].dtype == np.float32, layer
+                assert np.abs(F32[layer] - want_block).max() <= 1e-6 * np.abs(want_block).max(), layer
             print("python ok")
             """#
         let verified = try LCDBProcess.run(["-c", check, dtype], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])

@@ -10,9 +10,10 @@ import LCDBStore
 /// later blocks are still being computed, so storing a gigabyte of blocks
 /// overlaps the arithmetic instead of following it.
 ///
-/// The blocks stay in memory until the value is dropped (other operations
-/// may ask for them again); dropping it stops the workers after their
-/// current slab and waits for them.
+/// A block `let` has stored (its last rows served) is released at once, so
+/// memory holds only the blocks computed but not yet stored, usually two or
+/// three; one asked for again is computed again. Dropping the stream stops
+/// the workers after their current slab and waits for them.
 public final class FisherStream: FisherBlockSource, @unchecked Sendable {
     private let work: Work
 
@@ -35,6 +36,8 @@ public final class FisherStream: FisherBlockSource, @unchecked Sendable {
     public func fill<Scalar: BLASScalar>(_ position: Int, _ rows: Range<Int>, _ columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>) throws {
         let block = try work.wait(for: position)
         let side = work.files.collection.entries[position].layer.numel
+        // let fills a block's panels in row order: after the last one it is stored.
+        defer { if rows.upperBound == side { work.release(position) } }
         block.withUnsafeBufferPointer { values in
             if Scalar.self == Double.self {
                 target.withMemoryRebound(to: Double.self, capacity: rows.count * columns.count) {
@@ -64,6 +67,8 @@ public final class FisherStream: FisherBlockSource, @unchecked Sendable {
         private let located: (any Error) -> any Error
         private let condition = NSCondition()
         private var blocks: [[Double]?]
+        /// Blocks handed to `let` in full and released.
+        private var released: Set<Int> = []
         private var failure: (any Error)?
         private var next = 0
         private var stopped = false
@@ -108,11 +113,29 @@ public final class FisherStream: FisherBlockSource, @unchecked Sendable {
 
         func wait(for position: Int) throws -> [Double] {
             condition.lock()
-            defer { condition.unlock() }
             while true {
-                if let block = blocks[position] { return block }
-                if let failure { throw failure }
+                if let block = blocks[position] {
+                    condition.unlock()
+                    return block
+                }
+                if let failure {
+                    condition.unlock()
+                    throw failure
+                }
+                if released.contains(position) { break }
                 condition.wait()
+            }
+            condition.unlock()
+            // Stored and released already, asked for again: computed again here.
+            return try compute(position)
+        }
+
+        /// Frees block `position` (stored by `let`).
+        func release(_ position: Int) {
+            condition.withLock {
+                guard blocks[position] != nil, !(blocks[position]?.isEmpty ?? true) else { return }
+                blocks[position] = nil
+                released.insert(position)
             }
         }
 

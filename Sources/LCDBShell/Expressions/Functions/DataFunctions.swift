@@ -25,7 +25,8 @@ enum DataFunctions {
             case "full": numel * numel
             default: numel
             }
-            try evaluator.requireRoomIfStored(args, bytes: entries * Double(args.dtype.size))
+            // The full matrix must fit in memory first (FullFisher says so with its size).
+            if args.word("form") != "full" { try evaluator.requireRoomIfStored(args, bytes: entries * Double(args.dtype.size)) }
             let weightsFile = args.word("weights") ?? ""
             var weights = weightsFile.isEmpty ? nil : try files.weights(from: weightsFile)
             if args.word("nonfinite") == "skip" {
@@ -47,6 +48,7 @@ enum DataFunctions {
             }
             if args.word("form") == "full" {
                 var full = try FullFisher(collection: collection)
+                try evaluator.requireRoomIfStored(args, bytes: entries * Double(args.dtype.size))
                 let progress = evaluator.session.progressReporter("reading \(files.examples) examples")
                 var done = 0, start = 0
                 // A slab holds every layer's gradients: about 32 MB of all parameters.
