@@ -143,7 +143,7 @@ public struct GradientFiles {
                         let columns = columnStart ..< min(numel, columnStart + max(1, columnLimit))
                         if slab.count != rows * columns.count {
                             slab = []
-                            slab = [Double](repeating: 0, count: rows * columns.count)
+                            slab = HugePages.array(count: rows * columns.count)
                         }
                         try read(shard, tensors, start: start, base: base, rows: rows, columns: columns, into: &slab, scratch: &scratch)
                         try body(rows, position, columns, slab)

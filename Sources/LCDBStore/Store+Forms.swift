@@ -183,7 +183,7 @@ extension Store {
     /// A part's values, converted to float64 (an `upper` part mirrored whole).
     static func readPart(_ part: StoredPart, dtype: DType) throws -> [Double] {
         func read<Scalar: BLASScalar>(_: Scalar.Type) throws -> [Scalar] {
-            var values = [Scalar](repeating: 0, count: part.rows * part.columns)
+            var values: [Scalar] = HugePages.array(count: part.rows * part.columns)
             var buffer: [Scalar] = []
             try values.withUnsafeMutableBufferPointer { target in
                 let base = target.baseAddress!

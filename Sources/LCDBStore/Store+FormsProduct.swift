@@ -18,7 +18,7 @@ extension Store {
             let largest = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }.max() ?? 0
             try MemoryBudget.require(largest * 8 * 4, for: "two blocks of matrix '\(name)' at a time")
             let collection = matrix.collection
-            var result = [Double](repeating: 0, count: collection.numel)
+            var result: [Double] = HugePages.array(count: collection.numel)
             let worker = DispatchQueue(label: "lcdb.forms-product")
             let slots = DispatchSemaphore(value: 1)
             try result.withUnsafeMutableBufferPointer { buffer in

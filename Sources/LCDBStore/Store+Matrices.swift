@@ -211,7 +211,7 @@ extension Store {
         try requireMemory(for: Double(side) * Double(side) * Double(MemoryLayout<Scalar>.size),
                           "block '\(entry.name)' of matrix '\(matrix.name)' (\(side) x \(side)), read whole for this operation,",
                           advice: "; mv, vtmv, trace, diagonal, norms and export read it tile by tile instead")
-        var block = [Scalar](repeating: 0, count: side * side)
+        var block: [Scalar] = HugePages.array(count: side * side)
         var buffer: [Scalar] = []
         try block.withUnsafeMutableBufferPointer { target in
             let base = target.baseAddress!

@@ -88,7 +88,7 @@ extension Store {
                                                 _ collection: LayerCollection) throws -> ParameterVector<Scalar> {
         try ParameterVector<Scalar>.requireMemory(over: collection, "vector '\(name)'")
         let chunks = try Store.chunkPlacements(db, vectorID: vectorID, name: name, collection, scalarSize: MemoryLayout<Scalar>.size)
-        var values = [Scalar](repeating: 0, count: collection.numel)
+        var values: [Scalar] = HugePages.array(count: collection.numel)
         var blob: BlobHandle?
         try values.withUnsafeMutableBytes { bytes in
             for chunk in chunks {

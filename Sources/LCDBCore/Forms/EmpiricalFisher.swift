@@ -45,7 +45,7 @@ public struct EmpiricalFisher {
             sums = collection.entries.enumerated().map { position, entry in
                 guard kept[position] else { return [] }
                 let count = entry.layer.numel * entry.layer.numel
-                return [Double](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+                return HugePages.array(count: count, zeroed: false)
             }
         }
     }
