@@ -121,28 +121,12 @@ enum DataFunctions {
                      summary: "EKFAC from the same layer statistics as kfac: the KFAC factors' eigenbases, and the exact per-example diagonal D = mean_n (U_Gᵀ M_n U_A)² with M_n = Σ_s g_s ãᵀ_s (NNGeometry's update_diag): two passes over the files.",
                      example: "let E = ekfac(mlp, 'stats_*.safetensors');") { args, evaluator in
             let (name, files, kfac) = try kfacFromStatistics(args, evaluator, pass: "pass 1 of 2")
-            let progress = statisticsProgress(files, evaluator, "pass 2 of 2")
             // The second pass split between the cores as the first (each thread
             // decomposes its own layers' factors too).
-            let groups = LayerSplit.groups(costs: files.collection.entries.map { KFACStatistics.cost(of: $0.layer) })
-            var diagonal = try EKFACDiagonal(kfac: kfac, only: groups.count > 1 ? [] : nil)
-            if groups.count > 1 {
-                let report = LayerSplit.synchronized(progress)
-                let builders = try LayerSplit.run(groups) { layers in
-                    var builder = try EKFACDiagonal(kfac: kfac, only: layers)
-                    try files.forEachSlab(rows: files.rowsPerSlab(), layers: layers) { position, rows, count, inputs, grads in
-                        builder.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-                        report(rows)
-                    }
-                    return builder
-                }
-                for (group, builder) in zip(groups, builders) { diagonal.take(group, from: builder) }
-            } else {
-                try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
-                    diagonal.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
-                    progress(rows)
-                }
-            }
+            let diagonal = try splitPass(files, progress: statisticsProgress(files, evaluator, "pass 2 of 2"),
+                                         make: { try EKFACDiagonal(kfac: kfac, only: $0) },
+                                         add: { $0.add(position: $1, rows: $2, positions: $3, inputs: $4, grads: $5) },
+                                         take: { $0.take($1, from: $2) })
             return .matrix(FormFunctions.value(try diagonal.result(), name, args.dtype))
         },
     ]
@@ -189,35 +173,42 @@ enum DataFunctions {
         guard case .word(let pattern)? = args.value("files") else { throw args.error("files must be a quoted file name or pattern") }
         let convention = KFACStatistics.Convention(rawValue: args.word("positions") ?? "expand") ?? .expand
         let files = try LayerStatisticsFiles.open(try GradientFiles.paths(matching: pattern), over: collection)
-        let statistics = try accumulate(files, convention: convention, progress: statisticsProgress(files, evaluator, pass))
+        let statistics = try splitPass(files, progress: statisticsProgress(files, evaluator, pass),
+                                       make: { try KFACStatistics(collection: collection, convention: convention, only: $0) },
+                                       add: { try $0.add(position: $1, rows: $2, positions: $3, inputs: $4, grads: $5) },
+                                       take: { $0.take($1, from: $2) })
         return (name, files, try statistics.result())
     }
 
     /// One pass over the statistics files with the layers split between the
-    /// cores (`LayerSplit`); with one core, or one layer, one builder.
-    private static func accumulate(_ files: LayerStatisticsFiles, convention: KFACStatistics.Convention,
-                                   progress: @escaping (Int) -> Void) throws -> KFACStatistics {
-        let collection = files.collection
-        let groups = LayerSplit.groups(costs: collection.entries.map { KFACStatistics.cost(of: $0.layer) })
+    /// cores (`LayerSplit`): a builder per group (`make(layers)`), combined
+    /// by `take` into `make([])`; with one core, or one layer, one builder
+    /// (`make(nil)`). Serves kfac and both of ekfac's passes.
+    private static func splitPass<Builder>(_ files: LayerStatisticsFiles, progress: @escaping (Int) -> Void,
+                                           make: @escaping (Set<Int>?) throws -> Builder,
+                                           add: @escaping (inout Builder, _ position: Int, _ rows: Int, _ positions: Int,
+                                                           _ inputs: [Double], _ grads: [Double]) throws -> Void,
+                                           take: (inout Builder, Set<Int>, Builder) -> Void) throws -> Builder {
+        let groups = LayerSplit.groups(costs: files.collection.entries.map { KFACStatistics.cost(of: $0.layer) })
         guard groups.count > 1 else {
-            var statistics = try KFACStatistics(collection: collection, convention: convention)
+            var builder = try make(nil)
             try files.forEachSlab(rows: files.rowsPerSlab()) { position, rows, count, inputs, grads in
-                try statistics.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                try add(&builder, position, rows, count, inputs, grads)
                 progress(rows)
             }
-            return statistics
+            return builder
         }
         let report = LayerSplit.synchronized(progress)
         let builders = try LayerSplit.run(groups) { layers in
-            var builder = try KFACStatistics(collection: collection, convention: convention, only: layers)
+            var builder = try make(layers)
             try files.forEachSlab(rows: files.rowsPerSlab(), layers: layers) { position, rows, count, inputs, grads in
-                try builder.add(position: position, rows: rows, positions: count, inputs: inputs, grads: grads)
+                try add(&builder, position, rows, count, inputs, grads)
                 report(rows)
             }
             return builder
         }
-        var combined = try KFACStatistics(collection: collection, convention: convention, only: [])
-        for (group, builder) in zip(groups, builders) { combined.take(group, from: builder) }
+        var combined = try make([])
+        for (group, builder) in zip(groups, builders) { take(&combined, group, builder) }
         return combined
     }
 }
