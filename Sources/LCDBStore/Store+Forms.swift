@@ -182,29 +182,35 @@ extension Store {
 
     /// A part's values, converted to float64 (an `upper` part mirrored whole).
     static func readPart(_ part: StoredPart, dtype: DType) throws -> [Double] {
-        func read<Scalar: BLASScalar>(_: Scalar.Type) throws -> [Scalar] {
-            var values: [Scalar] = HugePages.array(count: part.rows * part.columns)
-            var buffer: [Scalar] = []
-            try values.withUnsafeMutableBufferPointer { target in
-                let base = target.baseAddress!
-                for tile in part.reader.tiles {
-                    let count = tile.rows.count * tile.columns.count
-                    if buffer.count < count { buffer = [Scalar](repeating: 0, count: count) }
-                    try buffer.withUnsafeMutableBufferPointer { panel in
-                        try part.reader.read(tile, into: panel.baseAddress!)
-                        for row in tile.rows {
-                            (base + row * part.columns + tile.columns.lowerBound)
-                                .update(from: panel.baseAddress! + (row - tile.rows.lowerBound) * tile.columns.count, count: tile.columns.count)
-                        }
+        var values: [Double] = HugePages.array(count: part.rows * part.columns, zeroed: false)  // the tiles cover it (TileReader checks)
+        try values.withUnsafeMutableBufferPointer { target in
+            try readPart(part, dtype: dtype, into: target.baseAddress!)
+            if part.layout == .upper { SquareMirror.copy(target.baseAddress!, side: part.rows, from: .upper) }
+        }
+        return values
+    }
+
+    /// A part's values into `target` (`rows x columns`, row-major), as
+    /// float64; of an `upper` part, the upper triangle only (the rest is
+    /// left as it was). float64 tiles go straight from SQLite into place.
+    static func readPart(_ part: StoredPart, dtype: DType, into target: UnsafeMutablePointer<Double>) throws {
+        switch dtype {
+        case .float64:
+            for tile in part.reader.tiles { try part.reader.read(tile, placedIn: target, stride: part.columns) }
+        case .float32:
+            var panel: [Float] = []
+            for tile in part.reader.tiles {
+                let width = tile.columns.count
+                if panel.count < tile.rows.count * width { panel = [Float](repeating: 0, count: tile.rows.count * width) }
+                try panel.withUnsafeMutableBufferPointer { buffer in
+                    try part.reader.read(tile, into: buffer.baseAddress!)
+                    for row in tile.rows {
+                        let source = buffer.baseAddress! + (row - tile.rows.lowerBound) * width
+                        let destination = target + row * part.columns + tile.columns.lowerBound
+                        for k in 0 ..< width { destination[k] = Double(source[k]) }
                     }
                 }
-                if part.layout == .upper { SquareMirror.copy(base, side: part.rows, from: .upper) }
             }
-            return values
-        }
-        return switch dtype {
-        case .float64: try read(Double.self)
-        case .float32: try read(Float.self).map(Double.init)
         }
     }
 

@@ -3,11 +3,16 @@ import GRDB
 import LCDBCore
 
 extension Store {
-    /// M x for a stored matrix in forms, a block at a time: the parts of
-    /// block k + 1 are read (on this thread, the only one that calls SQLite)
-    /// while block k's product runs on a worker thread, so reading and
-    /// arithmetic overlap and at most two blocks are in memory (loading the
-    /// whole of GPT-2's KFAC first took 4.6 s and 3.3 GB before any product).
+    /// M x for a stored matrix in forms, a block at a time. This thread (the
+    /// only one that calls SQLite) reads blocks, largest product first, into
+    /// reused buffers and hands each to one of `cores` workers that multiply
+    /// with OpenBLAS single-threaded (`BlockForm.product(parts:...)`):
+    /// reading and arithmetic overlap without the stalls of two OpenBLAS
+    /// threads waiting on each other while a third thread reads (that cost
+    /// GPT-2's KFAC a third of its time). A block whose product is more than
+    /// a core's share runs alone first, with OpenBLAS's threads. At most
+    /// `cores + 1` blocks are in memory, in buffers that are never freed
+    /// between blocks (fresh memory costs a kernel page fault per 4 KB).
     public func formsProduct(_ name: String, _ x: ParameterVector<Double>) throws -> ParameterVector<Double> {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
@@ -15,30 +20,147 @@ extension Store {
                 throw StoreError(.mismatch, "mv: the vector is not over the collection of matrix '\(name)'")
             }
             let layouts = try Store.blockLayouts(db, matrix)
-            let largest = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }.max() ?? 0
-            try MemoryBudget.require(largest * 8 * 4, for: "two blocks of matrix '\(name)' at a time")
             let collection = matrix.collection
-            var result: [Double] = HugePages.array(count: collection.numel)
-            let worker = DispatchQueue(label: "lcdb.forms-product")
-            let slots = DispatchSemaphore(value: 1)
+            let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
+            let workers = BlockScheduler.cores
+            try MemoryBudget.require((sizes.max() ?? 0) * 8 * 2 * Double(workers + 1),
+                                     for: "\(workers + 1) blocks of matrix '\(name)' at a time")
+            // A product costs about side x sqrt(stored values): side^2 for a
+            // dense block, out x in x (out + in) for kfac, up to a constant.
+            let costs = sizes.enumerated().map { Double(collection.range(at: $0).count) * $1.squareRoot() }
+            let total = costs.reduce(0, +)
+            let order = costs.indices.sorted { costs[$0] > costs[$1] }
+            let alone = order.filter { workers > 1 && costs[$0] > total / Double(workers) }
+            let shared = order.filter { !alone.contains($0) }
+            var result: [Double] = HugePages.array(count: collection.numel, zeroed: false)
+            let buffers = BlockBufferPool(count: workers + 1)
+            let scratches = ScratchPool(count: workers)
+            let failure = FirstError()
+            let types = layouts.map { BlockForms.type(of: $0.form) }
             try result.withUnsafeMutableBufferPointer { buffer in
                 let output = SendablePointer(pointer: buffer.baseAddress!)
-                defer { worker.sync {} }
-                for (position, block) in layouts.enumerated() {
-                    try Interruption.check()
-                    let form = try Store.readForm(matrix, position: position, block)
+                func readBlock(_ position: Int) throws -> (BlockBuffers, [String: PartBuffer]) {
+                    let block = buffers.take()
+                    var parts: [String: PartBuffer] = [:]
+                    for part in layouts[position].parts {
+                        let values = block.buffer(part.name, count: part.rows * part.columns)
+                        try Store.readPart(part, dtype: matrix.dtype, into: values)
+                        parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
+                    }
+                    return (block, parts)
+                }
+                @Sendable func multiply(_ position: Int, _ parts: [String: PartBuffer]) {
                     let range = collection.range(at: position)
-                    let piece = Array(x.values[range])
-                    slots.wait()
-                    worker.async {
-                        let product = form.product(piece)
-                        product.withUnsafeBufferPointer { (output.pointer + range.lowerBound).update(from: $0.baseAddress!, count: range.count) }
-                        slots.signal()
+                    let entry = collection.entries[position]
+                    let scratch = scratches.take()
+                    defer { scratches.give(scratch) }
+                    do {
+                        guard let type = types[position] else { throw Store.lowRankRefused(name) }
+                        try x.values.withUnsafeBufferPointer { input in
+                            try type.product(parts: parts, layer: entry.layer, name: entry.name, UnsafeBufferPointer(rebasing: input[range]),
+                                             into: UnsafeMutableBufferPointer(start: output.pointer + range.lowerBound, count: range.count),
+                                             scratch: scratch)
+                        }
+                    } catch {
+                        failure.record(StoreError(.corrupt, "matrix '\(name)': \(error)"))
                     }
                 }
+                for position in alone {
+                    try Interruption.check()
+                    let (block, parts) = try readBlock(position)
+                    multiply(position, parts)
+                    buffers.give(block)
+                    try failure.rethrow()
+                }
+                let queue = DispatchQueue(label: "lcdb.forms-product", attributes: .concurrent)
+                let group = DispatchGroup()
+                let slots = DispatchSemaphore(value: workers)
+                defer { group.wait() }
+                try BlockScheduler.withSingleThreadedBLAS {
+                    for position in shared {
+                        try Interruption.check()
+                        try failure.rethrow()
+                        let (block, parts) = try readBlock(position)
+                        slots.wait()
+                        queue.async(group: group) {
+                            multiply(position, parts)
+                            buffers.give(block)
+                            slots.signal()
+                        }
+                    }
+                    group.wait()
+                }
+                try failure.rethrow()
             }
             return try ParameterVector(collection: collection, values: result)
         }
+    }
+}
+
+/// The buffers one block's parts are read into, by part name, kept (and
+/// grown as needed) from one block to the next.
+final class BlockBuffers: @unchecked Sendable {
+    private var storage: [String: ProductScratch] = [:]
+
+    func buffer(_ part: String, count: Int) -> UnsafeMutablePointer<Double> {
+        let scratch = storage[part] ?? ProductScratch()
+        storage[part] = scratch
+        return scratch.buffer(count, slot: 0)
+    }
+}
+
+/// A fixed set of objects handed out and back under a lock: one per block
+/// in flight. `take` never waits: callers hold at most `count` at a time.
+final class LockedPool<Element: AnyObject>: @unchecked Sendable {
+    private var free: [Element]
+    private let make: () -> Element
+    private let lock = DispatchSemaphore(value: 1)
+
+    init(count: Int, _ make: @escaping () -> Element) {
+        self.make = make
+        free = (0 ..< count).map { _ in make() }
+    }
+
+    func take() -> Element {
+        lock.wait()
+        defer { lock.signal() }
+        return free.popLast() ?? make()
+    }
+
+    func give(_ element: Element) {
+        lock.wait()
+        defer { lock.signal() }
+        free.append(element)
+    }
+}
+
+typealias BlockBufferPool = LockedPool<BlockBuffers>
+typealias ScratchPool = LockedPool<ProductScratch>
+
+extension LockedPool where Element == BlockBuffers {
+    convenience init(count: Int) { self.init(count: count) { BlockBuffers() } }
+}
+
+extension LockedPool where Element == ProductScratch {
+    convenience init(count: Int) { self.init(count: count) { ProductScratch() } }
+}
+
+/// The first error a worker met, for the thread that started them to throw.
+final class FirstError: @unchecked Sendable {
+    private var error: (any Error)?
+    private let lock = DispatchSemaphore(value: 1)
+
+    func record(_ error: any Error) {
+        lock.wait()
+        defer { lock.signal() }
+        if self.error == nil { self.error = error }
+    }
+
+    func rethrow() throws {
+        lock.wait()
+        let error = self.error
+        lock.signal()
+        if let error { throw error }
     }
 }
 

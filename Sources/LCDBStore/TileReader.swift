@@ -77,6 +77,20 @@ final class TileReader {
         try blob?.read(into: target, count: byteCount)
     }
 
+    /// Reads `tile` into its place in a row-major `target` whose rows are
+    /// `stride` values apart: one blob read when the tile is as wide as the
+    /// target, else one per row. No copy between SQLite and the target.
+    func read(_ tile: Placement, placedIn target: UnsafeMutablePointer<Double>, stride: Int) throws {
+        let start = target + tile.rows.lowerBound * stride + tile.columns.lowerBound
+        if tile.columns.count == stride {
+            try read(tile, into: start)
+        } else {
+            for row in tile.rows {
+                try read(tile, rows: row ..< row + 1, columns: tile.columns, into: start + (row - tile.rows.lowerBound) * stride)
+            }
+        }
+    }
+
     /// Reads rows `rows` and columns `columns` of `tile` (both inside it) into
     /// `target`, row-major with `columns.count` values per row: one blob read
     /// when the columns are the tile's whole width, else one per row.

@@ -46,11 +46,44 @@ struct BlockFormTests {
         return m
     }
 
-    static func expectForm(_ form: any BlockForm, equals reference: [Double], _ label: String, regularization: Double = 0.3) throws {
+    /// M x the way a stored matrix's `mv` computes it: the form's static
+    /// product on its parts in buffers. With `upperOnly`, each square part
+    /// that is exactly symmetric is given as its upper triangle, the rest of
+    /// its buffer NaN, as a stored part kept as one triangle is read.
+    static func bufferProduct(_ form: any BlockForm, layer: Layer, _ x: [Double], upperOnly: Bool) throws -> [Double] {
+        var buffers: [UnsafeMutablePointer<Double>] = []
+        defer { buffers.forEach { $0.deallocate() } }
+        var parts: [String: PartBuffer] = [:]
+        for part in form.parts {
+            let values = UnsafeMutablePointer<Double>.allocate(capacity: max(1, part.values.count))
+            buffers.append(values)
+            values.initialize(from: part.values, count: part.values.count)
+            let square = Matrix64(rows: part.rows, columns: part.columns, values: part.values)
+            let triangle = upperOnly && part.shape.count == 2 && part.rows == part.columns && square.asymmetry == 0
+            if triangle { for i in 0 ..< part.rows { for j in 0 ..< i { values[i * part.columns + j] = .nan } } }
+            parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: triangle)
+        }
+        var y = [Double](repeating: .nan, count: form.side)
+        try x.withUnsafeBufferPointer { input in
+            try y.withUnsafeMutableBufferPointer { output in
+                try type(of: form).product(parts: parts, layer: layer, name: "t", input, into: output, scratch: ProductScratch())
+            }
+        }
+        return y
+    }
+
+    static func expectForm(_ form: any BlockForm, equals reference: [Double], _ label: String, layer: Layer? = nil,
+                           regularization: Double = 0.3) throws {
         let side = form.side
         #expect(NaiveReference.relativeError(form.dense().values, reference) < 1e-12, "\(label): dense")
         let x = random(side, seed: 11)
         #expect(NaiveReference.relativeError(form.product(x), NaiveReference.matvec(reference, side, x)) < 1e-12, "\(label): mv")
+        if let layer {
+            for upperOnly in [false, true] {
+                let y = try bufferProduct(form, layer: layer, x, upperOnly: upperOnly)
+                #expect(NaiveReference.relativeError(y, NaiveReference.matvec(reference, side, x)) < 1e-12, "\(label): mv from buffers (upper only: \(upperOnly))")
+            }
+        }
         let trace = (0 ..< side).reduce(0.0) { $0 + reference[$1 * side + $1] }
         #expect(NaiveReference.relativeError(form.trace(), trace) < 1e-12, "\(label): trace")
         let frobenius = reference.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
@@ -73,14 +106,14 @@ struct BlockFormTests {
         let l = Self.spd(geometry.rows, seed: 1), r = Self.spd(geometry.columns, seed: 2)
         let form = KFACForm(geometry: geometry, left: .dense(l), right: .dense(r))
         let reference = Self.kron(l, r, bias: geometry.biasColumn)
-        try Self.expectForm(form, equals: reference, label)
+        try Self.expectForm(form, equals: reference, label, layer: layer)
         #expect(try form.inverse(regularization: 0.3, layer: label) is EKFACForm, "kfac's inverse is ekfac")
         // ekfac from kfac equals kfac on every operation.
-        try Self.expectForm(try form.eigenform(layer: label), equals: reference, label + " as ekfac")
+        try Self.expectForm(try form.eigenform(layer: label), equals: reference, label + " as ekfac", layer: layer)
         // A diagonal factor on the left (an Embedding's A, or any 1-D factor).
         let d = (0 ..< geometry.rows).map { 1 + Double($0) / 3 }
         let diagonalLeft = KFACForm(geometry: geometry, left: .diagonal(d), right: .dense(r))
-        try Self.expectForm(diagonalLeft, equals: Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: geometry.biasColumn), label + " diagonal factor")
+        try Self.expectForm(diagonalLeft, equals: Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: geometry.biasColumn), label + " diagonal factor", layer: layer)
     }
 
     @Test func factorNamesFollowTheLayerKind() throws {
@@ -102,11 +135,13 @@ struct BlockFormTests {
     }
 
     @Test func diagIdentityAndDenseMatchTheirBlocks() throws {
-        let values = Self.random(7, seed: 5).map { $0 + 2 }
-        try Self.expectForm(DiagForm(values: values), equals: KroneckerFactor.diagonal(values).dense.values, "diag")
-        try Self.expectForm(IdentityForm(side: 5, scale: 1.7), equals: KroneckerFactor.diagonal([Double](repeating: 1.7, count: 5)).dense.values, "identity")
+        // Layers of 8 and 6 parameters (LayerNorm(4), Linear(2, 2)), for the product from buffers.
+        let values = Self.random(8, seed: 5).map { $0 + 2 }
+        try Self.expectForm(DiagForm(values: values), equals: KroneckerFactor.diagonal(values).dense.values, "diag", layer: .layerNorm([4]))
+        try Self.expectForm(IdentityForm(side: 6, scale: 1.7), equals: KroneckerFactor.diagonal([Double](repeating: 1.7, count: 6)).dense.values, "identity",
+                            layer: .linear(2, 2))
         let block = Self.spd(6, seed: 6)
-        try Self.expectForm(DenseForm(block: block), equals: block.values, "dense")
+        try Self.expectForm(DenseForm(block: block), equals: block.values, "dense", layer: .linear(2, 2))
     }
 
     @Test func piDampingIsNNGeometrysFormula() throws {

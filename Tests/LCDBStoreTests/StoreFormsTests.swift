@@ -70,6 +70,60 @@ struct StoreFormsTests {
         }
     }
 
+    /// `mv` on a stored matrix in forms (parts read into reused buffers,
+    /// blocks shared between worker threads, a dominant block alone) equals
+    /// the product of the same matrix loaded whole: every form, float64 and
+    /// float32, factors kept as one triangle (`dsymm` on the upper triangle)
+    /// and general ones (a kfac x kfac product's `G G'` is not symmetric).
+    @Test(arguments: [false, true])
+    func storedProductsEqualTheLoadedMatrixs(dominantBlock: Bool) throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)
+        var layers = try Self.collection().entries.map { ($0.name, $0.layer) }
+        // Its product is more than a core's share: it runs alone, OpenBLAS threaded.
+        if dominantBlock { layers.append(("big", try .linear(40, 30))) }
+        let collection = try LayerCollection(layers)
+        try store.createCollection("net", collection)
+        let kfac = try StructuredMatrix.randomKFAC(over: collection, seed: 4)
+        let other = try StructuredMatrix.randomKFAC(over: collection, seed: 5)
+        let product = try StructuredMatrix(collection: collection, blocks: zip(kfac.blocks, other.blocks).map { $0.times($1)! })
+        let identity = try StructuredMatrix(collection: collection, blocks: collection.entries.map { IdentityForm(side: $0.layer.numel, scale: 2) })
+        let matrices: [(String, StructuredMatrix, DType)] = [
+            ("K", kfac, .float64), ("K32", kfac, .float32), ("KK", product, .float64),
+            ("Ki", try kfac.inverse(regularization: 0.5), .float64), ("D", try kfac.diagonalMatrix(), .float32), ("I2", identity, .float64),
+        ]
+        let x = ParameterVector<Double>.random(over: collection, seed: 9)
+        for (name, matrix, dtype) in matrices {
+            try store.saveStructured(name, over: "net", matrix, dtype: dtype)
+            let expected = try store.loadStructured(named: name).product(with: x).values
+            let stored = try store.formsProduct(name, x).values
+            let error = zip(stored, expected).map { abs($0 - $1) }.max()! / expected.map(abs).max()!
+            #expect(error < 1e-12, "\(name): relative error \(error)")
+        }
+        #expect(try store.blocks(of: "KK").contains { $0.form == .kfac }, "the product keeps kfac blocks")
+    }
+
+    /// A stored kfac factor whose shape does not fit its layer, found by the
+    /// worker multiplying it: an error naming the matrix, layer and factor.
+    @Test(arguments: [false, true])
+    func aDamagedFactorFailsTheProductWithItsName(dominantBlock: Bool) throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder)
+        var layers = try Self.collection().entries.map { ($0.name, $0.layer) }
+        if dominantBlock { layers = [layers[2]] }
+        let collection = try LayerCollection(layers)
+        try store.createCollection("net", collection)
+        try store.saveStructured("K", over: "net", try StructuredMatrix.randomKFAC(over: collection, seed: 1), dtype: .float64)
+        try store.write { db in
+            // 25 values either way, so the tiles still cover the part.
+            try db.execute(sql: "UPDATE lcdb_matrix_part SET shape = '[25]' WHERE part = 'A' AND position = ?", arguments: [dominantBlock ? 0 : 2])
+        }
+        let x = ParameterVector<Double>.random(over: collection, seed: 2)
+        #expect(throws: StoreError(.corrupt, "matrix 'K': layer 'fc': factor A is missing or not 5 x 5")) {
+            _ = try store.formsProduct("K", x)
+        }
+    }
+
     @Test func damagedPartsAreNamedByCheck() throws {
         let folder = try TemporaryFolder()
         let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)

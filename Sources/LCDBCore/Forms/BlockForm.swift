@@ -54,6 +54,12 @@ public protocol BlockForm: Sendable {
 
     /// M x.
     func product(_ x: [Double]) -> [Double]
+    /// M x from the block's parts in buffers that are reused afterwards,
+    /// written to `output` (`side` values): a stored matrix's `mv` runs
+    /// block after block through this. The default builds the form (parts
+    /// copied, triangles mirrored); kfac multiplies from the buffers.
+    static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
+                        into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError)
     func trace() -> Double
     func frobeniusNorm() -> Double
     func diagonal() -> [Double]
@@ -93,6 +99,12 @@ public protocol BlockForm: Sendable {
 
 extension BlockForm {
     public static var spectrumParts: [String]? { nil }
+
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
+                               into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError) {
+        let block = try Self(parts: parts.mapValues { $0.formPart() }, layer: layer, name: name, validate: false)
+        _ = output.update(fromContentsOf: block.product(Array(x)))
+    }
 
     public static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum {
         try Self(parts: parts, layer: layer, name: name, validate: false).spectrum(layer: name)

@@ -39,7 +39,38 @@ public struct KFACForm: BlockForm {
     }
 
     public func product(_ x: [Double]) -> [Double] {
-        geometry.flattened(left.timesLeft(right.timesRight(geometry.matrix(x))))
+        var y: [Double] = HugePages.array(count: side, zeroed: false)
+        left.values.withUnsafeBufferPointer { l in
+            right.values.withUnsafeBufferPointer { r in
+                x.withUnsafeBufferPointer { input in
+                    y.withUnsafeMutableBufferPointer { output in
+                        // In memory a factor may be any square matrix (a kfac x kfac product's is G G').
+                        func view(_ factor: KroneckerFactor, _ values: UnsafeBufferPointer<Double>) -> KroneckerProduct.Factor {
+                            factor.isDiagonal ? .diagonal(values.baseAddress!) : .general(values.baseAddress!)
+                        }
+                        KroneckerProduct.apply(geometry, left: view(left, l), right: view(right, r),
+                                               input.baseAddress!, into: output.baseAddress!, scratch: ProductScratch())
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// From stored factors in buffers: a factor kept as one triangle is
+    /// multiplied as symmetric (`dsymm`), without mirroring it.
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
+                               into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError) {
+        let geometry = try KroneckerGeometry(layer, name: name)
+        func factor(_ partName: String, size: Int) throws(CoreError) -> KroneckerProduct.Factor {
+            guard let part = parts[partName], part.shape == [size] || part.shape == [size, size] else {
+                throw CoreError(.invalidArgument, "layer '\(name)': factor \(partName) is missing or not \(size) x \(size)")
+            }
+            return part.shape.count == 1 ? .diagonal(part.values) : part.upperOnly ? .symmetric(part.values) : .general(part.values)
+        }
+        let left = try factor(geometry.leftName, size: geometry.rows)
+        let right = try factor(geometry.rightName, size: geometry.columns)
+        KroneckerProduct.apply(geometry, left: left, right: right, x.baseAddress!, into: output.baseAddress!, scratch: scratch)
     }
 
     /// tr(G ⊗ A) = tr(A) tr(G).

@@ -36,6 +36,8 @@ public struct KroneckerGeometry: Equatable, Sendable {
     }
 
     public var side: Int { rows * columns }
+    /// Columns of `W` (without the bias column).
+    public var weightColumns: Int { biasColumn ? columns - 1 : columns }
 
     /// `V` from the layer's `side` values in lcdb's order (weight, then bias).
     public func matrix(_ x: UnsafeBufferPointer<Double>) -> Matrix64 {
