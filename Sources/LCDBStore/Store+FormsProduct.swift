@@ -11,7 +11,7 @@ extension Store {
     /// threads waiting on each other while a third thread reads (that cost
     /// GPT-2's KFAC a third of its time). A block whose product is more than
     /// a core's share runs alone first, with OpenBLAS's threads. At most
-    /// `cores + 1` blocks are in memory, in buffers that are never freed
+    /// `cores + 2` blocks are in memory, in buffers that are never freed
     /// between blocks (fresh memory costs a kernel page fault per 4 KB).
     public func formsProduct(_ name: String, _ x: ParameterVector<Double>) throws -> ParameterVector<Double> {
         try read { db in
@@ -23,17 +23,25 @@ extension Store {
             let collection = matrix.collection
             let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
             let workers = BlockScheduler.cores
-            try MemoryBudget.require((sizes.max() ?? 0) * 8 * 2 * Double(workers + 1),
-                                     for: "\(workers + 1) blocks of matrix '\(name)' at a time")
-            // A product costs about side x sqrt(stored values): side^2 for a
-            // dense block, out x in x (out + in) for kfac, up to a constant.
-            let costs = sizes.enumerated().map { Double(collection.range(at: $0).count) * $1.squareRoot() }
+            try MemoryBudget.require((sizes.max() ?? 0) * 8 * 2 * Double(workers + 2),
+                                     for: "\(workers + 2) blocks of matrix '\(name)' at a time")
+            // A product costs about side x the sum of its square parts' sides:
+            // side^2 for a dense block, out x in x (out + in) for kfac.
+            let costs = layouts.enumerated().map { position, block in
+                Double(collection.range(at: position).count) * block.parts.reduce(0.0) { $0 + (Double($1.rows) * Double($1.columns)).squareRoot() }
+            }
             let total = costs.reduce(0, +)
             let order = costs.indices.sorted { costs[$0] > costs[$1] }
             let alone = order.filter { workers > 1 && costs[$0] > total / Double(workers) }
-            let shared = order.filter { !alone.contains($0) }
+            // Light blocks (a product about one pass over their values: dense,
+            // diag, identity; GPT-2's LayerNorms) cost their reading, not
+            // arithmetic. This thread multiplies them itself while waiting for
+            // a worker, instead of leaving them for the end, where the workers
+            // would wait on its reading.
+            let light = order.filter { !alone.contains($0) && costs[$0] <= 4 * max(1, sizes[$0]) }
+            let heavy = order.filter { !alone.contains($0) && !light.contains($0) }
             var result: [Double] = HugePages.array(count: collection.numel, zeroed: false)
-            let buffers = BlockBufferPool(count: workers + 1)
+            let buffers = BlockBufferPool(count: workers + 2)
             let scratches = ScratchPool(count: workers)
             let failure = FirstError()
             let types = layouts.map { BlockForms.type(of: $0.form) }
@@ -47,6 +55,10 @@ extension Store {
                         try Store.readPart(part, dtype: matrix.dtype, into: values)
                         parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
                     }
+                    // The block's share of the fresh result faulted in here, where
+                    // time is spare, not by the worker (the kernel zeroes each page).
+                    let range = collection.range(at: position)
+                    Prefault.populate(UnsafeMutableRawPointer(output.pointer + range.lowerBound), bytes: range.count * MemoryLayout<Double>.size)
                     return (block, parts)
                 }
                 @Sendable func multiply(_ position: Int, _ parts: [String: PartBuffer]) {
@@ -77,17 +89,32 @@ extension Store {
                 let slots = DispatchSemaphore(value: workers)
                 defer { group.wait() }
                 try BlockScheduler.withSingleThreadedBLAS {
-                    for position in shared {
+                    var waiting = light[...]
+                    func multiplyHere(_ position: Int) throws {
+                        try Interruption.check()
+                        let (block, parts) = try readBlock(position)
+                        multiply(position, parts)
+                        buffers.give(block)
+                        try failure.rethrow()
+                    }
+                    for position in heavy {
                         try Interruption.check()
                         try failure.rethrow()
                         let (block, parts) = try readBlock(position)
-                        slots.wait()
+                        while slots.wait(timeout: .now()) == .timedOut {
+                            guard let next = waiting.popFirst() else {
+                                slots.wait()
+                                break
+                            }
+                            try multiplyHere(next)
+                        }
                         queue.async(group: group) {
                             multiply(position, parts)
                             buffers.give(block)
                             slots.signal()
                         }
                     }
+                    for position in waiting { try multiplyHere(position) }
                     group.wait()
                 }
                 try failure.rethrow()

@@ -88,15 +88,19 @@ extension Store {
                                                 _ collection: LayerCollection) throws -> ParameterVector<Scalar> {
         try ParameterVector<Scalar>.requireMemory(over: collection, "vector '\(name)'")
         let chunks = try Store.chunkPlacements(db, vectorID: vectorID, name: name, collection, scalarSize: MemoryLayout<Scalar>.size)
-        var values: [Scalar] = HugePages.array(count: collection.numel)
+        // Not zeroed first: the chunks cover every value (chunkPlacements checks).
+        var values: [Scalar] = HugePages.array(count: collection.numel, zeroed: false)
         var blob: BlobHandle?
         try values.withUnsafeMutableBytes { bytes in
-            for chunk in chunks {
-                if let blob { try blob.move(to: chunk.rowID) } else {
-                    blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: chunk.rowID, writable: false)
+            // Chunks are in order, so the values fill the array front to back.
+            try Prefault.whileFilling(bytes.baseAddress!, bytes: bytes.count) {
+                for chunk in chunks {
+                    if let blob { try blob.move(to: chunk.rowID) } else {
+                        blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: chunk.rowID, writable: false)
+                    }
+                    let offset = (collection.offsets[chunk.position] + chunk.start) * MemoryLayout<Scalar>.size
+                    try blob?.read(into: bytes.baseAddress! + offset, count: chunk.count * MemoryLayout<Scalar>.size)
                 }
-                let offset = (collection.offsets[chunk.position] + chunk.start) * MemoryLayout<Scalar>.size
-                try blob?.read(into: bytes.baseAddress! + offset, count: chunk.count * MemoryLayout<Scalar>.size)
             }
         }
         return try ParameterVector(collection: collection, values: values)

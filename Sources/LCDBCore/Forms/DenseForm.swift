@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// An explicit `side x side` block held in memory (part `block`): the form of
@@ -33,6 +34,22 @@ public struct DenseForm: BlockForm {
 
     public func product(_ x: [Double]) -> [Double] {
         Matrix64.product(block, Matrix64(rows: side, columns: 1, values: x)).values
+    }
+
+    /// From the stored block in a buffer: `dsymv` on a block kept as its
+    /// upper triangle (never mirrored), else `dgemv`.
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
+                               into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError) {
+        let side = layer.numel
+        guard let part = parts["block"], part.shape == [side, side] else {
+            throw CoreError(.invalidArgument, "layer '\(name)': its dense block is missing or not \(side) x \(side)")
+        }
+        let n = Int32(side)
+        if part.upperOnly {
+            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, part.values, n, x.baseAddress!, 1, 0, output.baseAddress!, 1)
+        } else {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1, part.values, n, x.baseAddress!, 1, 0, output.baseAddress!, 1)
+        }
     }
 
     public func trace() -> Double { block.trace }
