@@ -23,12 +23,20 @@ extension Store {
             let collection = matrix.collection
             let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
             let workers = BlockScheduler.cores
-            try MemoryBudget.require((sizes.max() ?? 0) * 8 * 2 * Double(workers + 2),
+            // Each set of buffers grows to the largest part of each name it meets.
+            var largestPart: [String: Double] = [:]
+            for part in layouts.flatMap(\.parts) {
+                largestPart[part.name] = max(largestPart[part.name] ?? 0, Double(part.rows) * Double(part.columns))
+            }
+            try MemoryBudget.require(largestPart.values.reduce(0, +) * 8 * Double(workers + 2),
                                      for: "\(workers + 2) blocks of matrix '\(name)' at a time")
-            // A product costs about side x the sum of its square parts' sides:
-            // side^2 for a dense block, out x in x (out + in) for kfac.
+            // A product costs about side x the sum of its parts' widths (a
+            // square part's side, 1 for a vector): side^2 for a dense block,
+            // out x in x (out + in) for kfac, side for diag.
             let costs = layouts.enumerated().map { position, block in
-                Double(collection.range(at: position).count) * block.parts.reduce(0.0) { $0 + (Double($1.rows) * Double($1.columns)).squareRoot() }
+                Double(collection.range(at: position).count) * block.parts.reduce(0.0) {
+                    $0 + ($1.columns == 1 ? 1 : (Double($1.rows) * Double($1.columns)).squareRoot())
+                }
             }
             let total = costs.reduce(0, +)
             let order = costs.indices.sorted { costs[$0] > costs[$1] }
