@@ -25,7 +25,7 @@ extension Store {
     /// Every block's form and parts, each part's tiles checked to cover it
     /// (sizes only; no values read). A block whose form, parts or tiles do not
     /// agree with its layer is an error naming it.
-    static func blockLayouts(_ db: Database, _ matrix: StoredMatrix) throws -> [(form: FormKind, parts: [StoredPart])] {
+    static func blockLayouts(_ db: Database, _ matrix: StoredMatrix, checkColumnStarts: Bool = false) throws -> [(form: FormKind, parts: [StoredPart])] {
         let forms = try Row.fetchAll(db, sql: "SELECT position, form FROM lcdb_matrix_block WHERE matrix_id = ? ORDER BY position",
                                      arguments: [matrix.id])
         let partRows = try Row.fetchAll(db, sql: """
@@ -74,7 +74,8 @@ extension Store {
                       name != "block" || layout == matrix.layout else {
                     throw StoreError(.corrupt, "matrix '\(matrix.name)': part '\(name)' of block '\(layer.name)' has a layout its shape or matrix does not allow")
                 }
-                let reader = try TileReader(db, matrix, position: position, part: name, rows: rows, columns: columns, layout: layout)
+                let reader = try TileReader(db, matrix, position: position, part: name, rows: rows, columns: columns, layout: layout,
+                                            checkColumnStarts: checkColumnStarts)
                 return StoredPart(name: name, shape: shape, rows: rows, columns: columns, layout: layout, reader: reader)
             })
         }

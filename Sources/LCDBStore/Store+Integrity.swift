@@ -115,8 +115,10 @@ extension Store {
     /// which it runs first): every layer's numel and offset agree with its
     /// definition; every vector's chunks cover each layer exactly once; every
     /// matrix has one block per layer, each with the parts its form needs, and
-    /// the tiles cover each part exactly once in its layout, each blob of the
-    /// right size. Reads no values, only sizes. Empty when healthy.
+    /// the tiles cover each part exactly once in its layout, each starting at
+    /// the column its layout says and each blob of the right size. Reads no
+    /// values, only sizes (and, for each tile's first column, which lies after
+    /// its blob, the blob's pages). Empty when healthy.
     public func check() throws -> [IntegrityProblem] {
         try read { db in
             var problems: [IntegrityProblem] = []
@@ -159,7 +161,7 @@ extension Store {
                         SELECT c.name FROM lcdb_matrix m JOIN lcdb_collection c ON c.id = m.collection_id WHERE m.name = ?
                         """, arguments: [name]) ?? "")
                     let matrix = try Store.matrixRow(db, name: name, anyForm: true)
-                    _ = try Store.blockLayouts(db, matrix)
+                    _ = try Store.blockLayouts(db, matrix, checkColumnStarts: true)
                     try Store.requireNoStrayRows(db, table: "lcdb_matrix_tile", owner: "matrix_id", id: matrix.id,
                                                  positions: matrix.collection.count, what: "matrix '\(name)'")
                 } catch {

@@ -30,21 +30,28 @@ final class TileReader {
 
     /// The tiles of part `part` of the block at `position`, a `rows x columns`
     /// tensor stored in `layout`.
+    /// Each tile's first column follows from the layout (the row it starts
+    /// at for `upper`, else 0), so reads do not select `col_start`: it lies
+    /// after the blob in each row (added by migration 0002), and SQLite
+    /// reaches it only by walking the blob's whole overflow chain, which
+    /// read every stored matrix once more before its values were read.
+    /// `checkColumnStarts` (the `check` command) reads and checks it.
     init(_ db: Database, _ matrix: StoredMatrix, position: Int, part: String, rows partRows: Int, columns partColumns: Int,
-         layout: MatrixLayout) throws {
+         layout: MatrixLayout, checkColumnStarts: Bool = false) throws {
         self.db = db
         self.matrix = matrix
         let layer = matrix.collection.entries[position].name
         self.layer = part == "block" ? layer : "\(layer)' part '\(part)"
         let what = part == "block" ? "block '\(layer)'" : "part '\(part)' of block '\(layer)'"
         let rows = try Row.fetchAll(db, sql: """
-            SELECT rowid, row_start, row_count, col_start, length(data) AS bytes FROM lcdb_matrix_tile
-            WHERE matrix_id = ? AND part = ? AND position = ? ORDER BY row_start
+            SELECT rowid, row_start, row_count, \(checkColumnStarts ? "col_start" : "NULL AS col_start"), length(data) AS bytes
+            FROM lcdb_matrix_tile WHERE matrix_id = ? AND part = ? AND position = ? ORDER BY row_start
             """, arguments: [matrix.id, part, position])
         var nextRow = 0
         var tiles: [Placement] = []
         for row in rows {
-            let rowStart: Int = row["row_start"], rowCount: Int = row["row_count"], columnStart: Int = row["col_start"]
+            let rowStart: Int = row["row_start"], rowCount: Int = row["row_count"]
+            let columnStart: Int = checkColumnStarts ? row["col_start"] : (layout == .upper ? rowStart : 0)
             guard rowStart == nextRow, rowCount > 0, rowCount <= partRows - rowStart else {
                 throw StoreError(.corrupt, "matrix '\(matrix.name)': the tiles of \(what) do not cover it row by row (a tile claims rows \(rowStart) to \(rowStart) + \(rowCount) of \(partRows))")
             }

@@ -85,6 +85,38 @@ struct FormsShellTests {
     /// float32 matrices in forms agree with their float32 dense blocks within
     /// 1e-5 relative (the issue's float32 tolerance): forms compute in float64
     /// from the stored float32 parts, dense blocks stream in float32.
+    /// `mv` of a stored matrix in forms and a stored vector reads the vector
+    /// a layer at a time beside the blocks: the same values, bit for bit, as
+    /// with the vector read whole first (`1 * g` is computed, so it is), for
+    /// float64 and float32 vectors and matrices; the vector stays an input of
+    /// the result's provenance; a vector over another collection still aligns
+    /// with `layers=common`; a wrong argument is named as before.
+    @Test func mvReadsAStoredVectorBesideTheBlocks() throws {
+        for binary in LCDBProcess.binaries() {
+            let executable = try #require(binary.path, "the \(binary.name) binary is missing: run the tests with `make test`")
+            let db = path("stored-vector-\(binary.name).lcdb")
+            let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", Self.setup + """
+                let K32 = random_kfac(net, seed=1, dtype=float32);
+                let g32 = randn(net, seed=2, dtype=float32);
+                norm(mv(K, g) - mv(K, 1 * g)); norm(mv(K, g32) - mv(K, 1 * g32));
+                norm(mv(K32, g) - mv(K32, 1 * g)); norm(mv(K32, g32) - mv(K32, 1 * g32));
+                create collection small (fc Linear(4, 3));
+                let s = randn(small, seed=4);
+                norm(mv(K, s, layers=common) - mv(K, 1 * s, layers=common));
+                let y = mv(K32, g32);
+                select dtype from vectors where name = 'y';
+                select input from provenance_inputs where name = 'y' order by input;
+                """], executableOverride: executable)
+            #expect(run.status == 0, "\(binary.name): \(run.stderr)")
+            #expect(Self.values(run.stdout) == [0, 0, 0, 0, 0], "\(binary.name): \(run.stdout)")
+            #expect(run.stdout.hasSuffix("dtype\nfloat32\ninput\nK32\ng32\n"), "\(binary.name): \(run.stdout)")
+            for (statement, message) in [("mv(K, nosuch);", "no vector, matrix or collection 'nosuch'"), ("mv(K, K);", "mv: v must be a vector, not a matrix")] {
+                let wrong = try LCDBProcess.run(["--no-init", db, "-c", statement], executableOverride: executable)
+                #expect(wrong.status != 0 && wrong.stderr.contains(message), "\(binary.name): \(wrong.stderr)")
+            }
+        }
+    }
+
     @Test func float32FormsAgreeWithFloat32DenseBlocks() throws {
         let db = path("float32.lcdb")
         let script = Self.setup + """

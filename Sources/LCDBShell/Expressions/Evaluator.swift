@@ -126,16 +126,24 @@ public final class Evaluator {
             }
             given.append((parameter, argument))
         }
+        var storedVectors: [String: String] = [:]
         for (parameter, argument) in given {
+            if parameter.mayStayStored, case .name(let name, _) = argument.value, try store.kind(of: name) == "vector" {
+                session.noteInput("vector", name)
+                storedVectors[parameter.name] = name
+                continue
+            }
             values[parameter.name] = try argumentValue(argument.value, as: parameter, of: spec)
         }
-        for parameter in spec.parameters where values[parameter.name] == nil {
+        for parameter in spec.parameters where values[parameter.name] == nil && storedVectors[parameter.name] == nil {
             guard let defaultValue = parameter.defaultValue else {
                 throw ShellError("\(spec.name): missing argument '\(parameter.name)'; usage: \(spec.usage)", at: location)
             }
             values[parameter.name] = defaultValue
         }
-        let bound = CallArguments(function: spec.name, values: values, location: location)
+        var bound = CallArguments(function: spec.name, values: values, location: location)
+        bound.storedVectors = storedVectors
+        bound.readStored = { [unowned self] name in try resolve(name, at: location) }
         do {
             return try spec.body(bound, self)
         } catch {

@@ -33,11 +33,16 @@ public struct FunctionSpec: Sendable {
         public let name: String
         public let type: ArgumentType
         public let defaultValue: Value?
+        /// A `.vector` parameter given a stored vector's name is not read
+        /// when the call is bound: the body may read it its own way
+        /// (`CallArguments.storedVector`); `vector(_:)` reads it whole.
+        public let mayStayStored: Bool
 
-        init(_ name: String, _ type: ArgumentType, default defaultValue: Value? = nil) {
+        init(_ name: String, _ type: ArgumentType, default defaultValue: Value? = nil, mayStayStored: Bool = false) {
             self.name = name
             self.type = type
             self.defaultValue = defaultValue
+            self.mayStayStored = mayStayStored
         }
     }
 
@@ -69,6 +74,13 @@ public struct CallArguments {
     let function: String
     let values: [String: Value]
     let location: SourceLocation
+    /// Arguments naming stored vectors not read yet (`Parameter.mayStayStored`),
+    /// by parameter, and how to read one.
+    var storedVectors: [String: String] = [:]
+    var readStored: (String) throws -> Value = { _ in .number(0) }
+
+    /// The stored vector's name when the argument was left unread.
+    func storedVector(_ name: String) -> String? { storedVectors[name] }
 
     func error(_ message: String) -> ShellError { ShellError("\(function): \(message)", at: location) }
 
@@ -99,7 +111,8 @@ public struct CallArguments {
     }
 
     func vector(_ name: String) throws -> (vector: AnyParameterVector, collectionName: String?) {
-        guard case .vector(let vector, let collectionName)? = values[name] else { throw error("\(name) must be a vector") }
+        let value = try storedVectors[name].map(readStored) ?? values[name]
+        guard case .vector(let vector, let collectionName)? = value else { throw error("\(name) must be a vector") }
         return (vector, collectionName)
     }
 

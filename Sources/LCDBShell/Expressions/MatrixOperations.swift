@@ -36,6 +36,15 @@ enum MatrixOperations {
         }
     }
 
+    /// M x for a stored matrix in forms and a stored vector over its
+    /// collection, the vector read a layer at a time beside the blocks; nil
+    /// for any other pair (the caller reads the vector and goes the usual way).
+    static func storedProduct(_ m: MatrixValue, vectorNamed vector: String, session: Session) throws -> Value? {
+        guard case .storedForms(let stored) = m.origin,
+              let (product, dtype) = try session.store.formsProduct(stored, vectorNamed: vector) else { return nil }
+        return .vector(AnyParameterVector(product).converted(to: Arithmetic.promote(m.dtype, dtype)), collectionName: m.collectionName)
+    }
+
     /// (A + alpha B) x as A x + alpha B x, and (alpha A) x as alpha (A x), in
     /// the matrix's dtype: a damped product such as mv(F + 0.1 * identity(w), x)
     /// then streams a stored F tile by tile and never builds F + 0.1 I. Nil

@@ -2,10 +2,14 @@ import LCDBCore
 
 enum MatrixFunctions {
     static let all: [FunctionSpec] = [
-        FunctionSpec(name: "mv", parameters: [.init("M", .anyMatrix), .init("v", .vector), FunctionSpec.layers],
+        FunctionSpec(name: "mv", parameters: [.init("M", .anyMatrix), .init("v", .vector, mayStayStored: true), FunctionSpec.layers],
                      summary: "Matrix-vector product M v, block by block (also written M * v).", example: "let Fg = mv(F, g);") { args, evaluator in
             if let low = args.whole("M") { return try low.product(try args.vector("v").vector) }
-            return try MatrixOperations.product(try args.matrix("M"), try args.vector("v").vector, matching: args.matching, session: evaluator.session)
+            let m = try args.matrix("M")
+            if let stored = args.storedVector("v"), let product = try MatrixOperations.storedProduct(m, vectorNamed: stored, session: evaluator.session) {
+                return product
+            }
+            return try MatrixOperations.product(m, try args.vector("v").vector, matching: args.matching, session: evaluator.session)
         },
         FunctionSpec(name: "vtmv", parameters: [.init("M", .anyMatrix), .init("v", .vector), FunctionSpec.layers],
                      summary: "The quadratic form vᵀ M v.", example: "vtmv(F, g);") { args, evaluator in
