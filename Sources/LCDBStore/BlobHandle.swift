@@ -25,6 +25,19 @@ final class BlobHandle {
 
     deinit { sqlite3_blob_close(handle) }
 
+    /// `handle` on the blob of row `rowID`: moved there, or opened read-only
+    /// the first time (one handle serves a whole sequence of rows).
+    static func reading(_ handle: inout BlobHandle?, _ db: Database, table: String, column: String = "data",
+                        rowID: Int64) throws -> BlobHandle {
+        if let handle {
+            try handle.move(to: rowID)
+            return handle
+        }
+        let opened = try BlobHandle(db, table: table, column: column, rowID: rowID, writable: false)
+        handle = opened
+        return opened
+    }
+
     func move(to rowID: Int64) throws {
         try check(sqlite3_blob_reopen(handle, rowID))
     }

@@ -49,15 +49,13 @@ extension Store {
                 let base = buffer.baseAddress!
                 return try formsProduct(db, matrix, input: SendablePointer(pointer: base)) { position in
                     for chunk in chunksAt[position] {
-                        if let blob { try blob.move(to: chunk.rowID) } else {
-                            blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: chunk.rowID, writable: false)
-                        }
+                        let chunkBlob = try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
                         let target = base + collection.offsets[position] + chunk.start
                         if dtype == .float64 {
-                            try blob?.read(into: target, count: chunk.count * 8)
+                            try chunkBlob.read(into: target, count: chunk.count * 8)
                         } else {
                             if narrow.count < chunk.count { narrow = [Float](repeating: 0, count: chunk.count) }
-                            try narrow.withUnsafeMutableBufferPointer { try blob?.read(into: $0.baseAddress!, count: chunk.count * 4) }
+                            try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: chunk.count * 4) }
                             for k in 0 ..< chunk.count { target[k] = Double(narrow[k]) }
                         }
                     }

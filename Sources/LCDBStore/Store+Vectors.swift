@@ -95,11 +95,9 @@ extension Store {
             // Chunks are in order, so the values fill the array front to back.
             try Prefault.whileFilling(bytes.baseAddress!, bytes: bytes.count) {
                 for chunk in chunks {
-                    if let blob { try blob.move(to: chunk.rowID) } else {
-                        blob = try BlobHandle(db, table: "lcdb_vector_chunk", column: "data", rowID: chunk.rowID, writable: false)
-                    }
                     let offset = (collection.offsets[chunk.position] + chunk.start) * MemoryLayout<Scalar>.size
-                    try blob?.read(into: bytes.baseAddress! + offset, count: chunk.count * MemoryLayout<Scalar>.size)
+                    try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
+                        .read(into: bytes.baseAddress! + offset, count: chunk.count * MemoryLayout<Scalar>.size)
                 }
             }
         }

@@ -74,14 +74,12 @@ final class TileReader {
 
     /// Reads `tile`'s values (rows x columns, row-major) into `target`.
     func read<Scalar: BLASScalar>(_ tile: Placement, into target: UnsafeMutablePointer<Scalar>) throws {
-        if let blob { try blob.move(to: tile.rowID) } else {
-            blob = try BlobHandle(db, table: "lcdb_matrix_tile", column: "data", rowID: tile.rowID, writable: false)
-        }
+        let blob = try BlobHandle.reading(&self.blob, db, table: "lcdb_matrix_tile", rowID: tile.rowID)
         let byteCount = tile.rows.count * tile.columns.count * MemoryLayout<Scalar>.size
-        guard blob?.byteCount == byteCount else {
+        guard blob.byteCount == byteCount else {
             throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of '\(layer)' has the wrong size")
         }
-        try blob?.read(into: target, count: byteCount)
+        try blob.read(into: target, count: byteCount)
     }
 
     /// Reads `tile` into its place in a row-major `target` whose rows are
@@ -92,30 +90,29 @@ final class TileReader {
         if tile.columns.count == stride {
             try read(tile, into: start)
         } else {
-            for row in tile.rows {
-                try read(tile, rows: row ..< row + 1, columns: tile.columns, into: start + (row - tile.rows.lowerBound) * stride)
-            }
+            try read(tile, rows: tile.rows, columns: tile.columns, into: start, stride: stride)
         }
     }
 
     /// Reads rows `rows` and columns `columns` of `tile` (both inside it) into
-    /// `target`, row-major with `columns.count` values per row: one blob read
-    /// when the columns are the tile's whole width, else one per row.
-    func read<Scalar: BLASScalar>(_ tile: Placement, rows: Range<Int>, columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>) throws {
-        if let blob { try blob.move(to: tile.rowID) } else {
-            blob = try BlobHandle(db, table: "lcdb_matrix_tile", column: "data", rowID: tile.rowID, writable: false)
-        }
+    /// `target`, row-major with `stride` values per row (`columns.count` by
+    /// default): one blob read when the columns are the tile's whole width
+    /// and rows are packed, else one per row.
+    func read<Scalar: BLASScalar>(_ tile: Placement, rows: Range<Int>, columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>,
+                                  stride: Int? = nil) throws {
+        let blob = try BlobHandle.reading(&self.blob, db, table: "lcdb_matrix_tile", rowID: tile.rowID)
         let size = MemoryLayout<Scalar>.size, width = tile.columns.count
-        guard blob?.byteCount == tile.rows.count * width * size else {
+        guard blob.byteCount == tile.rows.count * width * size else {
             throw StoreError(.corrupt, "matrix '\(matrix.name)': a tile of '\(layer)' has the wrong size")
         }
         let first = (rows.lowerBound - tile.rows.lowerBound) * width + columns.lowerBound - tile.columns.lowerBound
-        if columns == tile.columns {
-            try blob?.read(into: target, count: rows.count * width * size, offset: first * size)
+        let stride = stride ?? columns.count
+        if columns == tile.columns, stride == width {
+            try blob.read(into: target, count: rows.count * width * size, offset: first * size)
             return
         }
         for row in rows {
-            try blob?.read(into: target + (row - rows.lowerBound) * columns.count, count: columns.count * size,
+            try blob.read(into: target + (row - rows.lowerBound) * stride, count: columns.count * size,
                            offset: (first + (row - rows.lowerBound) * width) * size)
         }
     }
