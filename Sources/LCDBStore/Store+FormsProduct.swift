@@ -20,7 +20,7 @@ extension Store {
                 throw StoreError(.mismatch, "mv: the vector is not over the collection of matrix '\(name)'")
             }
             return try x.values.withUnsafeBufferPointer { input in
-                try formsProduct(db, matrix, input: SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!))) { _ in }
+                try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!))))
             }
         }
     }
@@ -37,49 +37,58 @@ extension Store {
             let (vectorID, collectionName, dtype) = try Store.vectorRow(db, name: vectorName)
             guard try Store.loadCollection(db, name: collectionName).collection == matrix.collection else { return nil }
             let collection = matrix.collection
-            try ParameterVector<Double>.requireMemory(over: collection, copies: 2, "mv of '\(name)' and vector '\(vectorName)'")
+            try ParameterVector<Double>.requireMemory(over: collection, copies: 1, "mv of '\(name)' and vector '\(vectorName)'")
             let scalarSize = dtype == .float64 ? 8 : 4
             let chunks = try Store.chunkPlacements(db, vectorID: vectorID, name: vectorName, collection, scalarSize: scalarSize)
             var chunksAt = [[(rowID: Int64, position: Int, start: Int, count: Int)]](repeating: [], count: collection.count)
             for chunk in chunks { chunksAt[chunk.position].append(chunk) }
-            var input: [Double] = HugePages.array(count: collection.numel, zeroed: false)
             var blob: BlobHandle?
             var narrow: [Float] = []
-            let product = try input.withUnsafeMutableBufferPointer { buffer in
-                let base = buffer.baseAddress!
-                return try formsProduct(db, matrix, input: SendablePointer(pointer: base)) { position in
-                    for chunk in chunksAt[position] {
-                        let chunkBlob = try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
-                        let target = base + collection.offsets[position] + chunk.start
-                        if dtype == .float64 {
-                            try chunkBlob.read(into: target, count: chunk.count * 8)
-                        } else {
-                            if narrow.count < chunk.count { narrow = [Float](repeating: 0, count: chunk.count) }
-                            try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: chunk.count * 4) }
-                            for k in 0 ..< chunk.count { target[k] = Double(narrow[k]) }
-                        }
+            // Each layer's values go into its block's buffers, not into a
+            // whole fresh copy of the vector (GPT-2: 1 GB of page faults).
+            let product = try formsProduct(db, matrix, input: .stored { position, target in
+                for chunk in chunksAt[position] {
+                    let chunkBlob = try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
+                    let target = target + chunk.start
+                    if dtype == .float64 {
+                        try chunkBlob.read(into: target, count: chunk.count * 8)
+                    } else {
+                        if narrow.count < chunk.count { narrow = [Float](repeating: 0, count: chunk.count) }
+                        try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: chunk.count * 4) }
+                        for k in 0 ..< chunk.count { target[k] = Double(narrow[k]) }
                     }
                 }
-            }
+            })
             return (product, dtype)
         }
     }
 
-    /// The product proper: `readInput(position)`, on this thread, puts the
-    /// block's share of x in place at `input` before the block is read.
-    private func formsProduct(_ db: Database, _ matrix: StoredMatrix, input: SendablePointer<Double>,
-                              readInput: (Int) throws -> Void) throws -> ParameterVector<Double> {
+    /// Where a product's x comes from.
+    private enum ProductInput {
+        /// Whole, in memory.
+        case inMemory(SendablePointer<Double>)
+        /// Read on this thread a layer at a time: `read(position, target)`
+        /// puts the layer's values at `target`, just before its block.
+        case stored((_ position: Int, _ target: UnsafeMutablePointer<Double>) throws -> Void)
+    }
+
+    /// The product proper.
+    private func formsProduct(_ db: Database, _ matrix: StoredMatrix, input: ProductInput) throws -> ParameterVector<Double> {
         let name = matrix.name
         let layouts = try Store.blockLayouts(db, matrix)
         let collection = matrix.collection
         let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
         let workers = BlockScheduler.cores
-        // Each set of buffers grows to the largest part of each name it meets.
-        var largestPart: [String: Double] = [:]
-        for part in layouts.flatMap(\.parts) {
-            largestPart[part.name] = max(largestPart[part.name] ?? 0, Double(part.rows) * Double(part.columns))
+        // What each block's buffers hold: its parts, and its share of x when
+        // that is read from the store.
+        let room = layouts.enumerated().map { position, block in
+            var counts = block.parts.map { $0.rows * $0.columns }
+            if case .stored = input { counts.append(collection.range(at: position).count) }
+            return counts
         }
-        try MemoryBudget.require(largestPart.values.reduce(0, +) * 8 * Double(workers + 2),
+        // Each set of buffers grows to the largest block it meets.
+        let largestBlock = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
+        try MemoryBudget.require(Double(largestBlock) * 8 * Double(workers + 2),
                                  for: "\(workers + 2) blocks of matrix '\(name)' at a time")
         // A product costs about side x the sum of its parts' widths (a
         // square part's side, 1 for a vector): side^2 for a dense block,
@@ -111,22 +120,30 @@ extension Store {
         let types = layouts.map { BlockForms.type(of: $0.form) }
         try result.withUnsafeMutableBufferPointer { buffer in
             let output = SendablePointer(pointer: buffer.baseAddress!)
-            func readBlock(_ position: Int) throws -> (BlockBuffers, [String: PartBuffer]) {
-                try readInput(position)
+            func readBlock(_ position: Int) throws -> (BlockBuffers, [String: PartBuffer], SendablePointer<Double>) {
                 let block = buffers.take()
+                block.reserve(room[position])
+                let range = collection.range(at: position)
+                let x: SendablePointer<Double>
+                switch input {
+                case .inMemory(let whole):
+                    x = SendablePointer(pointer: whole.pointer + range.lowerBound)
+                case .stored(let read):
+                    x = SendablePointer(pointer: block.next(range.count))
+                    try read(position, x.pointer)
+                }
                 var parts: [String: PartBuffer] = [:]
                 for part in layouts[position].parts {
-                    let values = block.buffer(part.name, count: part.rows * part.columns)
+                    let values = block.next(part.rows * part.columns)
                     try Store.readPart(part, dtype: matrix.dtype, into: values)
                     parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
                 }
                 // The block's share of the fresh result faulted in here, where
                 // time is spare, not by the worker (the kernel zeroes each page).
-                let range = collection.range(at: position)
                 Prefault.populate(UnsafeMutableRawPointer(output.pointer + range.lowerBound), bytes: range.count * MemoryLayout<Double>.size)
-                return (block, parts)
+                return (block, parts, x)
             }
-            @Sendable func multiply(_ position: Int, _ parts: [String: PartBuffer]) {
+            @Sendable func multiply(_ position: Int, _ parts: [String: PartBuffer], _ x: SendablePointer<Double>) {
                 let range = collection.range(at: position)
                 let entry = collection.entries[position]
                 let scratch = scratches.take()
@@ -134,7 +151,7 @@ extension Store {
                 do {
                     guard let type = types[position] else { throw Store.lowRankRefused(name) }
                     try type.product(parts: parts, layer: entry.layer, name: entry.name,
-                                     UnsafeBufferPointer(start: input.pointer + range.lowerBound, count: range.count),
+                                     UnsafeBufferPointer(start: x.pointer, count: range.count),
                                      into: UnsafeMutableBufferPointer(start: output.pointer + range.lowerBound, count: range.count),
                                      scratch: scratch)
                 } catch {
@@ -143,8 +160,8 @@ extension Store {
             }
             for position in alone {
                 try Interruption.check()
-                let (block, parts) = try readBlock(position)
-                multiply(position, parts)
+                let (block, parts, x) = try readBlock(position)
+                multiply(position, parts, x)
                 buffers.give(block)
                 try failure.rethrow()
             }
@@ -156,15 +173,15 @@ extension Store {
                 var waiting = light[...]
                 func multiplyHere(_ position: Int) throws {
                     try Interruption.check()
-                    let (block, parts) = try readBlock(position)
-                    multiply(position, parts)
+                    let (block, parts, x) = try readBlock(position)
+                    multiply(position, parts, x)
                     buffers.give(block)
                     try failure.rethrow()
                 }
                 for position in heavy {
                     try Interruption.check()
                     try failure.rethrow()
-                    let (block, parts) = try readBlock(position)
+                    let (block, parts, x) = try readBlock(position)
                     while slots.wait(timeout: .now()) == .timedOut {
                         guard let next = waiting.popFirst() else {
                             slots.wait()
@@ -173,7 +190,7 @@ extension Store {
                         try multiplyHere(next)
                     }
                     queue.async(group: group) {
-                        multiply(position, parts)
+                        multiply(position, parts, x)
                         buffers.give(block)
                         slots.signal()
                     }

@@ -31,7 +31,10 @@ enum KroneckerProduct {
         } else {
             v = x
         }
-        let t = scratch.buffer(count, slot: 1)
+        // With a diagonal L and no bias column (an Embedding: GPT-2's wte is
+        // 309 MB), V R goes straight into the output and L scales it there.
+        let inPlace = !geometry.biasColumn && { if case .diagonal = left { true } else { false } }()
+        let t = inPlace ? output : scratch.buffer(count, slot: 1)
         let (m, n) = (Int32(rows), Int32(columns))
         switch right {
         case .diagonal(let d):
@@ -43,7 +46,7 @@ enum KroneckerProduct {
         }
         // L T: into the output when it is laid out as V (no bias column);
         // else into scratch (V's buffer, no longer needed), then scattered.
-        let y = geometry.biasColumn ? scratch.buffer(count, slot: 0) : output
+        let y = geometry.biasColumn ? scratch.buffer(count, slot: 0) : output  // t when inPlace: each value scaled where it is
         switch left {
         case .diagonal(let d):
             for i in 0 ..< rows { for j in 0 ..< columns { y[i * columns + j] = d[i] * t[i * columns + j] } }
