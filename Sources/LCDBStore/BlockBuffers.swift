@@ -1,7 +1,6 @@
 import LCDBCore
 
-/// The memory one block's parts (and, for a stored vector, the block's share
-/// of it) are read into: one region, reserved for each block and carved into
+/// The memory one block's parts are read into: one region, reserved for each block and carved into
 /// pieces in order, kept from one block to the next and grown only when a
 /// block needs more. One region per set rather than a buffer per part name:
 /// GPT-2's c_fc (`A` 769², `G` 3072²) and mlp.c_proj (`A` 3073², `G` 768²)

@@ -44,7 +44,7 @@ extension Store {
             for chunk in chunks { chunksAt[chunk.position].append(chunk) }
             var blob: BlobHandle?
             var narrow: [Float] = []
-            // Each layer's values go into its block's buffers, not into a
+            // Each layer's values go into the result's place, not into a
             // whole fresh copy of the vector (GPT-2: 1 GB of page faults).
             let product = try formsProduct(db, matrix, input: .stored { position, target in
                 for chunk in chunksAt[position] {
@@ -79,14 +79,8 @@ extension Store {
         let collection = matrix.collection
         let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
         let workers = BlockScheduler.cores
-        // What each block's buffers hold: its parts, and its share of x when
-        // that is read from the store.
-        let room = layouts.enumerated().map { position, block in
-            var counts = block.parts.map { $0.rows * $0.columns }
-            if case .stored = input { counts.append(collection.range(at: position).count) }
-            return counts
-        }
         // Each set of buffers grows to the largest block it meets.
+        let room = layouts.map { $0.parts.map { $0.rows * $0.columns } }
         let largestBlock = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
         try MemoryBudget.require(Double(largestBlock) * 8 * Double(workers + 2),
                                  for: "\(workers + 2) blocks of matrix '\(name)' at a time")
@@ -124,12 +118,17 @@ extension Store {
                 let block = buffers.take()
                 block.reserve(room[position])
                 let range = collection.range(at: position)
+                // The block's share of the fresh result faulted in here, where
+                // time is spare, not by the worker (the kernel zeroes each page).
+                Prefault.populate(UnsafeMutableRawPointer(output.pointer + range.lowerBound), bytes: range.count * MemoryLayout<Double>.size)
                 let x: SendablePointer<Double>
                 switch input {
                 case .inMemory(let whole):
                     x = SendablePointer(pointer: whole.pointer + range.lowerBound)
                 case .stored(let read):
-                    x = SendablePointer(pointer: block.next(range.count))
+                    // Into the result's place, which the product overwrites
+                    // (`BlockForm.product` reads x first): no second copy.
+                    x = SendablePointer(pointer: output.pointer + range.lowerBound)
                     try read(position, x.pointer)
                 }
                 var parts: [String: PartBuffer] = [:]
@@ -138,9 +137,6 @@ extension Store {
                     try Store.readPart(part, dtype: matrix.dtype, into: values)
                     parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
                 }
-                // The block's share of the fresh result faulted in here, where
-                // time is spare, not by the worker (the kernel zeroes each page).
-                Prefault.populate(UnsafeMutableRawPointer(output.pointer + range.lowerBound), bytes: range.count * MemoryLayout<Double>.size)
                 return (block, parts, x)
             }
             @Sendable func multiply(_ position: Int, _ parts: [String: PartBuffer], _ x: SendablePointer<Double>) {

@@ -49,8 +49,10 @@ struct BlockFormTests {
     /// M x the way a stored matrix's `mv` computes it: the form's static
     /// product on its parts in buffers. With `upperOnly`, each square part
     /// that is exactly symmetric is given as its upper triangle, the rest of
-    /// its buffer NaN, as a stored part kept as one triangle is read.
-    static func bufferProduct(_ form: any BlockForm, layer: Layer, _ x: [Double], upperOnly: Bool) throws -> [Double] {
+    /// its buffer NaN, as a stored part kept as one triangle is read. With
+    /// `inPlace`, x is given in the output's own memory, as a stored
+    /// vector's share is read into the result's place.
+    static func bufferProduct(_ form: any BlockForm, layer: Layer, _ x: [Double], upperOnly: Bool, inPlace: Bool = false) throws -> [Double] {
         var buffers: [UnsafeMutablePointer<Double>] = []
         defer { buffers.forEach { $0.deallocate() } }
         var parts: [String: PartBuffer] = [:]
@@ -63,7 +65,13 @@ struct BlockFormTests {
             if triangle { for i in 0 ..< part.rows { for j in 0 ..< i { values[i * part.columns + j] = .nan } } }
             parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: triangle)
         }
-        var y = [Double](repeating: .nan, count: form.side)
+        var y = inPlace ? x : [Double](repeating: .nan, count: form.side)
+        if inPlace {
+            try y.withUnsafeMutableBufferPointer { output in
+                try type(of: form).product(parts: parts, layer: layer, name: "t", UnsafeBufferPointer(output), into: output, scratch: ProductScratch())
+            }
+            return y
+        }
         try x.withUnsafeBufferPointer { input in
             try y.withUnsafeMutableBufferPointer { output in
                 try type(of: form).product(parts: parts, layer: layer, name: "t", input, into: output, scratch: ProductScratch())
@@ -79,10 +87,11 @@ struct BlockFormTests {
         let x = random(side, seed: 11)
         #expect(NaiveReference.relativeError(form.product(x), NaiveReference.matvec(reference, side, x)) < 1e-12, "\(label): mv")
         if let layer {
-            for upperOnly in [false, true] {
-                let y = try bufferProduct(form, layer: layer, x, upperOnly: upperOnly)
-                #expect(NaiveReference.relativeError(y, NaiveReference.matvec(reference, side, x)) < 1e-12, "\(label): mv from buffers (upper only: \(upperOnly))")
-            }
+            for upperOnly in [false, true] { for inPlace in [false, true] {
+                let y = try bufferProduct(form, layer: layer, x, upperOnly: upperOnly, inPlace: inPlace)
+                #expect(NaiveReference.relativeError(y, NaiveReference.matvec(reference, side, x)) < 1e-12,
+                        "\(label): mv from buffers (upper only: \(upperOnly), x in the output's memory: \(inPlace))")
+            } }
         }
         let trace = (0 ..< side).reduce(0.0) { $0 + reference[$1 * side + $1] }
         #expect(NaiveReference.relativeError(form.trace(), trace) < 1e-12, "\(label): trace")
@@ -114,6 +123,25 @@ struct BlockFormTests {
         let d = (0 ..< geometry.rows).map { 1 + Double($0) / 3 }
         let diagonalLeft = KFACForm(geometry: geometry, left: .diagonal(d), right: .dense(r))
         try Self.expectForm(diagonalLeft, equals: Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: geometry.biasColumn), label + " diagonal factor", layer: layer)
+    }
+
+    /// A diagonal left factor without a bias column goes through scratch a
+    /// few rows at a time (GPT-2's wte would need 309 MB at once): chunks
+    /// of 2 rows and a last of 1, x in the output's memory.
+    @Test func diagonalLeftFactorGoesRowsAtATime() throws {
+        let geometry = try KroneckerGeometry(try Layer(.embedding, [.int(7), .int(3)]), name: "wte")
+        let d = Self.random(geometry.rows, seed: 4).map { 1 + abs($0) }, r = Self.spd(geometry.columns, seed: 5)
+        let reference = Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: false)
+        let x = Self.random(geometry.side, seed: 6)
+        for right in [r.values, r.values.enumerated().map { $0.offset / 3 > $0.offset % 3 ? Double.nan : $0.element }] {
+            var y = x
+            d.withUnsafeBufferPointer { d in right.withUnsafeBufferPointer { r in y.withUnsafeMutableBufferPointer { y in
+                let factor: KroneckerProduct.Factor = right.contains { $0.isNaN } ? .symmetric(r.baseAddress!) : .general(r.baseAddress!)
+                KroneckerProduct.apply(geometry, left: .diagonal(d.baseAddress!), right: factor, UnsafePointer(y.baseAddress!), into: y.baseAddress!,
+                                       scratch: ProductScratch(), rowChunkBytes: 2 * 3 * 8)
+            } } }
+            #expect(NaiveReference.relativeError(y, NaiveReference.matvec(reference, geometry.side, x)) < 1e-12)
+        }
     }
 
     @Test func factorNamesFollowTheLayerKind() throws {

@@ -56,8 +56,10 @@ public protocol BlockForm: Sendable {
     func product(_ x: [Double]) -> [Double]
     /// M x from the block's parts in buffers that are reused afterwards,
     /// written to `output` (`side` values): a stored matrix's `mv` runs
-    /// block after block through this. The default builds the form (parts
-    /// copied, triangles mirrored); kfac multiplies from the buffers.
+    /// block after block through this. `x` may be `output`'s own memory (a
+    /// stored vector's share is read into the result's place): read all of
+    /// x before writing. The default builds the form (parts copied,
+    /// triangles mirrored); kfac and dense multiply from the buffers.
     static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
                         into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError)
     func trace() -> Double

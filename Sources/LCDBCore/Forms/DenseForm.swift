@@ -45,10 +45,14 @@ public struct DenseForm: BlockForm {
             throw CoreError(.invalidArgument, "layer '\(name)': its dense block is missing or not \(side) x \(side)")
         }
         let n = Int32(side)
+        // x may be the output's memory; BLAS needs them apart (x is side
+        // values beside a side^2 block, so the copy costs nothing).
+        let input = scratch.buffer(side, slot: 0)
+        input.update(from: x.baseAddress!, count: side)
         if part.upperOnly {
-            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, part.values, n, x.baseAddress!, 1, 0, output.baseAddress!, 1)
+            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, part.values, n, input, 1, 0, output.baseAddress!, 1)
         } else {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1, part.values, n, x.baseAddress!, 1, 0, output.baseAddress!, 1)
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1, part.values, n, input, 1, 0, output.baseAddress!, 1)
         }
     }
 

@@ -16,9 +16,16 @@ enum KroneckerProduct {
         case symmetric(UnsafePointer<Double>)
     }
 
+    /// `x` may be `output` itself (a stored vector's share read into the
+    /// result's place): every path reads all of V before writing over it.
     static func apply(_ geometry: KroneckerGeometry, left: Factor, right: Factor,
-                      _ x: UnsafePointer<Double>, into output: UnsafeMutablePointer<Double>, scratch: ProductScratch) {
+                      _ x: UnsafePointer<Double>, into output: UnsafeMutablePointer<Double>, scratch: ProductScratch,
+                      rowChunkBytes: Int = 4 << 20) {
         let (rows, columns, weightColumns) = (geometry.rows, geometry.columns, geometry.weightColumns)
+        if case .diagonal(let d) = left, !geometry.biasColumn {
+            rowwise(d, rows: rows, columns: columns, right: right, x, into: output, scratch: scratch, chunkBytes: rowChunkBytes)
+            return
+        }
         let count = rows * columns
         let v: UnsafePointer<Double>
         if geometry.biasColumn {
@@ -31,22 +38,12 @@ enum KroneckerProduct {
         } else {
             v = x
         }
-        // With a diagonal L and no bias column (an Embedding: GPT-2's wte is
-        // 309 MB), V R goes straight into the output and L scales it there.
-        let inPlace = !geometry.biasColumn && { if case .diagonal = left { true } else { false } }()
-        let t = inPlace ? output : scratch.buffer(count, slot: 1)
-        let (m, n) = (Int32(rows), Int32(columns))
-        switch right {
-        case .diagonal(let d):
-            for i in 0 ..< rows { for j in 0 ..< columns { t[i * columns + j] = v[i * columns + j] * d[j] } }
-        case .general(let r):
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, n, 1, v, n, r, n, 0, t, n)
-        case .symmetric(let r):
-            cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, m, n, 1, r, n, v, n, 0, t, n)
-        }
+        let t = scratch.buffer(count, slot: 1)
+        multiply(v, rows: rows, columns: columns, by: right, into: t)
         // L T: into the output when it is laid out as V (no bias column);
         // else into scratch (V's buffer, no longer needed), then scattered.
-        let y = geometry.biasColumn ? scratch.buffer(count, slot: 0) : output  // t when inPlace: each value scaled where it is
+        let y = geometry.biasColumn ? scratch.buffer(count, slot: 0) : output
+        let (m, n) = (Int32(rows), Int32(columns))
         switch left {
         case .diagonal(let d):
             for i in 0 ..< rows { for j in 0 ..< columns { y[i * columns + j] = d[i] * t[i * columns + j] } }
@@ -60,6 +57,40 @@ enum KroneckerProduct {
                 (output + i * weightColumns).update(from: y + i * columns, count: weightColumns)
                 output[rows * weightColumns + i] = y[i * columns + weightColumns]
             }
+        }
+    }
+
+    /// `t = V R` for `rows x columns` V, row-major; t is not V.
+    private static func multiply(_ v: UnsafePointer<Double>, rows: Int, columns: Int, by right: Factor,
+                                 into t: UnsafeMutablePointer<Double>) {
+        let (m, n) = (Int32(rows), Int32(columns))
+        switch right {
+        case .diagonal(let d):
+            for i in 0 ..< rows { for j in 0 ..< columns { t[i * columns + j] = v[i * columns + j] * d[j] } }
+        case .general(let r):
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, n, 1, v, n, r, n, 0, t, n)
+        case .symmetric(let r):
+            cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, m, n, 1, r, n, v, n, 0, t, n)
+        }
+    }
+
+    /// A diagonal L acts on each row alone (an Embedding: GPT-2's wte is
+    /// 50,257 x 768, 309 MB), so `diag(d) V R` goes a few MB of rows at a
+    /// time through scratch of that size, not a temporary as large as V.
+    private static func rowwise(_ d: UnsafePointer<Double>, rows: Int, columns: Int, right: Factor,
+                                _ x: UnsafePointer<Double>, into output: UnsafeMutablePointer<Double>, scratch: ProductScratch,
+                                chunkBytes: Int) {
+        let step = max(1, min(rows, chunkBytes / (columns * MemoryLayout<Double>.stride)))
+        let t = scratch.buffer(step * columns, slot: 1)
+        var first = 0
+        while first < rows {
+            let count = min(step, rows - first)
+            multiply(x + first * columns, rows: count, columns: columns, by: right, into: t)
+            for i in 0 ..< count {
+                let scale = d[first + i], row = output + (first + i) * columns, source = t + i * columns
+                for j in 0 ..< columns { row[j] = scale * source[j] }
+            }
+            first += count
         }
     }
 }
