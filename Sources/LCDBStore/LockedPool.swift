@@ -27,12 +27,7 @@ final class LockedPool<Element: AnyObject>: @unchecked Sendable {
     }
 }
 
-typealias BlockBufferPool = LockedPool<BlockBuffers>
 typealias ScratchPool = LockedPool<ProductScratch>
-
-extension LockedPool where Element == BlockBuffers {
-    convenience init(count: Int) { self.init(count: count) { BlockBuffers() } }
-}
 
 extension LockedPool where Element == ProductScratch {
     convenience init(count: Int) { self.init(count: count) { ProductScratch() } }

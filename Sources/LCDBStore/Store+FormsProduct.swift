@@ -5,13 +5,14 @@ import LCDBCore
 extension Store {
     /// M x for a stored matrix in forms, a block at a time. This thread (the
     /// only one that calls SQLite) reads blocks, largest product first, into
-    /// reused buffers and hands each to one of `cores` workers that multiply
-    /// with OpenBLAS single-threaded (`BlockForm.product(parts:...)`):
-    /// reading and arithmetic overlap without the stalls of two OpenBLAS
-    /// threads waiting on each other while a third thread reads (that cost
-    /// GPT-2's KFAC a third of its time). A block whose product is more than
-    /// a core's share runs alone first, with OpenBLAS's threads. At most
-    /// `cores + 2` blocks are in memory, in buffers that are never freed
+    /// reused buffers and queues each for `cores` workers that multiply
+    /// with OpenBLAS single-threaded (`BlockForm.product(parts:...)`),
+    /// staying up to two blocks ahead of them: reading and arithmetic
+    /// overlap without the stalls of two OpenBLAS threads waiting on each
+    /// other while a third thread reads (that cost GPT-2's KFAC a third of
+    /// its time). A block whose product is more than a core's share runs
+    /// alone first, with OpenBLAS's threads. At most `cores + 2` blocks and
+    /// one light block are in memory, in buffers that are never freed
     /// between blocks (fresh memory costs a kernel page fault per 4 KB).
     public func formsProduct(_ name: String, _ x: ParameterVector<Double>) throws -> ParameterVector<Double> {
         try read { db in
@@ -82,8 +83,8 @@ extension Store {
         // Each set of buffers grows to the largest block it meets.
         let room = layouts.map { $0.parts.map { $0.rows * $0.columns } }
         let largestBlock = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
-        try MemoryBudget.require(Double(largestBlock) * 8 * Double(workers + 2),
-                                 for: "\(workers + 2) blocks of matrix '\(name)' at a time")
+        try MemoryBudget.require(Double(largestBlock) * 8 * Double(workers + 3),
+                                 for: "\(workers + 3) blocks of matrix '\(name)' at a time")
         // A product costs about side x the sum of its parts' widths (a
         // square part's side, 1 for a vector): side^2 for a dense block,
         // out x in x (out + in) for kfac, side for diag.
@@ -108,18 +109,21 @@ extension Store {
         let first = min(heavy.count, 2 * workers)
         heavy[..<first].sort { sizes[$0] + Double(collection.range(at: $0).count) < sizes[$1] + Double(collection.range(at: $1).count) }
         var result: [Double] = HugePages.array(count: collection.numel, zeroed: false)
-        let buffers = BlockBufferPool(count: workers + 2)
+        // Sets of buffers for the heavy blocks in flight: one per worker and
+        // two read ahead, so a slow read (wte's 309 MB share of a stored
+        // vector, into fresh pages) does not leave the workers waiting.
+        let buffers = BoundedPool((0 ..< workers + 2).map { _ in BlockBuffers() })
+        let lightBuffers = BlockBuffers()
         let scratches = ScratchPool(count: workers)
         let failure = FirstError()
         let types = layouts.map { BlockForms.type(of: $0.form) }
         try result.withUnsafeMutableBufferPointer { buffer in
             let output = SendablePointer(pointer: buffer.baseAddress!)
-            func readBlock(_ position: Int) throws -> (BlockBuffers, [String: PartBuffer], SendablePointer<Double>) {
-                let block = buffers.take()
+            func readBlock(_ position: Int, into block: BlockBuffers) throws -> ReadBlock {
                 block.reserve(room[position])
                 let range = collection.range(at: position)
-                // The block's share of the fresh result faulted in here, where
-                // time is spare, not by the worker (the kernel zeroes each page).
+                // The block's share of the fresh result faulted in here, by
+                // the reader, not by the worker (the kernel zeroes each page).
                 Prefault.populate(UnsafeMutableRawPointer(output.pointer + range.lowerBound), bytes: range.count * MemoryLayout<Double>.size)
                 let x: SendablePointer<Double>
                 switch input {
@@ -137,62 +141,69 @@ extension Store {
                     try Store.readPart(part, dtype: matrix.dtype, into: values)
                     parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
                 }
-                return (block, parts, x)
+                return ReadBlock(position: position, buffers: block, parts: parts, x: x)
             }
-            @Sendable func multiply(_ position: Int, _ parts: [String: PartBuffer], _ x: SendablePointer<Double>) {
-                let range = collection.range(at: position)
-                let entry = collection.entries[position]
+            @Sendable func multiply(_ block: ReadBlock) {
+                let range = collection.range(at: block.position)
+                let entry = collection.entries[block.position]
                 let scratch = scratches.take()
                 defer { scratches.give(scratch) }
                 do {
-                    guard let type = types[position] else { throw Store.lowRankRefused(name) }
-                    try type.product(parts: parts, layer: entry.layer, name: entry.name,
-                                     UnsafeBufferPointer(start: x.pointer, count: range.count),
+                    guard let type = types[block.position] else { throw Store.lowRankRefused(name) }
+                    try type.product(parts: block.parts, layer: entry.layer, name: entry.name,
+                                     UnsafeBufferPointer(start: block.x.pointer, count: range.count),
                                      into: UnsafeMutableBufferPointer(start: output.pointer + range.lowerBound, count: range.count),
                                      scratch: scratch)
                 } catch {
                     failure.record(StoreError(.corrupt, "matrix '\(name)': \(error)"))
                 }
             }
-            for position in alone {
+            /// Reads and multiplies on this thread.
+            func multiplyHere(_ position: Int, in block: BlockBuffers) throws {
                 try Interruption.check()
-                let (block, parts, x) = try readBlock(position)
-                multiply(position, parts, x)
-                buffers.give(block)
+                multiply(try readBlock(position, into: block))
                 try failure.rethrow()
+            }
+            for position in alone {
+                let block = buffers.take()
+                defer { buffers.give(block) }
+                try multiplyHere(position, in: block)
             }
             let queue = DispatchQueue(label: "lcdb.forms-product", attributes: .concurrent)
             let group = DispatchGroup()
-            let slots = DispatchSemaphore(value: workers)
-            defer { group.wait() }
             try BlockScheduler.withSingleThreadedBLAS {
-                var waiting = light[...]
-                func multiplyHere(_ position: Int) throws {
-                    try Interruption.check()
-                    let (block, parts, x) = try readBlock(position)
-                    multiply(position, parts, x)
-                    buffers.give(block)
-                    try failure.rethrow()
+                let ready = WorkQueue<ReadBlock>()
+                for _ in 0 ..< workers {
+                    queue.async(group: group) {
+                        while let block = ready.pop() {
+                            multiply(block)
+                            buffers.give(block.buffers)
+                        }
+                    }
                 }
+                defer {
+                    ready.close(consumers: workers)
+                    group.wait()
+                }
+                var waiting = light[...]
                 for position in heavy {
                     try Interruption.check()
                     try failure.rethrow()
-                    let (block, parts, x) = try readBlock(position)
-                    while slots.wait(timeout: .now()) == .timedOut {
-                        guard let next = waiting.popFirst() else {
-                            slots.wait()
-                            break
-                        }
-                        try multiplyHere(next)
+                    // While every set is in flight, multiply light blocks here.
+                    var free = buffers.takeIfFree()
+                    while free == nil, let next = waiting.popFirst() {
+                        try multiplyHere(next, in: lightBuffers)
+                        free = buffers.takeIfFree()
                     }
-                    queue.async(group: group) {
-                        multiply(position, parts, x)
+                    let block = free ?? buffers.take()
+                    do {
+                        ready.push(try readBlock(position, into: block))
+                    } catch {
                         buffers.give(block)
-                        slots.signal()
+                        throw error
                     }
                 }
-                for position in waiting { try multiplyHere(position) }
-                group.wait()
+                for position in waiting { try multiplyHere(position, in: lightBuffers) }
             }
             try failure.rethrow()
         }
@@ -239,4 +250,13 @@ extension Store {
             return y
         }
     }
+}
+
+/// A block read and waiting for (or in) a worker: its parts in `buffers`
+/// and its share of x at `x`.
+private struct ReadBlock: @unchecked Sendable {
+    let position: Int
+    let buffers: BlockBuffers
+    let parts: [String: PartBuffer]
+    let x: SendablePointer<Double>
 }
