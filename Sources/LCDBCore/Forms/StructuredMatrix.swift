@@ -86,12 +86,25 @@ public struct StructuredMatrix: Sendable {
         }
     }
 
+    /// Refuses, before any block starts, decompositions whose working memory
+    /// (about 4 n^2 values per square part: its copy, the eigenvectors and
+    /// LAPACK's workspace) would not fit for the largest blocks that may run
+    /// side by side, one per core.
+    func requireDecompositionMemory(_ what: String) throws(CoreError) {
+        let perBlock = blocks.map { block in
+            block.parts.reduce(0.0) { $0 + ($1.shape.count == 2 && $1.rows == $1.columns ? 4 * Double($1.values.count) * 8 : 0) }
+        }
+        let largest = perBlock.sorted(by: >).prefix(BlockScheduler.cores).reduce(0, +)
+        try MemoryBudget.require(largest, for: "\(what): decomposing \(min(BlockScheduler.cores, blocks.count)) blocks at a time")
+    }
+
     public func product(with x: ParameterVector<Double>) throws -> ParameterVector<Double> {
         let blocks = blocks
         return try blockwise(x, "mv", costs: productCosts) { index, values throws(CoreError) in blocks[index].product(values) }
     }
 
     public func solve(_ x: ParameterVector<Double>, regularization: Double) throws -> ParameterVector<Double> {
+        try requireDecompositionMemory("solve")
         let (blocks, names) = (blocks, collection.names)
         return try blockwise(x, "solve", costs: decompositionCosts) { index, values throws(CoreError) in
             try blocks[index].solve(values, regularization: regularization, layer: names[index])
@@ -112,6 +125,7 @@ public struct StructuredMatrix: Sendable {
 
     /// (M + regularization I)^-1, exact per form (kfac blocks become ekfac).
     public func inverse(regularization: Double) throws(CoreError) -> StructuredMatrix {
+        try requireDecompositionMemory("inv")
         let (blocks, names) = (blocks, collection.names)
         let inverses = try mapBlocks(costs: decompositionCosts) { index throws(CoreError) -> any BlockForm in
             try blocks[index].inverse(regularization: regularization, layer: names[index])
@@ -121,6 +135,7 @@ public struct StructuredMatrix: Sendable {
 
     /// Every kfac block as ekfac (exact: the factors' eigendecompositions).
     public func eigenforms() throws(CoreError) -> StructuredMatrix {
+        try requireDecompositionMemory("the eigendecompositions")
         let (blocks, names) = (blocks, collection.names)
         let result = try mapBlocks(costs: decompositionCosts) { index throws(CoreError) -> any BlockForm in
             try (blocks[index] as? KFACForm)?.eigenform(layer: names[index]) ?? blocks[index]
