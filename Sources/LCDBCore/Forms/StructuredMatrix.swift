@@ -42,30 +42,13 @@ public struct StructuredMatrix: Sendable {
         return try ParameterVector(collection: collection, values: pieces.flatMap { $0 })
     }
 
-    /// `body(index)` for every block, on all cores (`BlockScheduler`: a
+    /// `body(index)` for every block, on all cores (`BlockScheduler.map`: a
     /// block costing more than a core's share alone with OpenBLAS's threads,
-    /// the rest side by side, one per core); the results in block order,
-    /// and of failures the first in block order is thrown. GPT-2's KFAC
-    /// solve decomposes 97 factors: two at a time, each on one core, beats
-    /// one at a time on both (LAPACK's tridiagonal reduction scales poorly).
+    /// the rest side by side, one per core). GPT-2's KFAC solve decomposes
+    /// 97 factors: two at a time, each on one core, beats one at a time on
+    /// both (LAPACK's tridiagonal reduction gains little from a thread).
     func mapBlocks<T: Sendable>(costs: [Int], _ body: @escaping @Sendable (Int) throws(CoreError) -> T) throws(CoreError) -> [T] {
-        var results = [Result<T, CoreError>?](repeating: nil, count: blocks.count)
-        results.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            let slots = SharedPointer(base: base)
-            BlockScheduler.run(costs: costs) { index in
-                do throws(CoreError) {
-                    try Interruption.check()
-                    slots.base[index] = .success(try body(index))
-                } catch {
-                    slots.base[index] = .failure(error)
-                }
-            }
-        }
-        return try results.map { result throws(CoreError) in
-            guard let result else { preconditionFailure("BlockScheduler runs every block") }
-            return try result.get()
-        }
+        try BlockScheduler.map(costs: costs, body)
     }
 
     /// Relative costs of a product per block: side x the sum of its parts'

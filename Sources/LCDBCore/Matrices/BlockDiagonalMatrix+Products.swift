@@ -5,19 +5,8 @@ extension BlockDiagonalMatrix {
     /// Runs `work` for every block on all cores (see `BlockScheduler`); the
     /// first error, in layer order, is rethrown.
     func forEachBlock(costPower: Int = 2, _ work: @escaping @Sendable (Int) throws(CoreError) -> Void) throws {
-        var failures = [CoreError?](repeating: nil, count: blocks.count)
         let costs = sides.map { side in (0 ..< costPower).reduce(1) { cost, _ in cost &* max(side, 1) } }
-        failures.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            let slots = SharedPointer(base: base)
-            BlockScheduler.run(costs: costs) { index in
-                do throws(CoreError) {
-                    try Interruption.check()
-                    try work(index)
-                } catch { slots.base[index] = error }
-            }
-        }
-        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        _ = try BlockScheduler.map(costs: costs, work)
     }
 
     /// Matrix-vector product M x (`symv` per block when symmetric, else `gemv`).

@@ -35,6 +35,29 @@ public enum BlockScheduler {
         withSingleThreadedBLAS { DispatchQueue.concurrentPerform(iterations: order.count) { work(order[$0]) } }
     }
 
+    /// `body(i)` for every block (`run`), each first checking for an
+    /// interrupt; the results in block order, and of failures the first in
+    /// block order is thrown.
+    public static func map<T: Sendable>(costs: [Int], _ body: @escaping @Sendable (Int) throws(CoreError) -> T) throws(CoreError) -> [T] {
+        var results = [Result<T, CoreError>?](repeating: nil, count: costs.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let slots = SharedPointer(base: base)
+            run(costs: costs) { index in
+                do throws(CoreError) {
+                    try Interruption.check()
+                    slots.base[index] = .success(try body(index))
+                } catch {
+                    slots.base[index] = .failure(error)
+                }
+            }
+        }
+        return try results.map { result throws(CoreError) in
+            guard let result else { preconditionFailure("run calls work for every index") }
+            return try result.get()
+        }
+    }
+
     /// OpenBLAS on one thread until `endSingleThreadedBLAS(changed)`, for
     /// threads that outlive the call starting them (`FisherStream`'s
     /// workers). Returns whether it changed anything (false when OpenBLAS
