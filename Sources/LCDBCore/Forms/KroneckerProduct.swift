@@ -2,8 +2,9 @@ import COpenBLAS
 
 /// `V -> L V R` on lcdb's flattening of a layer (`KroneckerGeometry`), from
 /// factors wherever they are: a kfac block in memory and a stored block's
-/// parts in reused buffers take the same path. `V` is the weight in place,
-/// or, with a bias column, gathered into scratch; nothing else is copied.
+/// parts in reused buffers take the same path. `V` is read in place (with a
+/// bias column, as the weight's rows and the bias), and only the result of
+/// a layer with a bias is copied, from scratch to weight-then-bias.
 enum KroneckerProduct {
     /// A factor as the product reads it.
     enum Factor {
@@ -27,36 +28,39 @@ enum KroneckerProduct {
             return
         }
         let count = rows * columns
-        let v: UnsafePointer<Double>
-        if geometry.biasColumn {
-            let gathered = scratch.buffer(count, slot: 0)
-            for i in 0 ..< rows {
-                (gathered + i * columns).update(from: x + i * weightColumns, count: weightColumns)
-                gathered[i * columns + weightColumns] = x[rows * weightColumns + i]
-            }
-            v = UnsafePointer(gathered)
-        } else {
-            v = x
+        guard geometry.biasColumn else {
+            // (V R), then L into the output, laid out as V.
+            let t = scratch.buffer(count, slot: 1)
+            multiply(x, rows: rows, columns: columns, by: right, into: t)
+            multiply(left, t, rows: rows, columns: columns, ld: columns, into: output, ldc: columns)
+            return
         }
-        let t = scratch.buffer(count, slot: 1)
-        multiply(v, rows: rows, columns: columns, by: right, into: t)
-        // L T: into the output when it is laid out as V (no bias column);
-        // else into scratch (V's buffer, no longer needed), then scattered.
-        let y = geometry.biasColumn ? scratch.buffer(count, slot: 0) : output
+        // With a bias column, L first, straight from the flattening (W's rows
+        // `weightColumns` apart, then b) into scratch laid out as V = [W | b],
+        // so V is never gathered; then (L V) R, scattered back.
+        let s = scratch.buffer(count, slot: 1)
+        multiply(left, x, rows: rows, columns: weightColumns, ld: weightColumns, into: s, ldc: columns)
+        multiply(left, x + rows * weightColumns, rows: rows, columns: 1, ld: 1, into: s + weightColumns, ldc: columns)
+        let y = scratch.buffer(count, slot: 0)
+        multiply(s, rows: rows, columns: columns, by: right, into: y)
+        for i in 0 ..< rows {
+            (output + i * weightColumns).update(from: y + i * columns, count: weightColumns)
+            output[rows * weightColumns + i] = y[i * columns + weightColumns]
+        }
+    }
+
+    /// `c = L b` for `rows x columns` b whose rows are `ld` apart, into c
+    /// whose rows are `ldc` apart; c is not b.
+    private static func multiply(_ left: Factor, _ b: UnsafePointer<Double>, rows: Int, columns: Int, ld: Int,
+                                 into c: UnsafeMutablePointer<Double>, ldc: Int) {
         let (m, n) = (Int32(rows), Int32(columns))
         switch left {
         case .diagonal(let d):
-            for i in 0 ..< rows { for j in 0 ..< columns { y[i * columns + j] = d[i] * t[i * columns + j] } }
+            for i in 0 ..< rows { for j in 0 ..< columns { c[i * ldc + j] = d[i] * b[i * ld + j] } }
         case .general(let l):
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, m, 1, l, m, t, n, 0, y, n)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, m, 1, l, m, b, Int32(ld), 0, c, Int32(ldc))
         case .symmetric(let l):
-            cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, m, n, 1, l, m, t, n, 0, y, n)
-        }
-        if geometry.biasColumn {
-            for i in 0 ..< rows {
-                (output + i * weightColumns).update(from: y + i * columns, count: weightColumns)
-                output[rows * weightColumns + i] = y[i * columns + weightColumns]
-            }
+            cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, m, n, 1, l, m, b, Int32(ld), 0, c, Int32(ldc))
         }
     }
 
