@@ -100,17 +100,21 @@ struct FormsShellTests {
                 let g32 = randn(net, seed=2, dtype=float32);
                 norm(mv(K, g) - mv(K, 1 * g)); norm(mv(K, g32) - mv(K, 1 * g32));
                 norm(mv(K32, g) - mv(K32, 1 * g)); norm(mv(K32, g32) - mv(K32, 1 * g32));
+                norm(K * g - mv(K, 1 * g)); norm(2 * K32 * g32 - 2 * mv(K32, 1 * g32));
                 create collection small (fc Linear(4, 3));
                 let s = randn(small, seed=4);
                 norm(mv(K, s, layers=common) - mv(K, 1 * s, layers=common));
                 let y = mv(K32, g32);
                 select dtype from vectors where name = 'y';
                 select input from provenance_inputs where name = 'y' order by input;
+                let z = K * g;
+                select input from provenance_inputs where name = 'z' order by input;
                 """], executableOverride: executable)
             #expect(run.status == 0, "\(binary.name): \(run.stderr)")
-            #expect(Self.values(run.stdout) == [0, 0, 0, 0, 0], "\(binary.name): \(run.stdout)")
-            #expect(run.stdout.hasSuffix("dtype\nfloat32\ninput\nK32\ng32\n"), "\(binary.name): \(run.stdout)")
-            for (statement, message) in [("mv(K, nosuch);", "no vector, matrix or collection 'nosuch'"), ("mv(K, K);", "mv: v must be a vector, not a matrix")] {
+            #expect(Self.values(run.stdout) == [0, 0, 0, 0, 0, 0, 0], "\(binary.name): \(run.stdout)")
+            #expect(run.stdout.hasSuffix("dtype\nfloat32\ninput\nK32\ng32\ninput\nK\ng\n"), "\(binary.name): \(run.stdout)")
+            for (statement, message) in [("mv(K, nosuch);", "no vector, matrix or collection 'nosuch'"), ("mv(K, K);", "mv: v must be a vector, not a matrix"),
+                                         ("K * nosuch;", "no vector, matrix or collection 'nosuch'"), ("K * s;", "over different collections")] {
                 let wrong = try LCDBProcess.run(["--no-init", db, "-c", statement], executableOverride: executable)
                 #expect(wrong.status != 0 && wrong.stderr.contains(message), "\(binary.name): \(wrong.stderr)")
             }

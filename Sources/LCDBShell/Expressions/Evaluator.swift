@@ -67,12 +67,27 @@ public final class Evaluator {
             var value = try evaluate(first)
             for link in links {
                 try Interruption.check()
+                if let product = try storedProduct(link, after: value) {
+                    value = product
+                    continue
+                }
                 value = try Arithmetic.apply(link.op, value, try evaluate(link.operand), session: session, at: link.location)
             }
             return value
         case .compare(let op, let left, let right, let location):
             return try ElementWise.compare(op, try evaluate(left), try evaluate(right), at: location)
         }
+    }
+
+    /// `M * v` with M a stored matrix in forms and v a stored vector's name,
+    /// as `mv(M, v)` computes it: v read a layer at a time beside the blocks
+    /// into the result's place, never whole (GPT-2: 1 GB less). Nil for
+    /// anything else, which `Arithmetic` computes.
+    private func storedProduct(_ link: Expression.Link, after value: Value) throws -> Value? {
+        guard link.op == "*", case .matrix(let m) = value, case .name(let name, _) = link.operand,
+              case .storedForms = m.origin, try store.kind(of: name) == "vector" else { return nil }
+        session.noteInput("vector", name)
+        return try MatrixOperations.storedProduct(m, vectorNamed: name, session: session)
     }
 
     /// A stored vector, matrix or collection called `name`.
