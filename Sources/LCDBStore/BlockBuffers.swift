@@ -1,11 +1,12 @@
 import LCDBCore
 
-/// The memory one block's parts are read into: one region, reserved for each block and carved into
-/// pieces in order, kept from one block to the next and grown only when a
-/// block needs more. One region per set rather than a buffer per part name:
-/// GPT-2's c_fc (`A` 769², `G` 3072²) and mlp.c_proj (`A` 3073², `G` 768²)
-/// then share 80 MB instead of growing both names to 75 MB each, and fresh
-/// memory costs a kernel page fault and zeroing per page.
+/// The memory one block's parts are read into: one region, reserved for
+/// each block and carved into pieces in order, kept from one block to the
+/// next and grown only when a block needs more. One region per set rather
+/// than a buffer per part name: GPT-2's c_fc (`A` 769², `G` 3072²) and
+/// mlp.c_proj (`A` 3073², `G` 768²) then share 80 MB instead of growing
+/// both names to 75 MB each, and fresh memory costs a kernel page fault
+/// and zeroing per page.
 final class BlockBuffers: @unchecked Sendable {
     private let region = ProductScratch()
     private var base: UnsafeMutablePointer<Double>?

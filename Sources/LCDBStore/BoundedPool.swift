@@ -1,6 +1,7 @@
 import Dispatch
 
-/// A fixed set of reusable objects (the buffers of the blocks in flight):
+/// A fixed set of reusable objects (the buffers of the blocks in flight,
+/// the workers' temporaries):
 /// `take` waits until one is given back, so memory stays bounded however
 /// far the reader runs ahead of the workers.
 final class BoundedPool<Element: AnyObject>: @unchecked Sendable {

@@ -114,7 +114,8 @@ extension Store {
         // vector, into fresh pages) does not leave the workers waiting.
         let buffers = BoundedPool((0 ..< workers + 2).map { _ in BlockBuffers() })
         let lightBuffers = BlockBuffers()
-        let scratches = ScratchPool(count: workers)
+        // Temporaries for each worker and for this thread (light blocks).
+        let scratches = BoundedPool((0 ..< workers + 1).map { _ in ProductScratch() })
         let failure = FirstError()
         let types = layouts.map { BlockForms.type(of: $0.form) }
         try result.withUnsafeMutableBufferPointer { buffer in
