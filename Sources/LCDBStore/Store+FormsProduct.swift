@@ -21,7 +21,8 @@ extension Store {
                 throw StoreError(.mismatch, "mv: the vector is not over the collection of matrix '\(name)'")
             }
             return try x.values.withUnsafeBufferPointer { input in
-                try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!))))
+                try ParameterVector(collection: matrix.collection,
+                                    values: try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!)))).values)
             }
         }
     }
@@ -35,33 +36,72 @@ extension Store {
     public func formsProduct(_ name: String, vectorNamed vectorName: String) throws -> (product: ParameterVector<Double>, dtype: DType)? {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
-            let (vectorID, collectionName, dtype) = try Store.vectorRow(db, name: vectorName)
-            guard try Store.loadCollection(db, name: collectionName).collection == matrix.collection else { return nil }
-            let collection = matrix.collection
-            try ParameterVector<Double>.requireMemory(over: collection, copies: 1, "mv of '\(name)' and vector '\(vectorName)'")
-            let scalarSize = dtype == .float64 ? 8 : 4
-            let chunks = try Store.chunkPlacements(db, vectorID: vectorID, name: vectorName, collection, scalarSize: scalarSize)
-            var chunksAt = [[(rowID: Int64, position: Int, start: Int, count: Int)]](repeating: [], count: collection.count)
-            for chunk in chunks { chunksAt[chunk.position].append(chunk) }
-            var blob: BlobHandle?
-            var narrow: [Float] = []
-            // Each layer's values go into the result's place, not into a
-            // whole fresh copy of the vector (GPT-2: 1 GB of page faults).
-            let product = try formsProduct(db, matrix, input: .stored { position, target in
-                for chunk in chunksAt[position] {
-                    let chunkBlob = try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
-                    let target = target + chunk.start
-                    if dtype == .float64 {
-                        try chunkBlob.read(into: target, count: chunk.count * 8)
-                    } else {
-                        if narrow.count < chunk.count { narrow = [Float](repeating: 0, count: chunk.count) }
-                        try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: chunk.count * 4) }
-                        for k in 0 ..< chunk.count { target[k] = Double(narrow[k]) }
-                    }
-                }
-            })
-            return (product, dtype)
+            guard let (input, dtype) = try Store.storedInput(db, matrix, vectorNamed: vectorName) else { return nil }
+            try ParameterVector<Double>.requireMemory(over: matrix.collection, copies: 1, "mv of '\(name)' and vector '\(vectorName)'")
+            let values = try formsProduct(db, matrix, input: input).values
+            return (try ParameterVector(collection: matrix.collection, values: values), dtype)
         }
+    }
+
+    /// `reduction` of M x with `x` a stored vector over the matrix's
+    /// collection, M x never held whole: each block's share of it is
+    /// reduced to a number by the worker that computed it, in the
+    /// product's dtype (float32 only when both are, NumPy's promotion),
+    /// and the numbers are combined in block order, so the result does
+    /// not depend on which worker finished first. `norm(mv(K, g))` on
+    /// GPT-2's KFAC then needs no 1 GB result. Nil when the vector is
+    /// not over the matrix's collection (the caller aligns them).
+    public func formsProduct(_ name: String, vectorNamed vectorName: String, reducedTo reduction: ProductReduction) throws -> Double? {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            guard let (input, dtype) = try Store.storedInput(db, matrix, vectorNamed: vectorName) else { return nil }
+            let narrow = matrix.dtype == .float32 && dtype == .float32
+            return try formsProduct(db, matrix, input: input, reduction: (reduction, narrow)).reduced
+        }
+    }
+
+    /// The same with `x` in memory, `xDType` its dtype before widening.
+    public func formsProduct(_ name: String, _ x: ParameterVector<Double>, xDType: DType, reducedTo reduction: ProductReduction) throws -> Double {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            guard matrix.collection == x.collection else {
+                throw StoreError(.mismatch, "mv: the vector is not over the collection of matrix '\(name)'")
+            }
+            let narrow = matrix.dtype == .float32 && xDType == .float32
+            return try x.values.withUnsafeBufferPointer { input in
+                try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!))),
+                                 reduction: (reduction, narrow)).reduced
+            }
+        }
+    }
+
+    /// A stored vector over the matrix's collection as a product's input,
+    /// read a layer at a time, and its stored dtype; nil when the vector is
+    /// over another collection.
+    private static func storedInput(_ db: Database, _ matrix: StoredMatrix, vectorNamed vectorName: String) throws -> (ProductInput, DType)? {
+        let (vectorID, collectionName, dtype) = try Store.vectorRow(db, name: vectorName)
+        guard try Store.loadCollection(db, name: collectionName).collection == matrix.collection else { return nil }
+        let collection = matrix.collection
+        let scalarSize = dtype == .float64 ? 8 : 4
+        let chunks = try Store.chunkPlacements(db, vectorID: vectorID, name: vectorName, collection, scalarSize: scalarSize)
+        var chunksAt = [[(rowID: Int64, position: Int, start: Int, count: Int)]](repeating: [], count: collection.count)
+        for chunk in chunks { chunksAt[chunk.position].append(chunk) }
+        var blob: BlobHandle?
+        var narrow: [Float] = []
+        let input = ProductInput.stored { position, target in
+            for chunk in chunksAt[position] {
+                let chunkBlob = try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
+                let target = target + chunk.start
+                if dtype == .float64 {
+                    try chunkBlob.read(into: target, count: chunk.count * 8)
+                } else {
+                    if narrow.count < chunk.count { narrow = [Float](repeating: 0, count: chunk.count) }
+                    try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: chunk.count * 4) }
+                    for k in 0 ..< chunk.count { target[k] = Double(narrow[k]) }
+                }
+            }
+        }
+        return (input, dtype)
     }
 
     /// Where a product's x comes from.
@@ -73,15 +113,25 @@ extension Store {
         case stored((_ position: Int, _ target: UnsafeMutablePointer<Double>) throws -> Void)
     }
 
-    /// The product proper.
-    private func formsProduct(_ db: Database, _ matrix: StoredMatrix, input: ProductInput) throws -> ParameterVector<Double> {
+    /// The product proper: M x whole (`values`), or with a `reduction`
+    /// only the number it gives (`reduced`; `values` is then empty), the
+    /// product's values rounded to float32 first when `narrow`.
+    private func formsProduct(_ db: Database, _ matrix: StoredMatrix, input: ProductInput,
+                              reduction: (ProductReduction, narrow: Bool)? = nil) throws -> (values: [Double], reduced: Double) {
         let name = matrix.name
         let layouts = try Store.blockLayouts(db, matrix)
         let collection = matrix.collection
         let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
         let workers = BlockScheduler.cores
         // Each set of buffers grows to the largest block it meets.
-        let room = layouts.map { $0.parts.map { $0.rows * $0.columns } }
+        // Reduced, a block's share of M x goes into its set too (and of x
+        // beside it when the reduction reads x; else x is read into the
+        // share of M x, which the product overwrites): the sets are reused,
+        // so M x costs no fresh memory.
+        let shares = reduction == nil ? 0 : reduction!.0.readsX ? 2 : 1
+        let room = layouts.indices.map { position in
+            [Int](repeating: collection.range(at: position).count, count: shares) + layouts[position].parts.map { $0.rows * $0.columns }
+        }
         let largestBlock = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
         try MemoryBudget.require(Double(largestBlock) * 8 * Double(workers + 3),
                                  for: "\(workers + 3) blocks of matrix '\(name)' at a time")
@@ -108,7 +158,11 @@ extension Store {
         // vector read first; a c_fc block 20 MB).
         let first = min(heavy.count, 2 * workers)
         heavy[..<first].sort { sizes[$0] + Double(collection.range(at: $0).count) < sizes[$1] + Double(collection.range(at: $1).count) }
-        var result: [Double] = HugePages.array(count: collection.numel, zeroed: false)
+        var result: [Double] = reduction == nil ? HugePages.array(count: collection.numel, zeroed: false) : []
+        // One number per block, written by the worker that multiplied it.
+        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, collection.count))
+        defer { partials.deallocate() }
+        let partialAt = SendablePointer(pointer: partials.baseAddress!)
         // Sets of buffers for the heavy blocks in flight: one per worker and
         // two read ahead, so a slow read (wte's 309 MB share of a stored
         // vector, into fresh pages) does not leave the workers waiting.
@@ -119,21 +173,27 @@ extension Store {
         let failure = FirstError()
         let types = layouts.map { BlockForms.type(of: $0.form) }
         try result.withUnsafeMutableBufferPointer { buffer in
-            let output = SendablePointer(pointer: buffer.baseAddress!)
             func readBlock(_ position: Int, into block: BlockBuffers) throws -> ReadBlock {
                 block.reserve(room[position])
                 let range = collection.range(at: position)
-                // The block's share of the fresh result faulted in here, by
-                // the reader, not by the worker (the kernel zeroes each page).
-                Prefault.populate(UnsafeMutableRawPointer(output.pointer + range.lowerBound), bytes: range.count * MemoryLayout<Double>.size)
+                let output: SendablePointer<Double>
+                if reduction == nil {
+                    output = SendablePointer(pointer: buffer.baseAddress! + range.lowerBound)
+                    // The block's share of the fresh result faulted in here, by
+                    // the reader, not by the worker (the kernel zeroes each page).
+                    Prefault.populate(UnsafeMutableRawPointer(output.pointer), bytes: range.count * MemoryLayout<Double>.size)
+                } else {
+                    output = SendablePointer(pointer: block.next(range.count))
+                }
                 let x: SendablePointer<Double>
                 switch input {
                 case .inMemory(let whole):
                     x = SendablePointer(pointer: whole.pointer + range.lowerBound)
                 case .stored(let read):
-                    // Into the result's place, which the product overwrites
-                    // (`BlockForm.product` reads x first): no second copy.
-                    x = SendablePointer(pointer: output.pointer + range.lowerBound)
+                    // Into the output's place, which the product overwrites
+                    // (`BlockForm.product` reads x first): no second copy,
+                    // unless the reduction reads x after the product.
+                    x = shares == 2 ? SendablePointer(pointer: block.next(range.count)) : output
                     try read(position, x.pointer)
                 }
                 var parts: [String: PartBuffer] = [:]
@@ -142,7 +202,7 @@ extension Store {
                     try Store.readPart(part, dtype: matrix.dtype, into: values)
                     parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
                 }
-                return ReadBlock(position: position, buffers: block, parts: parts, x: x)
+                return ReadBlock(position: position, buffers: block, parts: parts, x: x, output: output)
             }
             @Sendable func multiply(_ block: ReadBlock) {
                 let range = collection.range(at: block.position)
@@ -151,10 +211,12 @@ extension Store {
                 defer { scratches.give(scratch) }
                 do {
                     guard let type = types[block.position] else { throw Store.lowRankRefused(name) }
-                    try type.product(parts: block.parts, layer: entry.layer, name: entry.name,
-                                     UnsafeBufferPointer(start: block.x.pointer, count: range.count),
-                                     into: UnsafeMutableBufferPointer(start: output.pointer + range.lowerBound, count: range.count),
-                                     scratch: scratch)
+                    let product = UnsafeMutableBufferPointer(start: block.output.pointer, count: range.count)
+                    let x = UnsafeBufferPointer(start: block.x.pointer, count: range.count)
+                    try type.product(parts: block.parts, layer: entry.layer, name: entry.name, x, into: product, scratch: scratch)
+                    if let (reduction, narrow) = reduction {
+                        partialAt.pointer[block.position] = reduction.partial(product, x, narrow: narrow)
+                    }
                 } catch {
                     failure.record(StoreError(.corrupt, "matrix '\(name)': \(error)"))
                 }
@@ -208,7 +270,7 @@ extension Store {
             }
             try failure.rethrow()
         }
-        return try ParameterVector(collection: collection, values: result)
+        return (result, reduction.map { $0.0.combined(Array(partials.prefix(collection.count))) } ?? 0)
     }
 }
 
@@ -260,4 +322,6 @@ private struct ReadBlock: @unchecked Sendable {
     let buffers: BlockBuffers
     let parts: [String: PartBuffer]
     let x: SendablePointer<Double>
+    /// Where its share of M x goes.
+    let output: SendablePointer<Double>
 }

@@ -121,6 +121,42 @@ struct FormsShellTests {
         }
     }
 
+    /// `norm(mv(K, g))`, `norm(K * g)` and `vtmv(K, g)` of a stored matrix
+    /// in forms and a stored vector reduce each block's share of K g as it
+    /// is computed (K g never held whole): each equals the same reduction of
+    /// the stored product within 1e-12 relative (only the order of the sums
+    /// differs), float64 and float32 (where the product is float32 first);
+    /// errors are those of `mv`.
+    @Test func reductionsOfAStoredProductEqualThoseOfTheWholeProduct() throws {
+        for binary in LCDBProcess.binaries() {
+            let executable = try #require(binary.path, "the \(binary.name) binary is missing: run the tests with `make test`")
+            let db = path("reduced-\(binary.name).lcdb")
+            let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", Self.setup + """
+                let K32 = random_kfac(net, seed=1, dtype=float32);
+                let g32 = randn(net, seed=2, dtype=float32);
+                let z = mv(K, 1 * g);
+                let z32 = mv(K32, 1 * g32);
+                norm(mv(K, g)); norm(z); norm(K * g, 1); norm(z, 1); norm(mv(K, g), inf); norm(z, inf);
+                vtmv(K, g); dot(g, z); vtmv(K, 1 * g); dot(g, z);
+                norm(mv(K32, g32)); norm(z32); vtmv(K32, g32); dot(g32, z32); norm(K32 * g32, inf); norm(z32, inf);
+                """], executableOverride: executable)
+            #expect(run.status == 0, "\(binary.name): \(run.stderr)")
+            let values = Self.values(run.stdout)
+            #expect(values.count == 16, "\(binary.name): \(run.stdout)")
+            for pair in stride(from: 0, to: values.count - 1, by: 2) {
+                let relative = abs(values[pair] - values[pair + 1]) / abs(values[pair + 1])
+                #expect(values[pair + 1] != 0 && relative <= 1e-12, "\(binary.name): pair \(pair / 2): \(values[pair]) vs \(values[pair + 1])")
+            }
+            #expect(try LCDBProcess.run(["--no-init", db, "-c", "create collection small (fc Linear(4, 3)); let s = randn(small, seed=4);"]).status == 0)
+            for (statement, message) in [("norm(mv(K, nosuch));", "no vector, matrix or collection 'nosuch'"),
+                                         ("norm(K * s);", "over different collections"), ("vtmv(K, s);", "over different collections"),
+                                         ("norm(mv(K, K));", "mv: v must be a vector, not a matrix")] {
+                let wrong = try LCDBProcess.run(["--no-init", db, "-c", statement], executableOverride: executable)
+                #expect(wrong.status != 0 && wrong.stderr.contains(message), "\(binary.name): \(statement) \(wrong.stderr)")
+            }
+        }
+    }
+
     @Test func float32FormsAgreeWithFloat32DenseBlocks() throws {
         let db = path("float32.lcdb")
         let script = Self.setup + """

@@ -103,6 +103,57 @@ struct StoreFormsTests {
         #expect(try store.blocks(of: "KK").contains { $0.form == .kfac }, "the product keeps kfac blocks")
     }
 
+    /// A reduction of M x computed block by block (`norm(mv(K, g))`,
+    /// `vtmv(K, g)`, M x never held whole) equals the same reduction of the
+    /// whole product, written out here as plain loops: every form, x stored
+    /// (float64 and float32) or in memory; with a float32 matrix and a
+    /// float32 vector the product is rounded to float32 first (its dtype).
+    /// Tolerance 1e-12 relative (only the order of the sums differs).
+    @Test(arguments: [false, true])
+    func reducedProductsEqualTheReductionsOfTheWholeProduct(dominantBlock: Bool) throws {
+        let folder = try TemporaryFolder()
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)
+        var layers = try Self.collection().entries.map { ($0.name, $0.layer) }
+        if dominantBlock { layers.append(("big", try .linear(40, 30))) }
+        let collection = try LayerCollection(layers)
+        try store.createCollection("net", collection)
+        let kfac = try StructuredMatrix.randomKFAC(over: collection, seed: 4)
+        let matrices: [(String, StructuredMatrix, DType)] = [
+            ("K", kfac, .float64), ("K32", kfac, .float32),
+            ("Ki", try kfac.inverse(regularization: 0.5), .float64), ("D", try kfac.diagonalMatrix(), .float32),
+        ]
+        let x = ParameterVector<Double>.random(over: collection, seed: 9)
+        let x32 = x.values.map { Double(Float($0)) }
+        try store.saveVector("x", over: "net", .float64(x))
+        try store.saveVector("x32", over: "net", .float32(try ParameterVector(collection: collection, values: x.values.map { Float($0) })))
+        func relative(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(abs(b), 1e-300) }
+        for (name, matrix, dtype) in matrices {
+            try store.saveStructured(name, over: "net", matrix, dtype: dtype)
+            let loaded = try store.loadStructured(named: name)
+            for (vector, values, vectorDType) in [("x", x.values, DType.float64), ("x32", x32, .float32)] {
+                var product = try loaded.product(with: try ParameterVector(collection: collection, values: values)).values
+                if dtype == .float32 && vectorDType == .float32 { product = product.map { Double(Float($0)) } }
+                let expected: [(ProductReduction, Double)] = [
+                    (.norm(.l1), product.reduce(0) { $0 + abs($1) }),
+                    (.norm(.l2), product.reduce(0) { $0 + $1 * $1 }.squareRoot()),
+                    (.norm(.infinity), product.map(abs).max()!),
+                    (.quadraticForm, zip(product, values).reduce(0) { $0 + $1.0 * $1.1 }),
+                ]
+                for (reduction, value) in expected {
+                    let stored = try #require(try store.formsProduct(name, vectorNamed: vector, reducedTo: reduction))
+                    #expect(relative(stored, value) < 1e-12, "\(name), \(vector), \(reduction): \(stored) vs \(value)")
+                    let inMemory = try store.formsProduct(name, try ParameterVector(collection: collection, values: values),
+                                                          xDType: vectorDType, reducedTo: reduction)
+                    #expect(relative(inMemory, value) < 1e-12, "\(name), \(vector) in memory, \(reduction): \(inMemory) vs \(value)")
+                }
+            }
+        }
+        // A vector over another collection: nil, the caller aligns them.
+        try store.createCollection("other", try LayerCollection([("fc", .linear(4, 3))]))
+        try store.saveVector("y", over: "other", .float64(.ones(over: try LayerCollection([("fc", .linear(4, 3))]))))
+        #expect(try store.formsProduct("K", vectorNamed: "y", reducedTo: .norm(.l2)) == nil)
+    }
+
     /// A stored kfac factor whose shape does not fit its layer, found by the
     /// worker multiplying it: an error naming the matrix, layer and factor.
     @Test(arguments: [false, true])
@@ -121,6 +172,10 @@ struct StoreFormsTests {
         let x = ParameterVector<Double>.random(over: collection, seed: 2)
         #expect(throws: StoreError(.corrupt, "matrix 'K': layer 'fc': factor A is missing or not 5 x 5")) {
             _ = try store.formsProduct("K", x)
+        }
+        try store.saveVector("x", over: "net", .float64(x))
+        #expect(throws: StoreError(.corrupt, "matrix 'K': layer 'fc': factor A is missing or not 5 x 5")) {
+            _ = try store.formsProduct("K", vectorNamed: "x", reducedTo: .norm(.l2))
         }
     }
 

@@ -90,6 +90,29 @@ public final class Evaluator {
         return try MatrixOperations.storedProduct(m, vectorNamed: name, session: session)
     }
 
+    /// `mv(M, v)` (positional arguments) or `M * v`, with M a stored matrix
+    /// in forms and v a stored vector, as its operands (inputs noted); nil
+    /// for any other expression.
+    private func storedProduct(_ expression: Expression) throws -> StoredProduct? {
+        let operands: (Expression, Expression)
+        switch expression {
+        case .call(let name, let arguments, _)
+            where FunctionRegistry.function(named: name)?.name == "mv" && arguments.count == 2 && arguments.allSatisfy({ $0.label == nil }):
+            operands = (arguments[0].value, arguments[1].value)
+        case .chain(let first, let links, _) where links.count == 1 && links[0].op == "*":
+            operands = (first, links[0].operand)
+        default:
+            return nil
+        }
+        guard case .name(let m, _) = operands.0, case .name(let v, _) = operands.1,
+              try store.kind(of: m) == "matrix", try store.kind(of: v) == "vector", try !store.isWholeMatrix(m) else { return nil }
+        let matrix = try storedMatrix(m)
+        guard case .storedForms = matrix.origin else { return nil }
+        session.noteInput("matrix", m)
+        session.noteInput("vector", v)
+        return StoredProduct(matrix: matrix, vector: v, expression: expression)
+    }
+
     /// A stored vector, matrix or collection called `name`.
     func resolve(_ name: String, at location: SourceLocation) throws -> Value {
         let kind = try store.kind(of: name)
@@ -142,7 +165,12 @@ public final class Evaluator {
             given.append((parameter, argument))
         }
         var storedVectors: [String: String] = [:]
+        var storedProducts: [String: StoredProduct] = [:]
         for (parameter, argument) in given {
+            if parameter.mayStayProduct, let product = try storedProduct(argument.value) {
+                storedProducts[parameter.name] = product
+                continue
+            }
             if parameter.mayStayStored, case .name(let name, _) = argument.value, try store.kind(of: name) == "vector" {
                 session.noteInput("vector", name)
                 storedVectors[parameter.name] = name
@@ -150,7 +178,8 @@ public final class Evaluator {
             }
             values[parameter.name] = try argumentValue(argument.value, as: parameter, of: spec)
         }
-        for parameter in spec.parameters where values[parameter.name] == nil && storedVectors[parameter.name] == nil {
+        for parameter in spec.parameters where values[parameter.name] == nil && storedVectors[parameter.name] == nil
+            && storedProducts[parameter.name] == nil {
             guard let defaultValue = parameter.defaultValue else {
                 throw ShellError("\(spec.name): missing argument '\(parameter.name)'; usage: \(spec.usage)", at: location)
             }
@@ -159,6 +188,8 @@ public final class Evaluator {
         var bound = CallArguments(function: spec.name, values: values, location: location)
         bound.storedVectors = storedVectors
         bound.readStored = { [unowned self] name in try resolve(name, at: location) }
+        bound.storedProducts = storedProducts
+        bound.compute = { [unowned self] expression in try evaluate(expression) }
         do {
             return try spec.body(bound, self)
         } catch {

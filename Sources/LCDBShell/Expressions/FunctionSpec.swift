@@ -37,12 +37,20 @@ public struct FunctionSpec: Sendable {
         /// when the call is bound: the body may read it its own way
         /// (`CallArguments.storedVector`); `vector(_:)` reads it whole.
         public let mayStayStored: Bool
+        /// A `.vector` parameter given `mv(M, v)` or `M * v`, with M a
+        /// stored matrix in forms and v a stored vector's name, is not
+        /// computed when the call is bound: the body may reduce the product
+        /// as it streams (`CallArguments.storedProduct`); `vector(_:)`
+        /// computes it whole.
+        public let mayStayProduct: Bool
 
-        init(_ name: String, _ type: ArgumentType, default defaultValue: Value? = nil, mayStayStored: Bool = false) {
+        init(_ name: String, _ type: ArgumentType, default defaultValue: Value? = nil, mayStayStored: Bool = false,
+             mayStayProduct: Bool = false) {
             self.name = name
             self.type = type
             self.defaultValue = defaultValue
             self.mayStayStored = mayStayStored
+            self.mayStayProduct = mayStayProduct
         }
     }
 
@@ -78,9 +86,16 @@ public struct CallArguments {
     /// by parameter, and how to read one.
     var storedVectors: [String: String] = [:]
     var readStored: (String) throws -> Value = { _ in .number(0) }
+    /// Arguments left as a product of stored operands (`Parameter.mayStayProduct`),
+    /// by parameter, and how to compute one whole.
+    var storedProducts: [String: StoredProduct] = [:]
+    var compute: (Expression) throws -> Value = { _ in .number(0) }
 
     /// The stored vector's name when the argument was left unread.
     func storedVector(_ name: String) -> String? { storedVectors[name] }
+
+    /// The stored matrix and vector when the argument was left a product.
+    func storedProduct(_ name: String) -> StoredProduct? { storedProducts[name] }
 
     func error(_ message: String) -> ShellError { ShellError("\(function): \(message)", at: location) }
 
@@ -111,7 +126,7 @@ public struct CallArguments {
     }
 
     func vector(_ name: String) throws -> (vector: AnyParameterVector, collectionName: String?) {
-        let value = try storedVectors[name].map(readStored) ?? values[name]
+        let value = try storedVectors[name].map(readStored) ?? storedProducts[name].map { try compute($0.expression) } ?? values[name]
         guard case .vector(let vector, let collectionName)? = value else { throw error("\(name) must be a vector") }
         return (vector, collectionName)
     }
@@ -145,4 +160,12 @@ public struct CallArguments {
     var dtype: DType { word("dtype").flatMap(DType.init(name:)) ?? .float64 }
     var matching: LayerMatching { word("layers") == "common" ? .common : .identical }
     func value(_ name: String) -> Value? { values[name] }
+}
+
+/// `mv(M, v)` or `M * v` with M a stored matrix in forms and v a stored
+/// vector's name, as written (`expression`) and as its operands.
+struct StoredProduct {
+    let matrix: MatrixValue
+    let vector: String
+    let expression: Expression
 }

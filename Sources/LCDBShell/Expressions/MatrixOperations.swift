@@ -45,6 +45,14 @@ enum MatrixOperations {
         return .vector(AnyParameterVector(product).converted(to: Arithmetic.promote(m.dtype, dtype)), collectionName: m.collectionName)
     }
 
+    /// `reduction` of M x for a stored matrix in forms and a stored vector
+    /// over its collection, M x never held whole; nil for any other pair.
+    static func storedProduct(_ m: MatrixValue, vectorNamed vector: String, reducedTo reduction: ProductReduction,
+                              session: Session) throws -> Double? {
+        guard case .storedForms(let stored) = m.origin else { return nil }
+        return try session.store.formsProduct(stored, vectorNamed: vector, reducedTo: reduction)
+    }
+
     /// (A + alpha B) x as A x + alpha B x, and (alpha A) x as alpha (A x), in
     /// the matrix's dtype: a damped product such as mv(F + 0.1 * identity(w), x)
     /// then streams a stored F tile by tile and never builds F + 0.1 I. Nil
@@ -84,9 +92,8 @@ enum MatrixOperations {
 
     static func quadraticForm(_ m: MatrixValue, _ v: AnyParameterVector, matching: LayerMatching,
                               session: Session) throws -> Double {
-        if case .storedForms = m.origin, m.collection == v.collection {
-            guard case .vector(let product, _) = try product(m, v, matching: .identical, session: session) else { return 0 }
-            return try product.typed(Double.self).dot(v.typed(Double.self))
+        if case .storedForms(let stored) = m.origin, m.collection == v.collection {
+            return try session.store.formsProduct(stored, v.typed(Double.self), xDType: v.dtype, reducedTo: .quadraticForm)
         }
         if let forms = try m.structuredForm(store: session.store) {
             let (matrix, x) = try alignedForms(forms, v, matching, "vtmv")

@@ -11,9 +11,14 @@ enum MatrixFunctions {
             }
             return try MatrixOperations.product(m, try args.vector("v").vector, matching: args.matching, session: evaluator.session)
         },
-        FunctionSpec(name: "vtmv", parameters: [.init("M", .anyMatrix), .init("v", .vector), FunctionSpec.layers],
+        FunctionSpec(name: "vtmv", parameters: [.init("M", .anyMatrix), .init("v", .vector, mayStayStored: true), FunctionSpec.layers],
                      summary: "The quadratic form vᵀ M v.", example: "vtmv(F, g);") { args, evaluator in
             if let low = args.whole("M") { return .number(try low.quadraticForm(try args.vector("v").vector)) }
+            if let stored = args.storedVector("v"),
+               let value = try MatrixOperations.storedProduct(try args.matrix("M"), vectorNamed: stored, reducedTo: .quadraticForm,
+                                                              session: evaluator.session) {
+                return .number(value)
+            }
             return .number(try MatrixOperations.quadraticForm(try args.matrix("M"), try args.vector("v").vector, matching: args.matching,
                                                        session: evaluator.session))
         },

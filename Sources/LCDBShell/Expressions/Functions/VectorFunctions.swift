@@ -11,9 +11,17 @@ enum VectorFunctions {
             }
             return .number(try u.typed(Double.self).dot(v.typed(Double.self), matching: args.matching))
         },
-        FunctionSpec(name: "norm", parameters: [.init("v", .vector), .init("p", .norm, default: .word("2"))],
-                     summary: "The 1-, 2- or infinity norm of a vector.", example: "norm(g, inf);") { args, _ in
+        FunctionSpec(name: "norm", parameters: [.init("v", .vector, mayStayProduct: true), .init("p", .norm, default: .word("2"))],
+                     summary: "The 1-, 2- or infinity norm of a vector (of mv(K, g), K in forms and g stored: block by block, K g never whole).",
+                     example: "norm(g, inf);") { args, evaluator in
             let kind = VectorNorm(rawValue: args.word("p") ?? "2") ?? .l2
+            // norm(mv(K, g)) of a stored K in forms and a stored g: each
+            // block's share of K g reduced as it is computed, never held whole.
+            if let product = args.storedProduct("v"),
+               let value = try MatrixOperations.storedProduct(product.matrix, vectorNamed: product.vector, reducedTo: .norm(kind),
+                                                              session: evaluator.session) {
+                return .number(value)
+            }
             return switch try args.vector("v").vector {
             case .float32(let v): .number(v.norm(kind))
             case .float64(let v): .number(v.norm(kind))
