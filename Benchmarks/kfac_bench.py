@@ -6,7 +6,8 @@ Usage: kfac_bench.py LCDB_BINARY [ROUNDS]
 - mv on the stored float64 matrix in a cold lcdb process (open, read every part,
   multiply, print the norm), against NumPy computing G V A per layer (and the
   LayerNorm blocks' products) on the same factors, exported by lcdb and held in
-  memory before the clock starts;
+  memory before the clock starts (each side reduces a layer's product to its
+  sum of squares as it goes; neither holds the whole result);
 - the exact damped solve (K + 1e-3 I)^-1 g, the same way, against NumPy's
   `eigh` of each factor, then the solve in the eigenbasis.
 Ratios are lcdb time / NumPy time (below 1: lcdb is faster); both sides agree
