@@ -33,6 +33,9 @@ public final class FisherStream: FisherBlockSource, @unchecked Sendable {
 
     deinit { work.stop() }
 
+    /// Blocks stored in full and released (what tests check before asking again).
+    var releasedBlocks: Set<Int> { work.releasedBlocks }
+
     public func fill<Scalar: BLASScalar>(_ position: Int, _ rows: Range<Int>, _ columns: Range<Int>, into target: UnsafeMutablePointer<Scalar>) throws {
         let block = try work.wait(for: position)
         let side = work.files.collection.entries[position].layer.numel
@@ -129,6 +132,8 @@ public final class FisherStream: FisherBlockSource, @unchecked Sendable {
             // Stored and released already, asked for again: computed again here.
             return try compute(position)
         }
+
+        var releasedBlocks: Set<Int> { condition.withLock { released } }
 
         /// Frees block `position` (stored by `let`).
         func release(_ position: Int) {
