@@ -70,6 +70,19 @@ struct StoreFormsTests {
         }
     }
 
+    /// A store on disk with small tiles (every part spans several) and
+    /// collection "net" (with a `big` layer whose product is more than a
+    /// core's share, so it runs alone, OpenBLAS threaded), and a random
+    /// kfac matrix over it, not stored.
+    static func storeForProducts(in folder: TemporaryFolder, dominantBlock: Bool) throws -> (Store, LayerCollection, StructuredMatrix) {
+        let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)
+        var layers = try collection().entries.map { ($0.name, $0.layer) }
+        if dominantBlock { layers.append(("big", try .linear(40, 30))) }
+        let collection = try LayerCollection(layers)
+        try store.createCollection("net", collection)
+        return (store, collection, try StructuredMatrix.randomKFAC(over: collection, seed: 4))
+    }
+
     /// `mv` on a stored matrix in forms (parts read into reused buffers,
     /// blocks shared between worker threads, a dominant block alone) equals
     /// the product of the same matrix loaded whole: every form, float64 and
@@ -78,13 +91,7 @@ struct StoreFormsTests {
     @Test(arguments: [false, true])
     func storedProductsEqualTheLoadedMatrixs(dominantBlock: Bool) throws {
         let folder = try TemporaryFolder()
-        let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)
-        var layers = try Self.collection().entries.map { ($0.name, $0.layer) }
-        // Its product is more than a core's share: it runs alone, OpenBLAS threaded.
-        if dominantBlock { layers.append(("big", try .linear(40, 30))) }
-        let collection = try LayerCollection(layers)
-        try store.createCollection("net", collection)
-        let kfac = try StructuredMatrix.randomKFAC(over: collection, seed: 4)
+        let (store, collection, kfac) = try Self.storeForProducts(in: folder, dominantBlock: dominantBlock)
         let other = try StructuredMatrix.randomKFAC(over: collection, seed: 5)
         let product = try StructuredMatrix(collection: collection, blocks: zip(kfac.blocks, other.blocks).map { $0.times($1)! })
         let identity = try StructuredMatrix(collection: collection, blocks: collection.entries.map { IdentityForm(side: $0.layer.numel, scale: 2) })
@@ -112,12 +119,7 @@ struct StoreFormsTests {
     @Test(arguments: [false, true])
     func reducedProductsEqualTheReductionsOfTheWholeProduct(dominantBlock: Bool) throws {
         let folder = try TemporaryFolder()
-        let store = try StoreLocation.disk.open(in: folder, tileBytes: 96)
-        var layers = try Self.collection().entries.map { ($0.name, $0.layer) }
-        if dominantBlock { layers.append(("big", try .linear(40, 30))) }
-        let collection = try LayerCollection(layers)
-        try store.createCollection("net", collection)
-        let kfac = try StructuredMatrix.randomKFAC(over: collection, seed: 4)
+        let (store, collection, kfac) = try Self.storeForProducts(in: folder, dominantBlock: dominantBlock)
         let matrices: [(String, StructuredMatrix, DType)] = [
             ("K", kfac, .float64), ("K32", kfac, .float32),
             ("Ki", try kfac.inverse(regularization: 0.5), .float64), ("D", try kfac.diagonalMatrix(), .float32),
