@@ -128,7 +128,8 @@ extension Store {
         // beside it when the reduction reads x; else x is read into the
         // share of M x, which the product overwrites): the sets are reused,
         // so M x costs no fresh memory.
-        let shares = reduction == nil ? 0 : reduction!.0.readsX ? 2 : 1
+        let xIsStored = if case .stored = input { true } else { false }
+        let shares = reduction.map { $0.0.readsX && xIsStored ? 2 : 1 } ?? 0
         let room = layouts.indices.map { position in
             [Int](repeating: collection.range(at: position).count, count: shares) + layouts[position].parts.map { $0.rows * $0.columns }
         }
