@@ -126,7 +126,8 @@ struct FormsShellTests {
     /// is computed (K g never held whole): each equals the same reduction of
     /// the stored product within 1e-12 relative (only the order of the sums
     /// differs), float64 and float32 (where the product is float32 first);
-    /// errors are those of `mv`.
+    /// errors are those of `mv`. Arguments by name too (`M=K`: a parameter's
+    /// name matches in any case, as function names do).
     @Test func reductionsOfAStoredProductEqualThoseOfTheWholeProduct() throws {
         for binary in LCDBProcess.binaries() {
             let executable = try #require(binary.path, "the \(binary.name) binary is missing: run the tests with `make test`")
@@ -139,10 +140,11 @@ struct FormsShellTests {
                 norm(mv(K, g)); norm(z); norm(K * g, 1); norm(z, 1); norm(mv(K, g), inf); norm(z, inf);
                 vtmv(K, g); dot(g, z); vtmv(K, 1 * g); dot(g, z);
                 norm(mv(K32, g32)); norm(z32); vtmv(K32, g32); dot(g32, z32); norm(K32 * g32, inf); norm(z32, inf);
+                norm(mv(M=K, v=g)); norm(z); vtmv(v=g, M=K); dot(g, z);
                 """], executableOverride: executable)
             #expect(run.status == 0, "\(binary.name): \(run.stderr)")
             let values = Self.values(run.stdout)
-            #expect(values.count == 16, "\(binary.name): \(run.stdout)")
+            #expect(values.count == 20, "\(binary.name): \(run.stdout)")
             for pair in stride(from: 0, to: values.count - 1, by: 2) {
                 let relative = abs(values[pair] - values[pair + 1]) / abs(values[pair + 1])
                 #expect(values[pair + 1] != 0 && relative <= 1e-12, "\(binary.name): pair \(pair / 2): \(values[pair]) vs \(values[pair + 1])")

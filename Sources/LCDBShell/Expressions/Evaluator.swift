@@ -156,7 +156,7 @@ public final class Evaluator {
         var given: [(FunctionSpec.Parameter, Expression.Argument)] = zip(spec.parameters, positional).map { ($0, $1) }
         for argument in arguments {
             guard let label = argument.label else { continue }
-            guard let parameter = spec.parameters.first(where: { $0.name == label.lowercased() }) else {
+            guard let parameter = spec.parameters.first(where: { $0.name.lowercased() == label.lowercased() }) else {
                 throw ShellError("\(spec.name) has no argument '\(label)'; usage: \(spec.usage)", at: argument.location)
             }
             guard !given.contains(where: { $0.0.name == parameter.name }) else {
