@@ -10,7 +10,9 @@ Usage: kfac_bench.py LCDB_BINARY [ROUNDS]
   sum of squares as it goes; neither holds the whole result);
 - the exact damped solve (K + 1e-3 I)^-1 g, the same way, against NumPy's
   `eigh` of each factor, then the solve in the eigenbasis.
-Ratios are lcdb time / NumPy time (below 1: lcdb is faster); both sides agree
+Ratios are lcdb time / NumPy time (below 1: lcdb is faster), of the best
+time of each side and, steadier on a shared machine, the median of the rounds'
+ratios (each round runs the two sides back to back); both sides agree
 on the result's norm to 1e-9 relative. The 7.5 GB work folder is removed at the
 end unless LCDB_BENCH_KEEP is set.
 """
@@ -135,6 +137,11 @@ for label, mine, theirs in [("mv", mine_mv, theirs_mv), ("damped solve", mine_so
         continue
     m, t = min(x[0] for x in mine), min(x[0] for x in theirs)
     agree = abs(mine[0][1] - theirs[0][1]) / abs(theirs[0][1])
+    # Each round runs the two sides back to back, so a round's ratio cancels
+    # the machine's slow drift; their median is the steadier figure.
+    paired = sorted(a[0] / b[0] for a, b in zip(mine, theirs))
+    median = paired[len(paired) // 2] if len(paired) % 2 else (paired[len(paired) // 2 - 1] + paired[len(paired) // 2]) / 2
     print(f"GPT-2 small KFAC {label}: lcdb cold process {m:.2f} s, NumPy in memory {t:.2f} s, "
-          f"ratio {m / t:.2f} (results agree to {agree:.1e})")
+          f"ratio {m / t:.2f} (results agree to {agree:.1e}); per-round ratios median {median:.2f}, "
+          f"range {paired[0]:.2f}-{paired[-1]:.2f} over {len(paired)} rounds")
 print(f"GPT-2 small KFAC stored size: float32 {sizes['K32'] / 1e9:.3f} GB, float64 {sizes['K'] / 1e9:.3f} GB")
