@@ -93,7 +93,7 @@ public final class Evaluator {
     /// `mv(M, v)` (positional arguments) or `M * v`, with M a stored matrix
     /// in forms and v a stored vector, as its operands (inputs noted); nil
     /// for any other expression.
-    private func storedProduct(_ expression: Expression) throws -> StoredProduct? {
+    private func storedProductOperands(_ expression: Expression) throws -> StoredProduct? {
         let operands: (Expression, Expression)
         switch expression {
         case .call(let name, let arguments, _)
@@ -167,7 +167,7 @@ public final class Evaluator {
         var storedVectors: [String: String] = [:]
         var storedProducts: [String: StoredProduct] = [:]
         for (parameter, argument) in given {
-            if parameter.mayStayProduct, let product = try storedProduct(argument.value) {
+            if parameter.mayStayProduct, let product = try storedProductOperands(argument.value) {
                 storedProducts[parameter.name] = product
                 continue
             }
