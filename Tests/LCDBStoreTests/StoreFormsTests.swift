@@ -156,6 +156,43 @@ struct StoreFormsTests {
         #expect(try store.formsProduct("K", vectorNamed: "y", reducedTo: .norm(.l2)) == nil)
     }
 
+    /// `solve` on a stored matrix in forms, a block at a time (blocks read
+    /// on one thread, solved on the workers, a dominant block alone), equals
+    /// the solve of the same matrix loaded whole: every form, float64 and
+    /// float32; within 1e-12 relative (each block's solve is the same call),
+    /// and M s + regul s gives x back.
+    @Test(arguments: [false, true])
+    func streamedSolvesEqualTheLoadedMatrixs(dominantBlock: Bool) throws {
+        let folder = try TemporaryFolder()
+        let (store, collection, kfac) = try Self.storeForProducts(in: folder, dominantBlock: dominantBlock)
+        let identity = try StructuredMatrix(collection: collection, blocks: collection.entries.map { IdentityForm(side: $0.layer.numel, scale: 2) })
+        let matrices: [(String, StructuredMatrix, DType)] = [
+            ("K", kfac, .float64), ("K32", kfac, .float32), ("Ki", try kfac.inverse(regularization: 0.5), .float64),
+            ("D", try kfac.diagonalMatrix(), .float32), ("I2", identity, .float64),
+        ]
+        let x = ParameterVector<Double>.random(over: collection, seed: 9)
+        let regularization = 0.3
+        for (name, matrix, dtype) in matrices {
+            try store.saveStructured(name, over: "net", matrix, dtype: dtype)
+            let expected = try store.loadStructured(named: name).solve(x, regularization: regularization).values
+            let streamed = try store.formsSolve(name, x, regularization: regularization)
+            let error = zip(streamed.values, expected).map { abs($0 - $1) }.max()! / expected.map(abs).max()!
+            #expect(error < 1e-12, "\(name): relative error \(error) against the loaded matrix's solve")
+            let back = try store.formsProduct(name, streamed).values
+            let residual = zip(zip(back, streamed.values), x.values).map { abs($0.0 + regularization * $0.1 - $1) }.max()!
+            #expect(residual / x.values.map(abs).max()! < 1e-10, "\(name): residual \(residual)")
+        }
+        // A singular block: the loaded matrix's error, naming the first such layer.
+        let singular = #expect(throws: (any Error).self) { _ = try store.loadStructured(named: "I2").solve(x, regularization: -2) }
+        let streamedSingular = #expect(throws: (any Error).self) { _ = try store.formsSolve("I2", x, regularization: -2) }
+        #expect(streamedSingular.map { "\($0)" } == singular.map { "\($0)" })
+        #expect(singular.map { "\($0)".contains("'wte'") } == true, "\(String(describing: singular))")
+        let other = try LayerCollection([("fc", .linear(4, 3))])
+        #expect(throws: StoreError(.mismatch, "solve: the vector is not over the collection of matrix 'K'")) {
+            _ = try store.formsSolve("K", .ones(over: other), regularization: 1)
+        }
+    }
+
     /// A stored kfac factor whose shape does not fit its layer, found by the
     /// worker multiplying it: an error naming the matrix, layer and factor.
     @Test(arguments: [false, true])
@@ -178,6 +215,10 @@ struct StoreFormsTests {
         try store.saveVector("x", over: "net", .float64(x))
         #expect(throws: StoreError(.corrupt, "matrix 'K': layer 'fc': factor A is missing or not 5 x 5")) {
             _ = try store.formsProduct("K", vectorNamed: "x", reducedTo: .norm(.l2))
+        }
+        // Read whole by its form (as when loaded), which checks the shape first.
+        #expect(throws: StoreError(.corrupt, "matrix 'K': layer 'fc': tensor 'fc.A' has shape (25,), expected (5,) or (5, 5)")) {
+            _ = try store.formsSolve("K", x, regularization: 1)
         }
     }
 

@@ -117,6 +117,11 @@ enum MatrixOperations {
     static func solve(_ m: MatrixValue, _ v: AnyParameterVector, regularization: Double, matching: LayerMatching,
                       session: Session) throws -> Value {
         let name = m.collection == v.collection || matching == .identical ? m.collectionName : nil
+        if case .storedForms(let stored) = m.origin, m.collection == v.collection {
+            // A block at a time, never holding the matrix whole.
+            let solution = try session.store.formsSolve(stored, v.typed(Double.self), regularization: regularization)
+            return .vector(AnyParameterVector(solution).converted(to: Arithmetic.promote(m.dtype, v.dtype)), collectionName: name)
+        }
         if let forms = try m.structuredForm(store: session.store) {
             let (matrix, x) = try alignedForms(forms, v, matching, "solve")
             return .vector(AnyParameterVector(try matrix.solve(x, regularization: regularization)).converted(to: Arithmetic.promote(m.dtype, v.dtype)),
