@@ -193,11 +193,35 @@ struct FormsShellTests {
         #expect(parts.stdout == "A [10] full\nG [4, 4] upper\n", "\(parts.stdout)\(parts.stderr)")
     }
 
+    /// kfac matrices that share a factor in every block sum to kfac exactly
+    /// (`K + K`; `K - 0.25 * K`, the scalar on one factor): stored as kfac,
+    /// equal to the sum of the dense blocks within 1e-12 relative.
+    @Test func kfacSumsSharingAFactorStayKFAC() throws {
+        let db = path("shared-factor.lcdb")
+        let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + "let S = K + K; let T = K - 0.25 * K;"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            norm(mv(S, g) - 2 * mv(Kd, g)); norm(mv(Kd, g));
+            norm(mv(T, g) - 0.75 * mv(Kd, g)); norm(mv(Kd, g));
+            trace(S); 2 * trace(Kd);
+            frobenius(T); 0.75 * frobenius(Kd);
+            select matrix || ':' || form || ':' || count(*) as forms from matrix_blocks where matrix in ('S', 'T') group by matrix, form order by matrix, form;
+            """])
+        #expect(run.status == 0, "\(run.stderr)")
+        let values = Self.values(run.stdout)
+        #expect(values.count == 8, "\(run.stdout)")
+        for index in stride(from: 0, to: values.count - 1, by: 2) {
+            let relative = index < 4 ? values[index] / values[index + 1] : abs(values[index] - values[index + 1]) / abs(values[index + 1])
+            #expect(values[index + 1] != 0 && relative <= 1e-12, "comparison \(index / 2): \(values[index]) vs \(values[index + 1])")
+        }
+        #expect(run.stdout.hasSuffix("forms\nS:dense:1\nS:kfac:5\nT:dense:1\nT:kfac:5\n"), "\(run.stdout)")
+    }
+
     @Test func formsThatCannotHoldAResultSayWhy() throws {
         let db = path("errors.lcdb")
         #expect(try LCDBProcess.run(["--no-init", db, "-c", Self.setup + "create collection other (a Linear(2, 2)); create collection big (h Linear(3000, 3000)); create collection huge (h Linear(50000, 50000));"]).status == 0)
         let cases: [(String, String)] = [
-            ("let KK = K + K;", "no exact form to store (kfac + kfac is not kfac"),
+            ("let KK = K + random_kfac(net, seed=2);", "no exact form to store (kfac + kfac is not kfac unless the two share a factor"),
             ("let M = mixed(K, random_kfac(other));", "mixed: K and D are over different collections"),
             ("let B = to_dense(random_kfac(big));", "the dense blocks of this matrix"),
             ("let H = random_kfac(huge);", "the random Kronecker factors"),

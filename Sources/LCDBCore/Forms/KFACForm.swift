@@ -145,6 +145,12 @@ public struct KFACForm: BlockForm {
     /// kfac + s I is exact as ekfac (D = λ_L ⊗ λ_R + s); kfac + kfac has no form.
     public func plus(_ other: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? {
         switch other {
+        case let other as KFACForm where other.geometry == geometry:
+            // A shared factor keeps the sum a Kronecker product (K + K, K - 0.1 * K,
+            // factors updated on one side only): L ⊗ R + α L ⊗ R' = L ⊗ (R + α R').
+            if left == other.left { return KFACForm(geometry: geometry, left: left, right: right.plus(other.right, scaledBy: alpha)) }
+            if right == other.right { return KFACForm(geometry: geometry, left: left.plus(other.left, scaledBy: alpha), right: right) }
+            return nil
         case is IdentityForm: return (try? eigenform(layer: ""))?.plus(other, scaledBy: alpha)
         case is DenseForm: return densePlus(other, scaledBy: alpha)
         default: return nil

@@ -61,6 +61,13 @@ public enum KroneckerFactor: Equatable, Sendable {
         }
     }
 
+    /// self + alpha other, diagonal only when both are.
+    public func plus(_ other: KroneckerFactor, scaledBy alpha: Double) -> KroneckerFactor {
+        if case .diagonal(let a) = self, case .diagonal(let b) = other { return .diagonal(zip(a, b).map { $0 + alpha * $1 }) }
+        let (a, b) = (dense, other.dense)
+        return .dense(Matrix64(rows: a.rows, columns: a.columns, values: zip(a.values, b.values).map { $0 + alpha * $1 }))
+    }
+
     public func scaled(by alpha: Double) -> KroneckerFactor {
         switch self {
         case .dense(let m): .dense(Matrix64(rows: m.rows, columns: m.columns, values: m.values.map { $0 * alpha }))

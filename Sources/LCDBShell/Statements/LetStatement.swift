@@ -86,7 +86,7 @@ struct LetStatement: Statement {
             return
         }
         if matrix.hasForms {
-            throw ShellError("this matrix has no exact form to store (kfac + kfac is not kfac, nor is a sum of ekfac blocks with different eigenbases); mv, vtmv, trace, diag and frobenius work on it as it is. To store it, convert its operands with to_dense(...) first, which needs their dense blocks to fit", at: expression.location)
+            throw ShellError("this matrix has no exact form to store (kfac + kfac is not kfac unless the two share a factor, nor is a sum of ekfac blocks with different eigenbases); mv, vtmv, trace, diag and frobenius work on it as it is. To store it, convert its operands with to_dense(...) first, which needs their dense blocks to fit", at: expression.location)
         }
         func write<Scalar: BLASScalar>(_: Scalar.Type) throws {
             var cached: (position: Int, block: [Scalar])?
