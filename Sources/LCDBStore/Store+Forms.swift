@@ -226,8 +226,6 @@ extension Store {
                 guard let dense = block as? DenseForm else { return true }
                 return dense.isExactlySymmetric
             }
-            // Symmetric square parts keep one triangle: dense blocks when all
-            // are symmetric (the matrix's layout), and dense kfac factors.
             let layout: MatrixLayout = symmetric ? .upper : .full
             try db.execute(sql: "DELETE FROM lcdb_matrix WHERE name = ?", arguments: [name])
             try db.execute(sql: """
@@ -243,9 +241,7 @@ extension Store {
                 try db.execute(sql: "INSERT INTO lcdb_matrix_block (matrix_id, position, form) VALUES (?, ?, ?)",
                                arguments: [matrixID, position, block.kind.rawValue])
                 for part in block.parts {
-                    let partLayout: MatrixLayout = part.name == "block" ? layout
-                        : (["A", "G"].contains(part.name) && part.shape.count == 2
-                           && Matrix64(rows: part.rows, columns: part.columns, values: part.values).asymmetry == 0 ? .upper : .full)
+                    let partLayout = Store.layout(of: part, denseBlockSymmetric: symmetric)
                     try insertPartRow(db, matrixID, position, part, layout: partLayout)
                     parts.append((position, part, partLayout))
                 }
@@ -281,12 +277,26 @@ extension Store {
         try insertPartTiles(db, matrixID, position, part, dtype: dtype, layout: layout)
     }
 
+    /// How a part is stored: symmetric square parts keep one triangle (a
+    /// dense block when `denseBlockSymmetric`, a dense kfac factor when it is
+    /// exactly symmetric); everything else whole rows.
+    static func layout(of part: FormPart, denseBlockSymmetric: Bool) -> MatrixLayout {
+        if part.name == "block" { return denseBlockSymmetric ? .upper : .full }
+        return ["A", "G"].contains(part.name) && part.shape.count == 2
+            && Matrix64(rows: part.rows, columns: part.columns, values: part.values).asymmetry == 0 ? .upper : .full
+    }
+
     /// A part's row (lcdb_matrix_part).
     func insertPartRow(_ db: Database, _ matrixID: Int64, _ position: Int, _ part: FormPart, layout: MatrixLayout) throws {
-        let shape = "[" + part.shape.map(String.init).joined(separator: ", ") + "]"
+        try insertPartRow(db, matrixID, position, name: part.name, shape: part.shape, rows: part.rows, columns: part.columns, layout: layout)
+    }
+
+    func insertPartRow(_ db: Database, _ matrixID: Int64, _ position: Int, name: String, shape: [Int], rows: Int, columns: Int,
+                       layout: MatrixLayout) throws {
+        let shape = "[" + shape.map(String.init).joined(separator: ", ") + "]"
         try db.execute(sql: """
             INSERT INTO lcdb_matrix_part (matrix_id, position, part, shape, rows, columns, layout) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [matrixID, position, part.name, shape, part.rows, part.columns, layout.rawValue])
+            """, arguments: [matrixID, position, name, shape, rows, columns, layout.rawValue])
     }
 
     /// A part's tiles in `dtype`.

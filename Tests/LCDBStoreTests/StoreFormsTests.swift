@@ -193,6 +193,62 @@ struct StoreFormsTests {
         }
     }
 
+    /// `inv` stored a block at a time (`saveTransformedForms`: blocks read,
+    /// inverted on the workers, their tiles written as they come back, the
+    /// rows last) stores what `saveStructured` stores for the inverse of the
+    /// loaded matrix: the same forms, parts and layouts, values within 1e-12
+    /// relative (each block's inverse is the same call), in the source's
+    /// dtype. A singular block stores nothing and names the first such
+    /// layer in block order; so does a name taken by a vector.
+    @Test(arguments: [false, true])
+    func inversesStoredABlockAtATimeEqualTheLoadedMatrixs(dominantBlock: Bool) throws {
+        let folder = try TemporaryFolder()
+        let (store, collection, kfac) = try Self.storeForProducts(in: folder, dominantBlock: dominantBlock)
+        let identity = try StructuredMatrix(collection: collection, blocks: collection.entries.map { IdentityForm(side: $0.layer.numel, scale: 2) })
+        let mixed = try StructuredMatrix(collection: collection, blocks: collection.entries.indices.map { position in
+            position % 2 == 0 ? kfac.blocks[position] : try kfac.diagonalMatrix().blocks[position]
+        })
+        func describe(_ name: String) throws -> [String] {
+            try store.read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT b.position || ' ' || b.form || ' ' || coalesce(p.part || ' ' || p.shape || ' ' || p.layout, '')
+                    FROM lcdb_matrix m JOIN lcdb_matrix_block b ON b.matrix_id = m.id
+                    LEFT JOIN lcdb_matrix_part p ON p.matrix_id = b.matrix_id AND p.position = b.position
+                    WHERE m.name = ? ORDER BY b.position, p.part
+                    """, arguments: [name]) + String.fetchAll(db, sql: "SELECT representation || ' ' || dtype || ' ' || symmetric || ' ' || layout FROM lcdb_matrix WHERE name = ?", arguments: [name])
+            }
+        }
+        for (name, matrix, dtype) in [("K", kfac, DType.float64), ("K32", kfac, .float32), ("M", mixed, .float64), ("I2", identity, .float64)] {
+            try store.saveStructured(name, over: "net", matrix, dtype: dtype)
+            try store.saveTransformedForms("\(name)i", from: name, dtype: dtype) { block, layer in try block.inverse(regularization: 0.5, layer: layer) }
+            try store.saveStructured("\(name)e", over: "net", try store.loadStructured(named: name).inverse(regularization: 0.5), dtype: dtype)
+            #expect(try describe("\(name)i") == describe("\(name)e"), "\(name)")
+            let (streamed, expected) = (try store.loadStructured(named: "\(name)i"), try store.loadStructured(named: "\(name)e"))
+            for (a, b) in zip(streamed.blocks, expected.blocks) {
+                for (p, q) in zip(a.parts, b.parts) {
+                    let error = zip(p.values, q.values).map { abs($0 - $1) }.max()! / max(q.values.map(abs).max()!, 1e-300)
+                    #expect(p.name == q.name && error < 1e-12, "\(name): part \(p.name) differs by \(error)")
+                }
+            }
+        }
+        #expect(try store.blocks(of: "Ki").contains { $0.form == .ekfac }, "kfac blocks invert to ekfac")
+        // Replacing the source itself reads it whole before it goes.
+        try store.saveTransformedForms("K32", from: "K32", dtype: .float32, replace: true) { block, layer in try block.inverse(regularization: 0.5, layer: layer) }
+        #expect(try describe("K32") == describe("K32e"))
+        // A singular block (2 - 2 = 0): the first such layer, nothing stored.
+        let singular = #expect(throws: (any Error).self) {
+            try store.saveTransformedForms("bad", from: "I2", dtype: .float64) { block, layer in try block.inverse(regularization: -2, layer: layer) }
+        }
+        #expect(singular.map { "\($0)".contains("'wte'") } == true, "\(String(describing: singular))")
+        try store.saveVector("v", over: "net", .float64(.ones(over: collection)))
+        #expect(throws: (any Error).self) {
+            try store.saveTransformedForms("v", from: "K", dtype: .float64, replace: true) { block, layer in try block.inverse(regularization: 0.5, layer: layer) }
+        }
+        let names = try store.read { db in try String.fetchAll(db, sql: "SELECT name FROM lcdb_matrix ORDER BY name") }
+        #expect(names == ["I2", "I2e", "I2i", "K", "K32", "K32e", "K32i", "Ke", "Ki", "M", "Me", "Mi"], "\(names)")
+        #expect(try store.check().isEmpty, "check finds the stored matrices whole")
+    }
+
     /// A stored kfac factor whose shape does not fit its layer, found by the
     /// worker multiplying it: an error naming the matrix, layer and factor.
     @Test(arguments: [false, true])

@@ -19,8 +19,11 @@ public struct StructuredMatrix: Sendable {
     }
 
     /// The form's name when every block has it (`blockdiag` for all dense), `mixed` otherwise.
-    public var representation: String {
-        let kinds = Set(blocks.map(\.kind))
+    public var representation: String { Self.representation(of: blocks.map(\.kind)) }
+
+    /// The representation of a matrix whose blocks have these forms.
+    public static func representation(of kinds: [FormKind]) -> String {
+        let kinds = Set(kinds)
         guard kinds.count == 1, let kind = kinds.first else { return kinds.isEmpty ? "blockdiag" : "mixed" }
         return kind == .dense ? "blockdiag" : kind.rawValue
     }

@@ -80,6 +80,14 @@ struct LetStatement: Statement {
     /// generated, stored and in-memory matrices by sums and multiples
     /// (`PanelSource`), else block by block, one computed block cached at a time.
     private func storeMatrix(_ matrix: MatrixValue, over collectionName: String, _ session: Session) throws {
+        // The inverse of a stored matrix in forms: a block at a time, never either whole.
+        if case .inverse(let source, let regularization) = matrix.origin, case .storedForms(let stored) = source.origin,
+           source.dtype == matrix.dtype {
+            try session.store.saveTransformedForms(name.value, from: stored, dtype: matrix.dtype, replace: true) { block, layer in
+                try block.inverse(regularization: regularization, layer: layer)
+            }
+            return
+        }
         // Blocks in forms are stored as their parts (megabytes), never as dense tiles.
         if let forms = try matrix.structuredForm(store: session.store) {
             try session.store.saveStructured(name.value, over: collectionName, forms, dtype: matrix.dtype, replace: true)
