@@ -65,3 +65,31 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// `transform` of every block of stored matrix `name` (in forms), in
+    /// memory, the blocks transformed side by side (`mapForms`); refused
+    /// with the layer reached once the results pass the memory budget.
+    public func loadTransformedForms(_ name: String,
+                                     _ transform: @escaping @Sendable (any BlockForm, _ layer: String) throws -> any BlockForm) throws -> StructuredMatrix {
+        try read { db in
+            let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+            let collection = matrix.collection
+            let layouts = try Store.blockLayouts(db, matrix)
+            let inFlight = BlockScheduler.cores + 1
+            try MemoryBudget.require(Store.decompositionMemory(layouts, collection, inFlight: inFlight),
+                                     for: "the blocks of matrix '\(name)' (\(inFlight) at a time)")
+            var blocks = [(any BlockForm)?](repeating: nil, count: collection.count)
+            var bytes = 0.0
+            let names = collection.names
+            try Store.mapForms(matrix, layouts, inFlight: inFlight) { position, block in
+                try transform(block, names[position])
+            } finish: { position, block in
+                bytes += Double(block.storedBytes(.float64))
+                try MemoryBudget.require(bytes, for: "the transformed blocks of matrix '\(name)' up to layer '\(names[position])'")
+                blocks[position] = block
+            }
+            return try StructuredMatrix(collection: collection, blocks: blocks.compactMap { $0 })
+        }
+    }
+}

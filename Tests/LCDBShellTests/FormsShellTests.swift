@@ -193,6 +193,19 @@ struct FormsShellTests {
         #expect(parts.stdout == "A [10] full\nG [4, 4] upper\n", "\(parts.stdout)\(parts.stderr)")
     }
 
+    /// `pairs` pairs of printed values within 1e-12 relative: the first
+    /// `differences` are a difference's norm and the reference's norm, the
+    /// rest two numbers that should be equal.
+    static func expectPairsAgree(_ stdout: String, pairs: Int, differences: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let values = Self.values(stdout)
+        #expect(values.count == 2 * pairs, "\(stdout)", sourceLocation: sourceLocation)
+        for index in stride(from: 0, to: values.count - 1, by: 2) {
+            let (value, reference) = (values[index], values[index + 1])
+            let relative = index < 2 * differences ? value / reference : abs(value - reference) / abs(reference)
+            #expect(reference != 0 && relative <= 1e-12, "comparison \(index / 2): \(value) vs \(reference)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// kfac matrices that share a factor in every block sum to kfac exactly
     /// (`K + K`; `K - 0.25 * K`, the scalar on one factor): stored as kfac,
     /// equal to the sum of the dense blocks within 1e-12 relative.
@@ -208,13 +221,43 @@ struct FormsShellTests {
             select matrix || ':' || form || ':' || count(*) as forms from matrix_blocks where matrix in ('S', 'T') group by matrix, form order by matrix, form;
             """])
         #expect(run.status == 0, "\(run.stderr)")
-        let values = Self.values(run.stdout)
-        #expect(values.count == 8, "\(run.stdout)")
-        for index in stride(from: 0, to: values.count - 1, by: 2) {
-            let relative = index < 4 ? values[index] / values[index + 1] : abs(values[index] - values[index + 1]) / abs(values[index + 1])
-            #expect(values[index + 1] != 0 && relative <= 1e-12, "comparison \(index / 2): \(values[index]) vs \(values[index + 1])")
-        }
+        Self.expectPairsAgree(run.stdout, pairs: 4, differences: 2)
         #expect(run.stdout.hasSuffix("forms\nS:dense:1\nS:kfac:5\nT:dense:1\nT:kfac:5\n"), "\(run.stdout)")
+    }
+
+    /// `let E = to_ekfac(K)`, `eig(K)` and `inv(K, regul)` of a stored K are
+    /// read, transformed and written a block at a time; they store what the
+    /// same functions of K in memory (`1 * K`) store: the same forms, parts,
+    /// shapes and layouts, and equal values (1e-12 relative through mv); used
+    /// without let they compute in memory as before.
+    @Test func transformsOfAStoredMatrixStoreWhatTheyStoreInMemory() throws {
+        let db = path("transforms.lcdb")
+        let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + """
+            let E = to_ekfac(K); let E1 = to_ekfac(1 * K);
+            let P = eig(K); let P1 = eig(1 * K);
+            let Ki = inv(K, regul=0.3); let Ki1 = inv(1 * K, regul=0.3);
+            """])
+        #expect(made.status == 0, "\(made.stderr)")
+        for (streamed, inMemory) in [("E", "E1"), ("P", "P1"), ("Ki", "Ki1")] {
+            let parts = try LCDBProcess.run([db, """
+                SELECT layer || ' ' || form || ' ' || part || ' ' || shape || ' ' || layout FROM matrix_parts WHERE matrix = '\(streamed)' ORDER BY position, part;
+                SELECT representation || ' ' || dtype || ' ' || symmetric FROM matrices WHERE name = '\(streamed)';
+                """], executableOverride: "/usr/bin/sqlite3")
+            let expected = try LCDBProcess.run([db, """
+                SELECT layer || ' ' || form || ' ' || part || ' ' || shape || ' ' || layout FROM matrix_parts WHERE matrix = '\(inMemory)' ORDER BY position, part;
+                SELECT representation || ' ' || dtype || ' ' || symmetric FROM matrices WHERE name = '\(inMemory)';
+                """], executableOverride: "/usr/bin/sqlite3")
+            #expect(parts.stdout == expected.stdout && parts.stdout.count > 100, "\(streamed): \(parts.stdout) vs \(expected.stdout)")
+        }
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            norm(mv(E, g) - mv(E1, g)); norm(mv(E1, g));
+            norm(mv(P, g) - mv(Kd, g)); norm(mv(Kd, g));
+            norm(mv(Ki, g) - mv(Ki1, g)); norm(mv(Ki1, g));
+            trace(to_ekfac(K)); trace(Kd);
+            trace(eig(K)); trace(Kd);
+            """])
+        #expect(run.status == 0, "\(run.stderr)")
+        Self.expectPairsAgree(run.stdout, pairs: 5, differences: 3)
     }
 
     @Test func formsThatCannotHoldAResultSayWhy() throws {

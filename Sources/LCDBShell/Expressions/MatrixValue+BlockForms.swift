@@ -13,6 +13,10 @@ extension MatrixValue {
         case .storedForms(let name):
             _ = try store.forEachForm(of: name) { position, form in try body(position, form) }
             return
+        case .transformedForms(let name, let transform):
+            let names = collection.names
+            _ = try store.forEachForm(of: name) { position, form in try body(position, try transform.apply(form, names[position])) }
+            return
         case .stored(let name):
             let mirrored = try store.matrix(named: name).layout == .upper
             for position in collection.entries.indices {

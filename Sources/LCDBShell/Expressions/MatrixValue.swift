@@ -12,6 +12,10 @@ public struct MatrixValue: Sendable {
         case storedForms(String)
         /// Blocks in structured forms, in memory (float64).
         case structured(StructuredMatrix)
+        /// Each block of a stored matrix in forms mapped on its own
+        /// (`eig`, `to_ekfac`): computed when asked for, stored by `let` a
+        /// block at a time.
+        case transformedForms(String, BlockTransform)
         case memory(AnyBlockDiagonalMatrix)
         case source(BlockSource)
         /// Dense Fisher blocks computed from gradient files as they are asked
@@ -41,7 +45,7 @@ public struct MatrixValue: Sendable {
             return try store.block(of: name, at: position, as: type)
         case .memory(let matrix):
             return matrix.typed(Scalar.self).blocks[position]
-        case .storedForms, .structured:
+        case .storedForms, .structured, .transformedForms:
             guard let forms = try structuredForm(store: store) else { preconditionFailure("stored forms load as forms") }
             return forms.blocks[position].dense().values.map { Scalar($0) }
         case .source(let source):
@@ -124,7 +128,7 @@ public struct MatrixValue: Sendable {
             // A singular sum is left to the block path, which reports it.
             guard let x = a.scaledIdentity, x + regularization != 0 else { return nil }
             return 1 / (x + regularization)
-        case .stored, .storedForms, .structured, .memory, .source, .passes: return nil
+        case .stored, .storedForms, .structured, .transformedForms, .memory, .source, .passes: return nil
         }
     }
 
@@ -137,6 +141,7 @@ public struct MatrixValue: Sendable {
         switch origin {
         case .structured(let forms): return forms
         case .storedForms(let name): return try store.loadStructured(named: name)
+        case .transformedForms(let name, let transform): return try store.loadTransformedForms(name, transform.apply)
         case .scaled(let a, let alpha): return try a.structuredForm(store: store)?.scaled(by: alpha)
         case .inverse(let a, let regularization): return try a.structuredForm(store: store)?.inverse(regularization: regularization)
         case .sum(let a, let b, let alpha):
@@ -162,7 +167,7 @@ public struct MatrixValue: Sendable {
     /// True for values whose blocks have forms (they are never streamed as dense tiles).
     var hasForms: Bool {
         switch origin {
-        case .storedForms, .structured: true
+        case .storedForms, .structured, .transformedForms: true
         case .scaled(let a, _), .inverse(let a, _): a.hasForms
         case .sum(let a, let b, _), .product(let a, let b): a.hasForms || b.hasForms
         case .stored, .memory, .source, .passes: false
@@ -172,7 +177,7 @@ public struct MatrixValue: Sendable {
     /// Operations between this matrix and its stored or generated operands.
     var depth: Int {
         switch origin {
-        case .stored, .storedForms, .structured, .memory, .source, .passes: 0
+        case .stored, .storedForms, .structured, .transformedForms, .memory, .source, .passes: 0
         case .inverse(let a, _), .scaled(let a, _): a.depth + 1
         case .product(let a, let b), .sum(let a, let b, _): max(a.depth, b.depth) + 1
         }
@@ -182,7 +187,7 @@ public struct MatrixValue: Sendable {
     /// holds at once (the result included).
     private var blocksHeld: Int {
         switch origin {
-        case .stored, .storedForms, .structured, .source, .passes: 1
+        case .stored, .storedForms, .structured, .transformedForms, .source, .passes: 1
         case .memory: 0
         case .inverse(let a, _), .scaled(let a, _): a.blocksHeld + 1
         case .product(let a, let b), .sum(let a, let b, _): a.blocksHeld + b.blocksHeld + 1

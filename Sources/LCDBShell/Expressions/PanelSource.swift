@@ -57,7 +57,7 @@ struct PanelSource<Scalar: BLASScalar> {
                     Scalar.axpy(count: count, alpha: Scalar(alpha), buffer, target)
                 }
             }
-        case .inverse, .product, .storedForms, .structured:
+        case .inverse, .product, .storedForms, .structured, .transformedForms:
             return nil
         }
     }

@@ -33,6 +33,10 @@ enum FormFunctions {
                      summary: "Every kfac block as ekfac, exactly: the factors' eigenbases and D = λ_G ⊗ λ_A (other blocks unchanged).",
                      example: "let E = to_ekfac(K);") { args, evaluator in
             let m = try args.matrix("M")
+            // Of a stored matrix, lazy: `let` then stores it a block at a time.
+            if let lazy = m.transformingStoredForms(BlockTransform { block, layer in try (block as? KFACForm)?.eigenform(layer: layer) ?? block }) {
+                return .matrix(lazy)
+            }
             guard let forms = try m.structuredForm(store: evaluator.store) else { throw args.error("M has dense blocks only; there is no kfac block to convert") }
             return .matrix(value(try forms.eigenforms(), m.collectionName, m.dtype))
         },

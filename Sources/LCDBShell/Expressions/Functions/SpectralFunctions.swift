@@ -11,13 +11,10 @@ enum SpectralFunctions {
                      summary: "M's eigendecomposition, kept: dense blocks become eigen blocks (U, lambda: LAPACK dsyevd), kfac blocks ekfac (the factors' eigenbases); diag, identity, ekfac and eigen blocks are their own. Store it with let: logdet, pow, solve, inv, eigvals and sample on it then never refactor, at any regul.",
                      example: "let E = eig(F);") { args, evaluator in
             let m = try args.matrix("M")
+            if let lazy = m.transformingStoredForms(BlockTransform(apply: decomposition)) { return .matrix(lazy) }
             let names = m.collection.names
             let blocks = try collectBlocks(m, evaluator.store, what: "the eigendecomposition") { position, form in
-                switch form {
-                case let dense as DenseForm: try EigenForm(decomposing: dense, layer: names[position])
-                case let kfac as KFACForm: try kfac.eigenform(layer: names[position])
-                default: form
-                }
+                try decomposition(form, names[position])
             }
             return .matrix(FormFunctions.value(try StructuredMatrix(collection: m.collection, blocks: blocks), m.collectionName, m.dtype))
         },
@@ -131,6 +128,15 @@ enum SpectralFunctions {
     ]
 
     /// `transform` on each block, the results kept in memory (checked as they grow).
+    /// `eig` of one block: dense blocks as eigen, kfac as ekfac, the others as they are.
+    @Sendable private static func decomposition(_ form: any BlockForm, _ layer: String) throws -> any BlockForm {
+        switch form {
+        case let dense as DenseForm: try EigenForm(decomposing: dense, layer: layer)
+        case let kfac as KFACForm: try kfac.eigenform(layer: layer)
+        default: form
+        }
+    }
+
     private static func collectBlocks(_ m: MatrixValue, _ store: Store, what: String,
                                       _ transform: (Int, any BlockForm) throws -> any BlockForm) throws -> [any BlockForm] {
         var blocks: [any BlockForm] = []
