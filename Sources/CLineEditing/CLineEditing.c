@@ -74,6 +74,26 @@ void lcdb_install_sigint(void (*handler)(int)) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+// For batch runs: installs `handler` for SIGINT (with SA_RESETHAND, so a
+// second Ctrl-C ends the process) and unblocks SIGINT, unless SIGINT is
+// ignored (a background job of a non-interactive shell), which stays so.
+// Returns 0 when it left SIGINT ignored.
+int lcdb_install_batch_sigint(void (*handler)(int)) {
+    struct sigaction previous;
+    if (sigaction(SIGINT, NULL, &previous) == 0 && previous.sa_handler == SIG_IGN) return 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(SIGINT, &action, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return 1;
+}
+
 // Reads one character for libedit, decoding UTF-8. A Ctrl-C while waiting
 // ends el_gets with an error (-1), which the shell turns into "line abandoned".
 static int lcdb_getc(EditLine *el, wchar_t *out) {

@@ -19,6 +19,9 @@ int lcdb_take_sigint(void);
 /// Installs the SIGINT handler (no SA_RESTART) and unblocks SIGINT.
 /// The handler must call lcdb_mark_sigint().
 void lcdb_install_sigint(void (*handler)(int));
+/// For batch runs: `handler` on the first SIGINT (the second ends the
+/// process), SIGINT unblocked; nothing when SIGINT is ignored (returns 0).
+int lcdb_install_batch_sigint(void (*handler)(int));
 /// Async-signal-safe: sets the flag and wakes the reader.
 void lcdb_mark_sigint(void);
 

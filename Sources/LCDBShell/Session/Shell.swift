@@ -34,12 +34,12 @@ public final class Shell {
         let context = ErrorContext(source: source, lines: lines)
         for line in lines {
             for piece in splitter.feed(line) {
-                if !execute(piece, context: context) && !keepGoing { return false }
+                if interruptedInBatch() || !execute(piece, context: context) && !keepGoing || interruptedInBatch() { return false }
                 if quitRequested { return true }
             }
         }
         if let rest = splitter.finish() {
-            if !execute(rest, context: context) && !keepGoing { return false }
+            if interruptedInBatch() || !execute(rest, context: context) && !keepGoing || interruptedInBatch() { return false }
         }
         return true
     }
@@ -69,6 +69,14 @@ public final class Shell {
         var message = "lcdb: the transaction begun on line \(open.line) was not committed: rolled back, nothing since begin was stored\n"
         do { try session.store.endBatch(commit: false) } catch { message += "lcdb: \(error)\n" }
         FileHandle.standardError.write(Data(message.utf8))
+        return true
+    }
+
+    /// True once Ctrl-C stopped a batch run (`BatchInterrupt`), which then
+    /// counts as failed (a --single-transaction run is rolled back).
+    private func interruptedInBatch() -> Bool {
+        guard BatchInterrupt.isRequested else { return false }
+        hadError = true
         return true
     }
 

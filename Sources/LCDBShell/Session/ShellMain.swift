@@ -75,9 +75,14 @@ public enum ShellMain {
         }
 
         if batchInput {
-            let status = runBatch(options, shell)
+            BatchInterrupt.install()
+            var status = runBatch(options, shell)
+            if BatchInterrupt.isRequested {
+                FileHandle.standardError.write(Data("lcdb: stopped by Ctrl-C; statements before the one interrupted were run\n".utf8))
+                status = 130
+            }
             // Work inside a begin that was never committed is not kept.
-            return shell.rollBackOpenTransaction() ? 1 : status
+            return shell.rollBackOpenTransaction() && status == 0 ? 1 : status
         }
 
         if interactive {
@@ -105,7 +110,13 @@ public enum ShellMain {
             FileHandle.standardError.write(Data("lcdb: standard input is not UTF-8 text\n".utf8))
             return 1
         }
+        BatchInterrupt.install()
         shell.runScript(text, source: "<stdin>")
+        if BatchInterrupt.isRequested {
+            shell.rollBackOpenTransaction()
+            FileHandle.standardError.write(Data("lcdb: stopped by Ctrl-C; statements before the one interrupted were run\n".utf8))
+            return 130
+        }
         return shell.rollBackOpenTransaction() || shell.hadError ? 1 : 0
     }
 
