@@ -42,7 +42,8 @@ extension Store {
     /// running OpenBLAS single-threaded; `finish(position, result)` runs on
     /// this thread as results come back, at most `inFlight` blocks read and
     /// not yet finished. A block costing more than a core's share runs first,
-    /// alone, with OpenBLAS's threads (`BlockScheduler`'s rule). Every block
+    /// alone, with OpenBLAS's threads (`BlockScheduler.plan`, on the costs
+    /// the in-memory matrix uses). Every block
     /// runs even after one fails, so the error thrown is the first in block
     /// order whichever worker met it first; after a failure `finish` is not
     /// called again. An error of `finish` itself is thrown at once.
@@ -50,11 +51,9 @@ extension Store {
                                            work: @escaping @Sendable (Int, any BlockForm) throws -> Result,
                                            finish: (Int, Result) throws -> Void) throws {
         let workers = BlockScheduler.cores
-        let costs = decompositionCosts(layouts, matrix.collection)
-        let total = costs.reduce(0, +)
-        let order = costs.indices.sorted { costs[$0] > costs[$1] }
-        let alone = order.filter { workers > 1 && costs[$0] > total / Double(workers) }
-        let shared = order.filter { !alone.contains($0) }
+        let (alone, shared) = BlockScheduler.plan(costs: layouts.enumerated().map { position, block in
+            StructuredMatrix.decompositionCost(side: matrix.collection.range(at: position).count, partShapes: block.parts.map(\.shape))
+        })
         @Sendable func run(_ position: Int, _ block: any BlockForm) -> Swift.Result<Result, any Error> {
             do {
                 try Interruption.check()
@@ -105,18 +104,6 @@ extension Store {
             }
         }
         if let first = failures.min(by: { $0.position < $1.position }) { throw first.error }
-    }
-
-    /// Relative costs per block: n^3 for each square part (an
-    /// eigendecomposition or Cholesky factor), its size otherwise (as
-    /// `StructuredMatrix.decompositionCosts`, from the stored shapes).
-    private static func decompositionCosts(_ layouts: [(form: FormKind, parts: [StoredPart])], _ collection: LayerCollection) -> [Double] {
-        layouts.enumerated().map { position, block in
-            block.parts.reduce(Double(collection.range(at: position).count)) { cost, part in
-                let n = Double(part.rows)
-                return cost + (part.rows == part.columns && part.shape.count == 2 ? n * n * n : Double(part.rows * part.columns))
-            }
-        }
     }
 
     /// Working memory of `inFlight` of the largest blocks at once: each

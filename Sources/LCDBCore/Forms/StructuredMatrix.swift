@@ -65,10 +65,14 @@ public struct StructuredMatrix: Sendable {
     /// Relative costs of a decomposition per block: n^3 for each square
     /// part (an eigendecomposition or Cholesky factor), its size otherwise.
     var decompositionCosts: [Int] {
-        blocks.map { block in
-            block.parts.reduce(block.side) { cost, part in
-                cost &+ (part.shape.count == 2 && part.rows == part.columns ? part.rows &* part.rows &* part.rows : part.values.count)
-            }
+        blocks.map { Self.decompositionCost(side: $0.side, partShapes: $0.parts.map(\.shape)) }
+    }
+
+    /// A block's decomposition cost from its parts' shapes (a stored matrix's
+    /// blocks are scheduled by it before they are read, as in memory).
+    public static func decompositionCost(side: Int, partShapes: [[Int]]) -> Int {
+        partShapes.reduce(side) { cost, shape in
+            cost &+ (shape.count == 2 && shape[0] == shape[1] ? shape[0] &* shape[0] &* shape[0] : shape.reduce(1, &*))
         }
     }
 

@@ -17,22 +17,26 @@ public enum BlockScheduler {
     /// Runs `work(i)` for every block index, `cost[i]` being its relative cost
     /// (for example the block's element count).
     public static func run(costs: [Int], _ work: @Sendable (Int) -> Void) {
-        let total = costs.reduce(0, +)
-        let threshold = cores > 1 ? total / cores : 0
-        var large: [Int] = []
-        var small: [Int] = []
-        for (index, cost) in costs.enumerated() {
-            if cost > threshold || cores == 1 { large.append(index) } else { small.append(index) }
-        }
+        let (large, small) = plan(costs: costs)
         for index in large { work(index) }
         guard !small.isEmpty else { return }
-        small.sort { costs[$0] > costs[$1] }
         if small.count == 1 {
             work(small[0])
             return
         }
         let order = small
         withSingleThreadedBLAS { DispatchQueue.concurrentPerform(iterations: order.count) { work(order[$0]) } }
+    }
+
+    /// The rule: the blocks that run alone with OpenBLAS's threads (each
+    /// more than 1/cores of the total cost; all of them on one core), in
+    /// block order, and the others, largest first, to run side by side.
+    public static func plan(costs: [Int]) -> (alone: [Int], shared: [Int]) {
+        let total = costs.reduce(0, +)
+        let threshold = cores > 1 ? total / cores : 0
+        let alone = costs.indices.filter { costs[$0] > threshold || cores == 1 }
+        let shared = costs.indices.filter { !(costs[$0] > threshold || cores == 1) }.sorted { costs[$0] > costs[$1] }
+        return (alone, shared)
     }
 
     /// `body(i)` for every block (`run`), each first checking for an

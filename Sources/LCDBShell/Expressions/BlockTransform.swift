@@ -1,7 +1,7 @@
 import LCDBCore
 
-/// A map applied to each block of a matrix in forms on its own, as `eig`
-/// and `to_ekfac` do (kfac to ekfac, dense to eigen): kept lazy on a stored
+/// A map applied to each block of a matrix in forms on its own, as `inv`,
+/// `eig` and `to_ekfac` do (kfac to ekfac, dense to eigen): kept lazy on a stored
 /// matrix, so `let E = eig(K)` reads, transforms and writes one block at a
 /// time (`Store.saveTransformedForms`) instead of holding both matrices.
 public struct BlockTransform: Sendable {

@@ -257,7 +257,13 @@ enum MatrixOperations {
     }
 
     static func inverse(_ m: MatrixValue, regularization: Double) -> MatrixValue {
-        MatrixValue(origin: .inverse(m, regularization: regularization), collection: m.collection,
+        // Of a stored matrix in forms, block by block: `let` then stores it a block at a time.
+        if let blockwise = m.transformingStoredForms(BlockTransform { block, layer in
+            try block.inverse(regularization: regularization, layer: layer)
+        }) {
+            return blockwise
+        }
+        return MatrixValue(origin: .inverse(m, regularization: regularization), collection: m.collection,
                     collectionName: m.collectionName, dtype: m.dtype, isSymmetric: m.isSymmetric)
     }
 

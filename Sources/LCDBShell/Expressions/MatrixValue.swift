@@ -13,7 +13,7 @@ public struct MatrixValue: Sendable {
         /// Blocks in structured forms, in memory (float64).
         case structured(StructuredMatrix)
         /// Each block of a stored matrix in forms mapped on its own
-        /// (`eig`, `to_ekfac`): computed when asked for, stored by `let` a
+        /// (`inv`, `eig`, `to_ekfac`): computed when asked for, stored by `let` a
         /// block at a time.
         case transformedForms(String, BlockTransform)
         case memory(AnyBlockDiagonalMatrix)

@@ -80,15 +80,8 @@ struct LetStatement: Statement {
     /// generated, stored and in-memory matrices by sums and multiples
     /// (`PanelSource`), else block by block, one computed block cached at a time.
     private func storeMatrix(_ matrix: MatrixValue, over collectionName: String, _ session: Session) throws {
-        // The inverse of a stored matrix in forms, or eig or to_ekfac of it: a
-        // block at a time, never either matrix whole.
-        if case .inverse(let source, let regularization) = matrix.origin, case .storedForms(let stored) = source.origin,
-           source.dtype == matrix.dtype {
-            try session.store.saveTransformedForms(name.value, from: stored, dtype: matrix.dtype, replace: true) { block, layer in
-                try block.inverse(regularization: regularization, layer: layer)
-            }
-            return
-        }
+        // inv, eig or to_ekfac of a stored matrix in forms: a block at a time,
+        // never either matrix whole.
         if case .transformedForms(let stored, let transform) = matrix.origin {
             try session.store.saveTransformedForms(name.value, from: stored, dtype: matrix.dtype, replace: true, transform.apply)
             return
