@@ -225,6 +225,29 @@ struct FormsShellTests {
         #expect(run.stdout.hasSuffix("forms\nS:dense:1\nS:kfac:5\nT:dense:1\nT:kfac:5\n"), "\(run.stdout)")
     }
 
+    /// Dense + anything and dense x anything are dense: with a dense operand
+    /// (stored, in memory or generated) a result in forms is stored as dense
+    /// blocks, equal to the same expression on the dense blocks (1e-12 relative).
+    @Test func formsCombinedWithADenseMatrixStoreDenseBlocks() throws {
+        let db = path("with-dense.lcdb")
+        let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + """
+            let D = to_diag(K); let S = random_spd(net, seed=4);
+            let A = K + Kd; let B = mm(Kd, K); let C = mm(D, Kd) - 0.5 * K; let P = K + S; let Q = inv(K + 2 * S, regul=0.1);
+            """])
+        #expect(made.status == 0, "\(made.stderr)")
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            norm(mv(A, g) - 2 * mv(Kd, g)); norm(mv(Kd, g));
+            norm(mv(B, g) - mv(Kd, mv(Kd, g))); norm(mv(Kd, mv(Kd, g)));
+            norm(mv(C, g) - (mv(D, mv(Kd, g)) - 0.5 * mv(Kd, g))); norm(mv(D, mv(Kd, g)) - 0.5 * mv(Kd, g));
+            norm(mv(P, g) - (mv(Kd, g) + mv(S, g))); norm(mv(Kd, g) + mv(S, g));
+            norm(mv(Q, g) - solve(Kd + 2 * S, g, regul=0.1)); norm(solve(Kd + 2 * S, g, regul=0.1));
+            select group_concat(name || ':' || representation, ' ') as kinds from (select name, representation from matrices where name in ('A', 'B', 'C', 'P', 'Q') order by name);
+            """])
+        #expect(run.status == 0, "\(run.stderr)")
+        Self.expectPairsAgree(run.stdout, pairs: 5, differences: 5)
+        #expect(run.stdout.hasSuffix("kinds\nA:blockdiag B:blockdiag C:blockdiag P:blockdiag Q:blockdiag\n"), "\(run.stdout)")
+    }
+
     /// `let E = to_ekfac(K)`, `eig(K)` and `inv(K, regul)` of a stored K are
     /// read, transformed and written a block at a time; they store what the
     /// same functions of K in memory (`1 * K`) store: the same forms, parts,
@@ -264,18 +287,23 @@ struct FormsShellTests {
         let db = path("errors.lcdb")
         #expect(try LCDBProcess.run(["--no-init", db, "-c", Self.setup + "create collection other (a Linear(2, 2)); create collection big (h Linear(3000, 3000)); create collection huge (h Linear(50000, 50000));"]).status == 0)
         let cases: [(String, String)] = [
-            ("let KK = K + random_kfac(net, seed=2);", "no exact form to store (kfac + kfac is not kfac unless the two share a factor"),
+            ("let KK = K + random_kfac(net, seed=2);", "cannot be stored in forms: block 'wte': kfac + kfac has no exact form (kfac + kfac is kfac only when the two share a factor"),
+            ("let KD = mm(K, to_diag(K));", "cannot be stored in forms: block 'wte': kfac x diag has no exact form"),
+            ("let KE = 2 * inv(K + to_ekfac(random_kfac(net, seed=2)), regul=0.1);", "block 'wte': kfac + ekfac has no exact form;"),
+            ("let EE = to_ekfac(K) + to_ekfac(random_kfac(net, seed=2));", "block 'wte': ekfac + ekfac has no exact form (ekfac + ekfac is ekfac only over the same eigenbases)"),
             ("let M = mixed(K, random_kfac(other));", "mixed: K and D are over different collections"),
             ("let B = to_dense(random_kfac(big));", "the dense blocks of this matrix"),
             ("let H = random_kfac(huge);", "the random Kronecker factors"),
             ("let T = to_ekfac(Kd);", "to_ekfac: M has dense blocks only"),
             ("solve(K - K, g);", "is singular"),
+            ("let P = inv_pi(K, -1);", "inv_pi: regul must be a non-negative number (π-damping takes its square root), got -1"),
+            ("let P = inv_pi(K - 2 * K, 0.1);", "block 'wte': π-damping needs factors with positive traces"),
         ]
         for (statement, expected) in cases {
             let run = try LCDBProcess.run(["--no-init", db, "-c", statement])
             #expect(run.status == 1 && run.stderr.contains(expected), "\(statement): \(run.stderr)")
         }
         let listed = try LCDBProcess.run(["--no-init", db, "-c", "list matrices;"])
-        #expect(!listed.stdout.contains("KK") && !listed.stdout.contains(" B ") && !listed.stdout.contains("T "), "nothing stored: \(listed.stdout)")
+        #expect(!listed.stdout.contains("KK") && !listed.stdout.contains("KD") && !listed.stdout.contains("KE") && !listed.stdout.contains("EE") && !listed.stdout.contains("P ") && !listed.stdout.contains(" B ") && !listed.stdout.contains("T "), "nothing stored: \(listed.stdout)")
     }
 }

@@ -123,6 +123,9 @@ public struct KFACForm: BlockForm {
     public func piDampedInverse(regularization: Double, layer: String) throws(CoreError) -> KFACForm {
         let (a, g) = geometry.leftName == "A" ? (left, right) : (right, left)
         let pi = ((a.trace / Double(a.size)) / (g.trace / Double(g.size))).squareRoot()
+        guard pi.isFinite, pi > 0 else {
+            throw CoreError(.invalidArgument, "block '\(layer)': π-damping needs factors with positive traces; tr(A) = \(a.trace), tr(G) = \(g.trace)")
+        }
         let root = regularization.squareRoot()
         func inverted(_ factor: KroneckerFactor, _ damping: Double, _ name: String) throws(CoreError) -> KroneckerFactor {
             switch factor {

@@ -92,7 +92,12 @@ struct LetStatement: Statement {
             return
         }
         if matrix.hasForms {
-            throw ShellError("this matrix has no exact form to store (kfac + kfac is not kfac unless the two share a factor, nor is a sum of ekfac blocks with different eigenbases); mv, vtmv, trace, diag and frobenius work on it as it is. To store it, convert its operands with to_dense(...) first, which needs their dense blocks to fit", at: expression.location)
+            // With a dense operand the result is dense: stored as dense blocks below.
+            guard matrix.hasDenseOperand else {
+                let reason = try matrix.unstorableReason(store: session.store) ?? "it has no exact form"
+                throw ShellError("this matrix cannot be stored in forms: \(reason); mv, vtmv, trace, diag and frobenius work on it as it is. To store it, convert an operand with to_dense(...), which needs its dense blocks to fit", at: expression.location)
+            }
+            try matrix.requireBlocksFit(for: "storing '\(name.value)' as dense blocks")
         }
         func write<Scalar: BLASScalar>(_: Scalar.Type) throws {
             var cached: (position: Int, block: [Scalar])?

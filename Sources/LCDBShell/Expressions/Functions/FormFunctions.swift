@@ -85,6 +85,9 @@ enum FormFunctions {
                      example: "let P = inv_pi(K, 1e-3);") { args, evaluator in
             let m = try args.matrix("M")
             let regularization = try args.number("regul")
+            guard regularization >= 0, regularization.isFinite else {
+                throw args.error("regul must be a non-negative number (π-damping takes its square root), got \(ResultTable.format(regularization))")
+            }
             guard let forms = try m.structuredForm(store: evaluator.store) else { throw args.error("M has dense blocks only; use inv") }
             var blocks: [any BlockForm] = []
             for (index, block) in forms.blocks.enumerated() {
