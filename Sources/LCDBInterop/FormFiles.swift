@@ -8,15 +8,31 @@ import LCDBCore
 /// identity; `<layer>.U` and `<layer>.lambda` eigen: each form's part names
 /// (`BlockForm.partNames`). Export writes the same names (a round trip is bit for bit).
 public enum FormFiles {
-    /// The parts named for `layer` in `file`: the whole-block tensor, or the
-    /// `<layer>.<part>` tensors of one form.
+    /// Every tensor named for `layer` in `file`, by part: the whole-block
+    /// tensor `<layer>` as `block`, and the `<layer>.<part>` tensors. A
+    /// layer with tensors of two forms (`fc` and `fc.A`) is then refused as
+    /// ambiguous, not read as one of them.
     static func parts(of layer: String, in file: SafetensorsFile) -> [String: SafetensorsFile.Tensor] {
-        if let dense = file.tensor(named: layer) { return ["block": dense] }
         var found: [String: SafetensorsFile.Tensor] = [:]
-        for part in BlockForms.all.flatMap({ $0.partNames }) where part != "block" {
-            if let tensor = file.tensor(named: "\(layer).\(part)") { found[part] = tensor }
+        for part in Set(BlockForms.all.flatMap { $0.partNames }) {
+            let name = part == "block" ? layer : "\(layer).\(part)"
+            if let tensor = file.tensor(named: name) { found[part] = tensor }
         }
         return found
+    }
+
+    /// The file's tensors that belong to no layer of `collection` (neither
+    /// `<layer>` nor `<layer>.<part>`), in file order: not imported, and
+    /// said so, since a misspelt layer name would otherwise go unnoticed.
+    public static func unusedTensors(_ path: String, over collection: LayerCollection) throws -> [String] {
+        guard path.lowercased().hasSuffix(".safetensors") else { return [] }
+        let file = try SafetensorsFile.open(path)
+        var used = Set(WholeMatrixFiles.matrixTensors)
+        for layer in collection.names {
+            used.formUnion(parts(of: layer, in: file).values.map(\.name))
+            used.formUnion(WholeMatrixFiles.layerSuffixes.map { "\(layer).\($0)" })
+        }
+        return file.tensors.map(\.name).filter { !used.contains($0) }
     }
 
     /// `'fc' (dense, side x side), 'fc.diag' (diag), 'fc.A' and 'fc.G' (kfac), ...`, from the forms lcdb knows.
@@ -34,7 +50,7 @@ public enum FormFiles {
     public static func isAllDense(_ path: String, over collection: LayerCollection) throws -> Bool {
         guard path.lowercased().hasSuffix(".safetensors") else { return true }
         let file = try SafetensorsFile.open(path)
-        return collection.names.allSatisfy { file.tensor(named: $0) != nil }
+        return collection.names.allSatisfy { parts(of: $0, in: file).keys.sorted() == ["block"] }
     }
 
     /// Reads every block in its form, checked against its layer (shapes,
@@ -49,7 +65,7 @@ public enum FormFiles {
             try Interruption.check()
             let tensors = parts(of: entry.name, in: file)
             guard let kind = BlockForms.kind(ofParts: Set(tensors.keys)) else {
-                let found = tensors.keys.sorted().map { "'\(entry.name).\($0)'" }
+                let found = tensors.values.map { "'\($0.name)'" }.sorted()
                 let what = found.isEmpty ? "no tensor for it" : "tensors \(found.joined(separator: ", ")), which make no form"
                 throw InteropError(path, "layer '\(entry.name)': \(what); a block is \(formChoices(entry.name))")
             }

@@ -9,6 +9,11 @@ import LCDBCore
 /// by layer). Full: `<layer>.rows` (`numel of the layer x numel`), the layer's
 /// rows: NNGeometry's `PMatDense` split by rows. Export writes the same names.
 public enum WholeMatrixFiles {
+    /// Each layer's tensors are `<layer>.<suffix>` for one of these.
+    static let layerSuffixes = ["J", "rows"]
+    /// Tensors of the whole matrix, named for no layer.
+    static let matrixTensors = ["core", "shift"]
+
     /// The kind of whole matrix the file holds over `collection` (`lowrank`
     /// when every layer has `.J`, `full` when every layer has `.rows`), or nil.
     public static func kind(_ path: String, over collection: LayerCollection) throws -> String? {

@@ -85,6 +85,11 @@ struct FormFilesTests {
             save_file(bad, "bad_symmetry.safetensors")
             bad = dict(tensors); del bad["head.G"]
             save_file(bad, "bad_missing.safetensors")
+            bad = dict(tensors); bad["fc"] = np.eye(20)
+            save_file(bad, "bad_two_forms.safetensors")
+            extra = dict(tensors); extra["fcc.A"] = np.eye(4); extra["zz"] = np.eye(2)
+            save_file(extra, "extra.safetensors")
+            save_file({**Kd, "head.A": np.eye(4)}, "extra_dense.safetensors")
             print("python ok")
             """#
         let py = try LCDBProcess.run(["-c", python], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
@@ -114,6 +119,8 @@ struct FormFilesTests {
             ("bad_kind", "layer 'ln' is a LayerNorm, which cannot be kfac or ekfac"),
             ("bad_symmetry", "layer 'fc': factor A is not symmetric"),
             ("bad_missing", "layer 'head': tensors 'head.A', which make no form"),
+            ("bad_two_forms", "layer 'fc': tensors 'fc', 'fc.A', 'fc.G', which make no form"),
+            ("extra_dense", "layer 'head': tensors 'head', 'head.A', which make no form"),
         ]
         for (file, expected) in errors {
             let run = try LCDBProcess.run(["--no-init", db, "-c", "import matrix X over net from '\(file).safetensors';"], in: folder)
@@ -121,5 +128,10 @@ struct FormFilesTests {
         }
         let listed = try LCDBProcess.run(["--no-init", db, "-c", "list matrices;"], in: folder)
         #expect(!listed.stdout.contains("X "), "nothing stored from a bad file: \(listed.stdout)")
+        // Tensors for no layer (a misspelt name) are not imported, and the message says which.
+        let extra = try LCDBProcess.run(["--no-init", db, "-c", "import matrix K4 over net from 'extra.safetensors';"], in: folder)
+        #expect(extra.status == 0 && extra.stdout.contains("; 2 tensors for no layer of net not imported: fcc.A, zz"), "\(extra.stdout)\(extra.stderr)")
+        let dense = try LCDBProcess.run(["--no-init", db, "-c", "import matrix Kd4 over net from 'Kd.safetensors';"], in: folder)
+        #expect(dense.status == 0 && !dense.stdout.contains("not imported"), "\(dense.stdout)\(dense.stderr)")
     }
 }

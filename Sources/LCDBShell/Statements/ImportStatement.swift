@@ -136,6 +136,10 @@ struct ImportStatement: Statement {
     private func importMatrix(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
         let store = session.store
         let collection = try store.collection(named: collectionName)
+        // Tensors for no layer are not imported; the message names them.
+        let unused = try FormFiles.unusedTensors(file.value, over: collection)
+        let unusedNote = unused.isEmpty ? "" : "; \(ValuePresenter.plural(unused.count, "tensor")) for no layer of \(collectionName) not imported: "
+            + unused.prefix(5).joined(separator: ", ") + (unused.count > 5 ? ", ..." : "")
         if let kind = try WholeMatrixFiles.kind(file.value, over: collection) {
             // A low-rank or full matrix (it spans layers): read whole and checked, then stored.
             let (matrix, fileDType) = try WholeMatrixFiles.read(file.value, over: collection)
@@ -152,7 +156,7 @@ struct ImportStatement: Statement {
                 let count = forms.blocks.filter { $0.kind == kind }.count
                 return count == 0 ? nil : "\(count) \(kind.rawValue)"
             }
-            return [.message("matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen), \(forms.representation) (\(counts.joined(separator: ", ")))")]
+            return [.message("matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen), \(forms.representation) (\(counts.joined(separator: ", ")))\(unusedNote)")]
         }
         let reader = try MatrixFiles.Reader(file.value, over: collection)
         // The file's dtype unless asked otherwise, as for vectors.
@@ -182,7 +186,7 @@ struct ImportStatement: Statement {
         chosen == .float32 ? try load(Float.self) : try load(Double.self)
         var note = "matrix \(name.value): \(ValuePresenter.plural(collection.count, "block")) over \(collectionName) as \(chosen)\(symmetric ? ", symmetric" : "")"
         if nonFinite > 0 { note += "; \(nonFinite) non-finite values (imported as they are, or beyond \(chosen)'s range)" }
-        return [.message(note)]
+        return [.message(note + unusedNote)]
     }
 
     /// float64 when the file holds float64 data, float32 otherwise.
