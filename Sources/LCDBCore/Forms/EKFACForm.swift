@@ -79,9 +79,10 @@ public struct EKFACForm: BlockForm {
     }
 
     public func solve(_ x: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
-        let damped = try dampedScaling(regularization, layer)
+        try requireDampable(regularization, layer)
+        // Divided in place: no damped copy of D (GPT-2's wte: 309 MB).
         var z = rotatedIn(x)
-        for k in z.values.indices { z.values[k] /= damped[k] }
+        for k in z.values.indices { z.values[k] /= scaling.values[k] + regularization }
         return rotatedOut(z)
     }
 
@@ -92,14 +93,18 @@ public struct EKFACForm: BlockForm {
     }
 
     private func dampedScaling(_ regularization: Double, _ layer: String) throws(CoreError) -> [Double] {
+        try requireDampable(regularization, layer)
+        return scaling.values.map { $0 + regularization }
+    }
+
+    /// D finite and D + regularization nowhere zero, else the error naming `layer`.
+    private func requireDampable(_ regularization: Double, _ layer: String) throws(CoreError) {
         if let bad = scaling.values.first(where: { !$0.isFinite }) {
             throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
         }
-        let damped = scaling.values.map { $0 + regularization }
-        if let zero = damped.firstIndex(of: 0) {
+        if let zero = scaling.values.firstIndex(where: { $0 + regularization == 0 }) {
             throw BlockForms.singular(layer, regularization, detail: "eigenvalue \(zero) of the block plus regul is zero")
         }
-        return damped
     }
 
     public func dense() -> Matrix64 { denseByColumns() }

@@ -230,8 +230,13 @@ enum MatrixOperations {
 
     private static func diagonalVector(_ m: MatrixValue, session: Session) throws -> AnyParameterVector {
         if case .storedForms(let stored) = m.origin {
-            try ParameterVector<Double>.requireMemory(over: m.collection, copies: 2, "the diagonal")
-            let values = try session.store.forEachForm(of: stored) { _, block in block.diagonal() }.flatMap { $0 }
+            try ParameterVector<Double>.requireMemory(over: m.collection, copies: 1, "the diagonal")
+            // Each block's diagonal goes straight into its place (GPT-2: 1 GB, not 2).
+            var values = [Double](repeating: 0, count: m.collection.numel)
+            _ = try session.store.forEachForm(of: stored) { position, block in
+                let range = m.collection.range(at: position)
+                values.replaceSubrange(range, with: block.diagonal())
+            }
             return AnyParameterVector(try ParameterVector<Double>(collection: m.collection, values: values)).converted(to: m.dtype)
         }
         if let forms = try m.structuredForm(store: session.store) {
