@@ -52,7 +52,8 @@ extension Store {
                                            finish: (Int, Result) throws -> Void) throws {
         let workers = BlockScheduler.cores
         let (alone, shared) = BlockScheduler.plan(costs: layouts.enumerated().map { position, block in
-            StructuredMatrix.decompositionCost(side: matrix.collection.range(at: position).count, partShapes: block.parts.map(\.shape))
+            StructuredMatrix.decompositionCost(side: matrix.collection.range(at: position).count, form: BlockForms.type(of: block.form),
+                                               parts: block.parts.map { ($0.name, $0.shape) })
         })
         @Sendable func run(_ position: Int, _ block: any BlockForm) -> Swift.Result<Result, any Error> {
             do {
@@ -116,7 +117,8 @@ extension Store {
         let perBlock = layouts.enumerated().map { position, block in
             block.parts.reduce(Double(collection.range(at: position).count) * 3 * 8) { bytes, part in
                 let values = Double(part.rows) * Double(part.columns)
-                return bytes + 2 * values * 8 + (part.rows == part.columns && part.shape.count == 2 ? 4 * values * 8 : 0)
+                let decomposed = BlockForms.type(of: block.form)?.isDecomposed(part: part.name, shape: part.shape) ?? false
+                return bytes + 2 * values * 8 + (decomposed ? 4 * values * 8 : 0)
             }
         }
         return perBlock.sorted(by: >).prefix(inFlight).reduce(0, +)

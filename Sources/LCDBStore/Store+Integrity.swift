@@ -81,6 +81,7 @@ extension Store {
         5: "8d316ca31163bc32dcc4cadff2cd64017f90cdccde134933a62fa4af063457bf",
         6: "0defd34d63c199b279457f1d815f23d5ccb085d8079b27d4e52495598fee1a95",
         7: "b236f4a3a6f03074101f857ddbe8cd6396bf303a9d606889782b90ff0837f639",
+        8: "0d02f4d651e8a422f8e042772f6307de0a29e1a3a3db9a9b0166cf268918eaac",
     ]
 
     static func schemaObjects(_ db: Database) throws -> Set<SchemaObject> {

@@ -50,6 +50,8 @@ struct FisherFromDataTests {
             let Fall = fisher(net, 'all_\(dtype).safetensors', form=dense);
             export matrix D to 'D.safetensors';
             export matrix F to 'F.safetensors';
+            let Q = fisher(net, 'g_\(dtype)_*.safetensors', form=quasidiag);
+            export matrix Q to 'Q.safetensors';
             let F32 = fisher(net, 'g_\(dtype)_*.safetensors', form=dense, dtype=float32);
             export matrix F32 to 'F32.safetensors';
             compare(F, Fall);
@@ -63,7 +65,10 @@ struct FisherFromDataTests {
             from safetensors.numpy import load_file
             dtype = sys.argv[1]
             shards = [load_file(f"g_{dtype}_{i}.safetensors") for i in range(3)]
-            D, F, F32 = load_file("D.safetensors"), load_file("F.safetensors"), load_file("F32.safetensors")
+            D, F, F32, Q = (load_file(f"{n}.safetensors") for n in ["D", "F", "F32", "Q"])
+            # Quasi-diagonal: the diagonal, and output i's bias with its weights, mean(g_w[i, j] g_b[i]);
+            # layers without a bias keep their diagonal.
+            assert sorted(Q) == ["conv.cross", "conv.diag", "fc.cross", "fc.diag", "head.diag", "p.diag"], sorted(Q)
             layers = {"fc": ["fc.weight", "fc.bias"], "head": ["head.weight"], "conv": ["conv.weight", "conv.bias"], "p": ["p"]}
             for layer, tensors in layers.items():
                 G = np.concatenate([np.concatenate([s[t].reshape(s[t].shape[0], -1) for t in tensors], axis=1) for s in shards]).astype(np.float64)
@@ -71,6 +76,17 @@ struct FisherFromDataTests {
                 assert n == 20
                 want_diag, want_block = (G ** 2).mean(axis=0), G.T @ G / n
                 assert np.abs(D[f"{layer}.diag"] - want_diag).max() <= 1e-12 * np.abs(want_diag).max(), layer
+                assert np.abs(Q[f"{layer}.diag"] - want_diag).max() <= 1e-12 * np.abs(want_diag).max(), layer
+                if f"{layer}.cross" in Q:
+                    w = np.concatenate([s[tensors[0]].reshape(s[tensors[0]].shape[0], s[tensors[0]].shape[1], -1) for s in shards]).astype(np.float64)
+                    b = np.concatenate([s[tensors[1]] for s in shards]).astype(np.float64)
+                    want_cross = (w * b[:, :, None]).mean(axis=0)           # (out, in_eff)
+                    assert Q[f"{layer}.cross"].shape == want_cross.shape, layer
+                    assert np.abs(Q[f"{layer}.cross"] - want_cross).max() <= 1e-12 * np.abs(want_cross).max(), layer
+                    out, r = want_cross.shape                               # the same entries of the dense block
+                    rows = [i * r + j for i in range(out) for j in range(r)]
+                    columns = [out * r + i for i in range(out) for j in range(r)]
+                    assert np.abs(Q[f"{layer}.cross"].reshape(-1) - want_block[rows, columns]).max() <= 1e-12 * np.abs(want_block).max(), layer
                 assert np.abs(F[layer] - want_block).max() <= 1e-12 * np.abs(want_block).max(), layer
                 # Stored as float32: the float64 block rounded once.
                 assert F32[layer].dtype == np.float32, layer
@@ -228,12 +244,16 @@ struct FisherFromDataTests {
         let db = work.appendingPathComponent("f.lcdb").path
         let run = try LCDBProcess.run(["--no-init", db, samples.appendingPathComponent("fisher_from_data.lc").path], in: work, executableOverride: lcdb)
         #expect(run.status == 0 && run.stderr.isEmpty, "\(run.stderr)")
-        #expect(run.stdout.components(separatedBy: "(all)").count == 8, "seven comparisons: \(run.stdout)")
-        // compare(F, L): the dense blocks are L's diagonal blocks (per layer ~0), and '(all)' shows what they drop.
+        #expect(run.stdout.components(separatedBy: "(all)").count == 10, "nine comparisons: \(run.stdout)")
         let tables = run.stdout.components(separatedBy: "(all)")
-        let fc1 = tables[5].split(separator: "\n").first { $0.hasPrefix("fc1 ") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) }
-        let dropped = tables[6].split(separator: " ").first.flatMap { Double($0) }
-        #expect(fc1.map { $0 < 1e-13 } == true && dropped.map { $0 > 0.1 && $0 < 1 } == true, "compare(F, L): \(tables[5])(all)\(tables[6])")
+        // The quasi-diagonal is closer to the dense blocks than the diagonal (its bias-weight terms are theirs).
+        let diagonalDistance = tables[1].split(separator: " ").first.flatMap { Double($0) }
+        let quasiDistance = tables[2].split(separator: " ").first.flatMap { Double($0) }
+        #expect(diagonalDistance != nil && quasiDistance != nil && quasiDistance! < diagonalDistance!, "compare(Fd, F), compare(Q, F): \(tables[1]) \(tables[2])")
+        // compare(F, L): the dense blocks are L's diagonal blocks (per layer ~0), and '(all)' shows what they drop.
+        let fc1 = tables[7].split(separator: "\n").first { $0.hasPrefix("fc1 ") }?.split(separator: " ").dropFirst().first.flatMap { Double($0) }
+        let dropped = tables[8].split(separator: " ").first.flatMap { Double($0) }
+        #expect(fc1.map { $0 < 1e-13 } == true && dropped.map { $0 > 0.1 && $0 < 1 } == true, "compare(F, L): \(tables[7])(all)\(tables[8])")
         #expect(run.stdout.contains("matrix L over mlp: lowrank (c I + Jᵀ S J, J 300 x 227)"), "\(run.stdout)")
         let exported = try LCDBProcess.run(["--no-init", db, "-c", "export matrix F to 'F.safetensors'; export matrix K to 'K.safetensors';"],
                                            in: work, executableOverride: lcdb)

@@ -134,4 +134,95 @@ struct FormFilesTests {
         let dense = try LCDBProcess.run(["--no-init", db, "-c", "import matrix Kd4 over net from 'Kd.safetensors';"], in: folder)
         #expect(dense.status == 0 && !dense.stdout.contains("not imported"), "\(dense.stdout)\(dense.stderr)")
     }
+
+    /// NNGeometry's `PMatQuasiDiag` data (per layer: the diagonal, and the
+    /// cross terms shaped like the weight), written by Python as README shows
+    /// (a conv's cross reshaped to `out x in_eff`), imports as quasidiag;
+    /// lcdb's mv, solve, logdet and README's `block` agree with NumPy on the
+    /// explicit blocks (mv as NNGeometry's own `mv` computes it); export,
+    /// import and export give the same bytes; a cross of the wrong shape is
+    /// refused, naming the tensor and both shapes.
+    @Test func quasiDiagonalBlocksFromNNGeometryData() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lcdb-quasidiag-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try LCDBProcess.writeReadmePython(containing: "def block(", to: folder.appendingPathComponent("readme_block.py"))
+        let write = #"""
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(3)
+            # PMatQuasiDiag.data: layer -> (diag over weight then bias, cross shaped like the weight, or None)
+            shapes = {"fc": ((4, 3), 4), "conv": ((3, 2, 2, 2), 3), "bn": ((5,), 5), "head": ((2, 4), None)}
+            data = {}
+            for name, (weight, bias) in shapes.items():
+                numel = int(np.prod(weight)) + (bias or 0)
+                diag = 2.5 + rng.random(numel) / 2
+                data[name] = (diag, (rng.random(weight) - 0.5) / 2 if bias else None)
+            tensors = {}
+            for layer_id, (diag, cross) in data.items():
+                tensors[f"{layer_id}.diag"] = diag
+                if cross is not None:
+                    tensors[f"{layer_id}.cross"] = cross.reshape(cross.shape[0], -1) if cross.ndim > 2 else cross
+            save_file(tensors, "Q.safetensors")
+            bad = dict(tensors); bad["fc.cross"] = tensors["fc.cross"].T.copy()
+            save_file(bad, "bad_cross.safetensors")
+            x = rng.standard_normal(sum(d.size for d, _ in data.values()))
+            save_file({"fc.weight": x[:12].reshape(4, 3), "fc.bias": x[12:16], "conv.weight": x[16:40].reshape(3, 2, 2, 2),
+                       "conv.bias": x[40:43], "bn.weight": x[43:48], "bn.bias": x[48:53], "head.weight": x[53:61].reshape(2, 4)}, "x.safetensors")
+            np.save("data.npy", np.array([data], dtype=object), allow_pickle=True)
+            print("python ok")
+            """#
+        let py = try LCDBProcess.run(["-c", write], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(py.stdout == "python ok\n", "\(py.stderr)")
+        let db = folder.appendingPathComponent("q.lcdb").path
+        let out = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            create collection net (fc Linear(3, 4), conv Conv2d(2, 3, 2), bn BatchNorm2d(5), head Linear(4, 2, bias=false));
+            import matrix Q over net from 'Q.safetensors';
+            import vector x over net from 'x.safetensors';
+            let y = mv(Q, x); let z = solve(Q, x, regul=0.1);
+            export vector y to 'y.safetensors'; export vector z to 'z.safetensors';
+            export matrix Q to 'Q2.safetensors';
+            import matrix Q3 over net from 'Q2.safetensors';
+            export matrix Q3 to 'Q3.safetensors';
+            logdet(Q, regul=0.1);
+            """], in: folder)
+        #expect(out.status == 0 && out.stdout.contains("matrix Q: 4 blocks over net as float64, mixed (1 diag, 3 quasidiag)"), "\(out.stdout)\(out.stderr)")
+        let check = #"""
+            import numpy as np, sqlite3, sys
+            from safetensors.numpy import load_file
+            exec(open("readme_block.py").read())
+            data = np.load("data.npy", allow_pickle=True)[0]
+            X, Y, Z = load_file("x.safetensors"), load_file("y.safetensors"), load_file("z.safetensors")
+            db = sqlite3.connect("q.lcdb")
+            total = 0.0
+            for name, (diag, cross) in data.items():
+                w, b = X[f"{name}.weight"], X.get(f"{name}.bias")
+                # NNGeometry's PMatQuasiDiag.mv, on the weight and bias tensors.
+                mv_w = diag[:w.size].reshape(w.shape) * w
+                if cross is not None:
+                    mv_b = diag[w.size:] * b + (cross * w).reshape(b.size, -1).sum(axis=1)
+                    mv_w = mv_w + cross * b.reshape((-1,) + (1,) * (w.ndim - 1))
+                    assert np.abs(Y[f"{name}.bias"] - mv_b).max() <= 1e-12 * np.abs(mv_b).max(), name
+                assert np.abs(Y[f"{name}.weight"] - mv_w).max() <= 1e-12 * np.abs(mv_w).max(), name
+                # The explicit block (README's reader) gives the same product, the solve and the log-determinant.
+                m = block(db, "Q", name)
+                v = np.concatenate([w.reshape(-1)] + ([b] if b is not None else []))
+                mine = np.concatenate([Y[f"{name}.weight"].reshape(-1)] + ([Y[f"{name}.bias"]] if b is not None else []))
+                assert np.abs(m @ v - mine).max() <= 1e-12 * np.abs(mine).max(), name
+                solved = np.concatenate([Z[f"{name}.weight"].reshape(-1)] + ([Z[f"{name}.bias"]] if b is not None else []))
+                want = np.linalg.solve(m + 0.1 * np.eye(len(m)), v)
+                assert np.abs(solved - want).max() <= 1e-12 * np.abs(want).max(), name
+                total += np.linalg.slogdet(m + 0.1 * np.eye(len(m)))[1]
+            print(repr(float(total)))
+            """#
+        let verified = try LCDBProcess.run(["-c", check], in: folder, executableOverride: "/usr/bin/env", prefixArguments: ["python3"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let logdet = out.stdout.split(separator: "\n").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let numpyLogdet = Double(verified.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(logdet != nil && numpyLogdet != nil && abs(logdet! - numpyLogdet!) <= 1e-12 * abs(numpyLogdet!), "\(out.stdout) vs \(verified.stdout)")
+        let first = try Data(contentsOf: folder.appendingPathComponent("Q2.safetensors"))
+        #expect(first == (try Data(contentsOf: folder.appendingPathComponent("Q3.safetensors"))), "export, import and export give the same bytes")
+        let bad = try LCDBProcess.run(["--no-init", db, "-c", "import matrix B over net from 'bad_cross.safetensors';"], in: folder)
+        #expect(bad.status == 1 && bad.stderr.contains("layer 'fc': tensor 'fc.cross' has shape (3, 4), expected (4, 3)"), "\(bad.stderr)")
+    }
 }

@@ -26,6 +26,9 @@ extension BlockForm {
             return a.left.inner(b.left) * a.right.inner(b.right)
         case (let a as EKFACForm, let b as EKFACForm) where a.leftBasis == b.leftBasis && a.rightBasis == b.rightBasis:
             return zip(a.scaling.values, b.scaling.values).reduce(0) { $0 + $1.0 * $1.1 }
+        case (let a as QuasiDiagForm, let b as QuasiDiagForm) where a.outputs == b.outputs && a.perOutput == b.perOutput:
+            // Each coupling appears twice, above and below the diagonal.
+            return zip(a.diagonalValues, b.diagonalValues).reduce(0) { $0 + $1.0 * $1.1 } + 2 * zip(a.cross, b.cross).reduce(0) { $0 + $1.0 * $1.1 }
         case (let a as EigenForm, let b as EigenForm) where a.basis == b.basis:
             return zip(a.eigenvalues, b.eigenvalues).reduce(0) { $0 + $1.0 * $1.1 }
         default:

@@ -3,7 +3,7 @@
 /// of a matrix that spans layers (`WholeMatrix`): its columns of a low-rank
 /// factor, or its rows of a full matrix.
 public enum FormKind: String, CaseIterable, Sendable {
-    case dense, diag, kfac, ekfac, identity, eigen, lowrank, rows
+    case dense, diag, kfac, ekfac, identity, eigen, quasidiag, lowrank, rows
 
     /// True for the shares of matrices that span layers.
     public var isWholeMatrixShare: Bool { self == .lowrank || self == .rows }
@@ -95,12 +95,18 @@ public protocol BlockForm: Sendable {
     /// eigen's `lambda`), or nil when the whole block is needed: a stored
     /// spectrum then reads only those (not the eigenbases).
     static var spectrumParts: [String]? { get }
+    /// True for a part that `solve`, `inv` and `eig` decompose (its square
+    /// shape sets the block's scheduling cost and working memory). The
+    /// default: every square 2-D part (kfac's factors, a dense block).
+    static func isDecomposed(part name: String, shape: [Int]) -> Bool
     /// The spectrum from `spectrumParts` alone.
     static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum
 }
 
 extension BlockForm {
     public static var spectrumParts: [String]? { nil }
+
+    public static func isDecomposed(part name: String, shape: [Int]) -> Bool { shape.count == 2 && shape[0] == shape[1] }
 
     public static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
                                into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError) {
@@ -131,11 +137,20 @@ extension BlockForm {
 
 /// Every form lcdb knows, by kind.
 public enum BlockForms {
-    public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self, EigenForm.self]
+    public static let all: [any BlockForm.Type] = [DenseForm.self, DiagForm.self, KFACForm.self, EKFACForm.self, IdentityForm.self, EigenForm.self,
+                                                   QuasiDiagForm.self]
 
     /// The form's type; nil for `lowrank` and `rows`, which are not block forms.
     public static func type(of kind: FormKind) -> (any BlockForm.Type)? {
         all.first { $0.kind == kind }
+    }
+
+    /// a + alpha b in a form that holds it exactly, or nil. Each form states
+    /// its sums with the forms it knows; the sum is also tried the other way
+    /// round (alpha b + a), so a form added later need not be known to the
+    /// older ones (diag + quasidiag is quasidiag's to state).
+    public static func sum(_ a: any BlockForm, _ b: any BlockForm, scaledBy alpha: Double) -> (any BlockForm)? {
+        a.plus(b, scaledBy: alpha) ?? b.scaled(by: alpha).plus(a, scaledBy: 1)
     }
 
     /// The form a set of tensor part names makes (`A` and `G`: kfac), or nil.

@@ -3,12 +3,15 @@ import COpenBLAS
 /// The empirical Fisher `F = (1/n) Σ_n g_n g_nᵀ` of per-example gradients
 /// (with per-example weights, the weighted mean `Σ w_n g_n g_nᵀ / Σ w_n`),
 /// accumulated a slab of examples at a time (the gradients are never all in
-/// memory): `diag` keeps `Σ g²` per parameter; `dense` keeps each layer's
+/// memory): `diag` keeps `Σ g²` per parameter; `quasidiag` also keeps, for
+/// each output of a layer with a bias, `Σ g_w[i, j] g_b[i]` (Ollivier's
+/// quasi-diagonal, NNGeometry's `PMatQuasiDiag`; layers it does not fit get
+/// their diagonal); `dense` keeps each layer's
 /// block `Σ G_sᵀ G_s` over slabs `G_s` (`dsyrk` into one triangle, mirrored
 /// at the end). The accumulators are the only large state, checked against
 /// memory when the build starts.
 public struct EmpiricalFisher {
-    public enum Form: String, CaseIterable, Sendable { case diag, dense }
+    public enum Form: String, CaseIterable, Sendable { case diag, dense, quasidiag }
 
     public let collection: LayerCollection
     public let form: Form
@@ -23,6 +26,9 @@ public struct EmpiricalFisher {
     /// Dense layers whose triangle holds a sum (the others' memory is not
     /// yet written).
     private var started: Set<Int> = []
+    /// quasidiag: each layer's outputs and weights per output, nil for a
+    /// layer kept as its diagonal; its sums are the diagonal's, then the cross terms'.
+    private var quasi: [(outputs: Int, perOutput: Int, crossShape: [Int])?] = []
 
     /// `only`: the layers this builder accumulates (the others get no
     /// memory); builders over disjoint layers run side by side and `take`
@@ -35,6 +41,12 @@ public struct EmpiricalFisher {
         switch form {
         case .diag:
             sums = collection.entries.enumerated().map { kept[$0] ? [Double](repeating: 0, count: $1.layer.numel) : [] }
+        case .quasidiag:
+            let shapes = collection.entries.map { try? QuasiDiagForm.shape(of: $0.layer, name: $0.name) }
+            quasi = shapes
+            sums = collection.entries.enumerated().map { position, entry in
+                kept[position] ? [Double](repeating: 0, count: entry.layer.numel + (shapes[position].map { $0.outputs * $0.perOutput } ?? 0)) : []
+            }
         case .dense:
             let bytes = collection.entries.enumerated().reduce(0.0) { $0 + (kept[$1.offset] ? Double($1.element.layer.numel) * Double($1.element.layer.numel) * 8 : 0) }
             try MemoryBudget.require(bytes * 1.1, for: "the dense blocks of the Fisher (\(collection.count) layers)",
@@ -77,7 +89,7 @@ public struct EmpiricalFisher {
     /// the examples). Dense blocks need whole rows.
     public mutating func add(rows: Int, position: Int, columns: Range<Int>, slab: [Double], weights: ArraySlice<Double>? = nil) {
         let numel = columns.count
-        precondition(form == .diag || columns == 0 ..< collection.entries[position].layer.numel, "dense blocks need whole rows")
+        precondition(form == .diag || columns == 0 ..< collection.entries[position].layer.numel, "dense and quasidiag blocks need whole rows")
         if position == countingLayer, columns.lowerBound == 0 {
             examples += rows
             totalWeight += weights.map { $0.reduce(0, +) } ?? Double(rows)
@@ -97,6 +109,19 @@ public struct EmpiricalFisher {
                 let first = columns.lowerBound
                 for row in 0 ..< rows {
                     for k in 0 ..< numel { total[first + k] += slab[row * numel + k] * slab[row * numel + k] }
+                }
+            }
+        case .quasidiag:
+            sums[position].withUnsafeMutableBufferPointer { total in
+                for row in 0 ..< rows {
+                    let g = row * numel
+                    for k in 0 ..< numel { total[k] += slab[g + k] * slab[g + k] }
+                    // Output i's weights (i r + j) with its bias (B r + i), after the diagonal.
+                    guard let (outputs, r, _) = quasi[position] else { continue }
+                    for i in 0 ..< outputs {
+                        let bias = slab[g + outputs * r + i]
+                        for j in 0 ..< r { total[numel + i * r + j] += slab[g + i * r + j] * bias }
+                    }
                 }
             }
         case .dense:
@@ -153,6 +178,13 @@ public struct EmpiricalFisher {
             sums[position] = []
             switch form {
             case .diag: blocks.append(DiagForm(values: block))
+            case .quasidiag:
+                if let (outputs, perOutput, crossShape) = quasi[position] {
+                    blocks.append(QuasiDiagForm(outputs: outputs, perOutput: perOutput, diagonal: Array(block[..<numel]),
+                                                cross: Array(block[numel...]), crossShape: crossShape))
+                } else {
+                    blocks.append(DiagForm(values: block))
+                }
             case .dense: blocks.append(DenseForm(block: Matrix64(rows: numel, columns: numel, values: block), knownSymmetric: true))
             }
         }

@@ -65,14 +65,15 @@ public struct StructuredMatrix: Sendable {
     /// Relative costs of a decomposition per block: n^3 for each square
     /// part (an eigendecomposition or Cholesky factor), its size otherwise.
     var decompositionCosts: [Int] {
-        blocks.map { Self.decompositionCost(side: $0.side, partShapes: $0.parts.map(\.shape)) }
+        blocks.map { Self.decompositionCost(side: $0.side, form: type(of: $0), parts: $0.parts.map { ($0.name, $0.shape) }) }
     }
 
     /// A block's decomposition cost from its parts' shapes (a stored matrix's
     /// blocks are scheduled by it before they are read, as in memory).
-    public static func decompositionCost(side: Int, partShapes: [[Int]]) -> Int {
-        partShapes.reduce(side) { cost, shape in
-            cost &+ (shape.count == 2 && shape[0] == shape[1] ? shape[0] &* shape[0] &* shape[0] : shape.reduce(1, &*))
+    public static func decompositionCost(side: Int, form: (any BlockForm.Type)?, parts: [(name: String, shape: [Int])]) -> Int {
+        parts.reduce(side) { cost, part in
+            let decomposed = form?.isDecomposed(part: part.name, shape: part.shape) ?? false
+            return cost &+ (decomposed ? part.shape[0] &* part.shape[0] &* part.shape[0] : part.shape.reduce(1, &*))
         }
     }
 
@@ -82,7 +83,7 @@ public struct StructuredMatrix: Sendable {
     /// side by side, one per core.
     func requireDecompositionMemory(_ what: String) throws(CoreError) {
         let perBlock = blocks.map { block in
-            block.parts.reduce(0.0) { $0 + ($1.shape.count == 2 && $1.rows == $1.columns ? 4 * Double($1.values.count) * 8 : 0) }
+            block.parts.reduce(0.0) { $0 + (type(of: block).isDecomposed(part: $1.name, shape: $1.shape) ? 4 * Double($1.values.count) * 8 : 0) }
         }
         let largest = perBlock.sorted(by: >).prefix(BlockScheduler.cores).reduce(0, +)
         try MemoryBudget.require(largest, for: "\(what): decomposing \(min(BlockScheduler.cores, blocks.count)) blocks at a time")
@@ -222,7 +223,7 @@ public struct StructuredMatrix: Sendable {
         guard other.collection == collection else { return nil }
         var sums: [any BlockForm] = []
         for (a, b) in zip(blocks, other.blocks) {
-            guard let sum = a.plus(b, scaledBy: alpha) else { return nil }
+            guard let sum = BlockForms.sum(a, b, scaledBy: alpha) else { return nil }
             sums.append(sum)
         }
         return try StructuredMatrix(collection: collection, blocks: sums)

@@ -32,7 +32,7 @@ extension MatrixValue {
             return try a.unstorableReason(store: store)
         case .sum(let a, let b, let alpha):
             if let inner = try a.unstorableReason(store: store) ?? b.unstorableReason(store: store) { return inner }
-            guard let (layer, p, q) = try firstBlock(a, b, { $0.plus($1, scaledBy: alpha) }) else { return nil }
+            guard let (layer, p, q) = try firstBlock(a, b, { BlockForms.sum($0, $1, scaledBy: alpha) }) else { return nil }
             let why = switch (p, q) {
             case (.kfac, .kfac): " (kfac + kfac is kfac only when the two share a factor: G ⊗ A + G ⊗ A' = G ⊗ (A + A'))"
             case (.ekfac, .ekfac): " (ekfac + ekfac is ekfac only over the same eigenbases)"

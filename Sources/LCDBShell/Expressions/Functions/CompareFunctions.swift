@@ -63,7 +63,7 @@ enum CompareFunctions {
             let nx = x.frobeniusNorm(), ny = y.frobeniusNorm()
             // Subtracted in a form where one is closed (no cancellation), else <x - y, x - y> expanded.
             let distance: Double
-            if let closed = x.plus(y, scaledBy: -1) {
+            if let closed = BlockForms.sum(x, y, scaledBy: -1) {
                 distance = closed.frobeniusNorm()
             } else {
                 let inner = try x.frobeniusInner(y, layer: names[position])

@@ -11,7 +11,7 @@ enum DataFunctions {
                                                   .init("form", .choice(EmpiricalFisher.Form.allCases.map(\.rawValue) + ["lowrank", "full"]), default: .word("diag")),
                                                   .init("weights", .text, default: .word("")),
                                                   .init("nonfinite", .choice(["refuse", "skip"]), default: .word("refuse")), FunctionSpec.dtype],
-                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=dense each layer's block Gᵀ G / n (syrk, a layer per core, each block stored by let as soon as it is done; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix; a J over 256 MB goes to a temporary file beside the database while it is built and is streamed by panels from then on), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example and counting all such examples (nonfinite=refuse, the default), or with nonfinite=skip those examples are left out (a first reading finds them; a note says how many and where).",
+                     summary: "The empirical Fisher (1/n) Σ g gᵀ from per-example gradients: safetensors files (comma-separated, globs allowed) holding <layer>.weight (n, *weight_shape) and <layer>.bias (n, *bias_shape) for every layer (a Parameter layer: <layer>), as torch.func.vmap(grad(loss)) gives them; shards may differ in n. form=diag keeps Σ g² / n per parameter, form=quasidiag also each output's bias coupled with its weights, Σ g_w[i, j] g_b[i] / n (Ollivier's quasi-diagonal, NNGeometry's PMatQuasiDiag; layers without a bias get their diagonal), form=dense each layer's block Gᵀ G / n (syrk, a layer per core, each block stored by let as soon as it is done; blocks that do not fit in memory together are computed in passes over the files, bands of rows at a time, as let stores them), form=lowrank the whole matrix spanning layers as Jᵀ J with J = G / √n (n x numel, NNGeometry's PMatLowRank; solve, inv and logdet exact through the n x n Gram matrix; a J over 256 MB goes to a temporary file beside the database while it is built and is streamed by panels from then on), form=full every entry of the numel x numel matrix (NNGeometry's PMatDense; small models, refused with its size when it does not fit memory). weights='FILE': per-example weights (a tensor 'weights' of shape (n,) over all shards in order), giving the weighted mean Σ w g gᵀ / Σ w. Read in slabs of examples; files are checked against the collection before any value is read; non-finite gradients are an error naming file, tensor and example and counting all such examples (nonfinite=refuse, the default), or with nonfinite=skip those examples are left out (a first reading finds them; a note says how many and where).",
                      example: "let F = fisher(mlp, 'grads_*.safetensors', form=dense);") { args, evaluator in
             let name = try args.collection("collection")
             let collection = try evaluator.store.collection(named: name)
@@ -78,14 +78,22 @@ enum DataFunctions {
                     ?? FisherStream(files: files, weights: weights, progress: progress, located: args.located)
                 return .matrix(MatrixValue(origin: .passes(source), collection: collection, collectionName: name, dtype: args.dtype, isSymmetric: true))
             }
+            let form: EmpiricalFisher.Form = args.word("form") == "quasidiag" ? .quasidiag : .diag
             let rows = files.rowsPerSlab()
             // The diagonal reads a layer too wide for one slab in runs of columns
             // (about 32 MB each; LCDB_SLAB_COLUMNS sets the run, a knob for tests).
+            // The quasi-diagonal pairs each weight with its output's bias, at
+            // the end of the row: whole rows (a slab per core, checked first).
             let knob = ProcessInfo.processInfo.environment["LCDB_SLAB_COLUMNS"].flatMap(Int.init)
-            let columns = max(1, knob ?? 32 * 1024 * 1024 / (8 * rows))
+            let columns = form == .quasidiag ? Int.max : max(1, knob ?? 32 * 1024 * 1024 / (8 * rows))
+            if form == .quasidiag {
+                let widest = Double(collection.entries.map(\.layer.numel).max() ?? 0)
+                try MemoryBudget.require(Double(rows) * widest * 8 * 2 * Double(BlockScheduler.cores),
+                                         for: "fisher(form=quasidiag) reads whole rows of each layer; a slab of the widest layer on each core")
+            }
             // One builder per group of layers, each on its own core (LayerSplit).
             func build(_ layers: Set<Int>?) throws -> EmpiricalFisher {
-                var fisher = try EmpiricalFisher(collection: collection, form: .diag, only: layers)
+                var fisher = try EmpiricalFisher(collection: collection, form: form, only: layers)
                 var starts = [Int](repeating: 0, count: collection.count)
                 try files.forEachSlab(rows: rows, columns: columns, layers: layers) { rows, position, run, slab in
                     let start = starts[position]
@@ -100,7 +108,7 @@ enum DataFunctions {
             let groups = LayerSplit.groups(costs: collection.entries.map { Double($0.layer.numel) })
             var fisher: EmpiricalFisher
             if groups.count > 1 {
-                fisher = try EmpiricalFisher(collection: collection, form: .diag, only: [])
+                fisher = try EmpiricalFisher(collection: collection, form: form, only: [])
                 for (group, builder) in zip(groups, try LayerSplit.run(groups) { try build($0) }) { fisher.take(group, from: builder) }
             } else {
                 fisher = try build(nil)
