@@ -89,7 +89,7 @@ public enum FormFiles {
     /// Writes every block's parts, in layer order, in `dtype`.
     public static func write(_ matrix: StructuredMatrix, dtype: DType, to path: String) throws {
         guard path.lowercased().hasSuffix(".safetensors") else {
-            throw InteropError(path, "a matrix with diag, kfac, ekfac or identity blocks exports to a .safetensors file (one tensor per part: <layer>.A, <layer>.G, ...)")
+            throw InteropError(path, "a matrix with diag, kfac, ekfac, identity, eigen or quasidiag blocks exports to a .safetensors file (one tensor per part: <layer>.A, <layer>.G, ...)")
         }
         var tensors: [(name: String, shape: [Int], values: TensorValues)] = []
         for (index, block) in matrix.blocks.enumerated() {

@@ -59,7 +59,7 @@ enum SpectralFunctions {
             return .number(total)
         },
         FunctionSpec(name: "pow", parameters: [.init("M", .anyMatrix), .init("p", .number), .init("regul", .number, default: .number(0))],
-                     summary: "(M + regul I)^p for any real p (0.5: square root, -0.5: inverse square root, -1: inverse), in the form that holds it exactly: dense blocks through their eigendecomposition, diag as diag, kfac and ekfac as ekfac, eigen as eigen; a low-rank matrix stays low-rank (c' I + Jᵀ S' J), a full one full.",
+                     summary: "(M + regul I)^p for any real p (0.5: square root, -0.5: inverse square root, -1: inverse), in the form that holds it exactly: dense blocks through their eigendecomposition, diag as diag, kfac and ekfac as ekfac, eigen as eigen, quasidiag as dense blocks (refused with their size when they do not fit); a low-rank matrix stays low-rank (c' I + Jᵀ S' J), a full one full.",
                      example: "let P = pow(F, -0.5, regul=1e-3);") { args, evaluator in
             if let whole = args.whole("M") {
                 return .whole(whole.with(try whole.matrix.power(try args.number("p"), regularization: try args.number("regul"))))
