@@ -3,9 +3,10 @@
 Usage: data_bench.py LCDB_BINARY
 - a 2.1 GB float32 per-example gradient file (8,000 examples over 16 layers of
   4,096 parameters, Linear(63, 64)), written once;
-- fisher(form=diag) and fisher(form=dense) in a cold lcdb process, against
+- fisher(form=diag), fisher(form=quasidiag) and fisher(form=dense) in a cold lcdb process, against
   NumPy loading the file with safetensors.numpy and computing (g**2).mean(0)
-  and g.T @ g / n per layer (in float64, as lcdb does); peak RSS of each;
+  and g.T @ g / n per layer (in float64, as lcdb does; for quasidiag also each
+  output's bias with its weights, (w * b[:, :, None]).mean(0)); peak RSS of each;
 - fisher(form=dense) as it runs when the blocks do not fit in memory: in
   passes over the file, bands of at most 256 MB (LCDB_FISHER_BAND_BYTES);
 - fisher(form=lowrank) (J = G / sqrt(n), 4.3 GB in float64, spilled to a
@@ -78,6 +79,15 @@ def numpy_fisher(dense):
     return time.perf_counter() - start
 
 
+def numpy_quasidiag():
+    start = time.perf_counter()
+    g = load_file(os.path.join(work, "grads.safetensors"))
+    for i in range(layers):
+        w, b = g[f"l{i}.weight"].astype(np.float64), g[f"l{i}.bias"].astype(np.float64)
+        _ = (w ** 2).mean(axis=0), (b ** 2).mean(axis=0), (w * b[:, :, None]).mean(axis=0)
+    return time.perf_counter() - start
+
+
 def numpy_lowrank():
     start = time.perf_counter()
     g = load_file(os.path.join(work, "grads.safetensors"))
@@ -111,6 +121,7 @@ def numpy_kfac():
 subprocess.run(["cat", os.path.join(work, "grads.safetensors")], stdout=subprocess.DEVNULL, check=True)  # page cache
 passes = {"LCDB_FISHER_BAND_BYTES": "256000000"}
 for label, statement, baseline, *extra in [("diag", "let F = fisher(c, 'grads.safetensors');", lambda: numpy_fisher(False)),
+                                   ("quasidiag", "let F = fisher(c, 'grads.safetensors', form=quasidiag);", numpy_quasidiag),
                                    ("dense blocks", "let F = fisher(c, 'grads.safetensors', form=dense);", lambda: numpy_fisher(True)),
                                    ("dense blocks in passes of 256 MB", "let F = fisher(c, 'grads.safetensors', form=dense);",
                                     lambda: numpy_fisher(True), passes),
