@@ -150,6 +150,16 @@ EditLine *lcdb_el_init(const char *program) {
     return el;
 }
 
+// Debian's libedit prints the prompt first and switches the terminal to raw
+// mode only when it reads the first key (its typeahead check is compiled out
+// on glibc). A key typed in between reaches a canonical terminal: Ctrl-D
+// there is the line discipline's end-of-file, swallowed, and the shell then
+// ignored Ctrl-D at the prompt (seen after a long interrupted statement on a
+// loaded machine). Raw mode before the prompt closes that window.
+void lcdb_el_raw_mode(EditLine *el) {
+    el_set(el, EL_PREP_TERM, 1);
+}
+
 void lcdb_el_set_history(EditLine *el, History *hist) {
     el_set(el, EL_HIST, history, hist);
 }

@@ -39,8 +39,18 @@ def result_after(child, marker="lcdb> "):
     return ansi.sub("", child.before)
 
 
+def canonical(child):
+    """True when the child's terminal is in canonical (line) mode."""
+    import termios
+    return bool(termios.tcgetattr(child.child_fd)[3] & termios.ICANON)
+
+
 # First run: statements over several lines, editing, completion, Ctrl-C, Ctrl-D.
 child = start()
+# The terminal is raw once the prompt shows (libedit used to switch only at
+# the first key read: a Ctrl-D typed in between was the terminal's own EOF,
+# swallowed, and the shell then ignored Ctrl-D).
+check(not canonical(child), "raw mode when the prompt shows")
 child.send("create collection resnet_small (\r")
 child.expect_exact("  ...> ")
 check(True, "continuation prompt")
@@ -129,9 +139,10 @@ child.send("numel(wide);\r")
 out = result_after(child)
 check("24000" in out, f"the next line after an interrupted statement runs: {out!r}")
 
-# Ctrl-D on an empty line quits with status 0. Closing the file after the
-# interrupted 2.3 GB statement removes its rolled-back WAL (gigabytes): on a
-# loaded CI machine the debug binary once took over 30 s to exit.
+# Ctrl-D on an empty line quits with status 0, also right after a long
+# interrupted statement (a loaded machine once showed the prompt before the
+# terminal was raw; the Ctrl-D sent on seeing it was lost and this timed out).
+check(not canonical(child), "raw mode at the prompt after an interrupted statement")
 child.sendcontrol("d")
 child.expect(pexpect.EOF, timeout=180)
 child.close()

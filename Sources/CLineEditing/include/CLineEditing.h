@@ -26,6 +26,9 @@ int lcdb_install_batch_sigint(void (*handler)(int));
 void lcdb_mark_sigint(void);
 
 EditLine *lcdb_el_init(const char *program);
+// Puts the terminal in libedit's editing (raw) mode now, before el_gets
+// prints the prompt (see CLineEditing.c).
+void lcdb_el_raw_mode(EditLine *el);
 void lcdb_el_set_history(EditLine *el, History *hist);
 void lcdb_el_bind_completion(EditLine *el, unsigned char (*function)(EditLine *, int));
 void lcdb_el_source_defaults(EditLine *el);

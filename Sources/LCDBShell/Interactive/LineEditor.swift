@@ -51,6 +51,7 @@ final class LineEditor {
     func readLine(prompt: String) -> Input {
         lcdb_set_prompt(prompt)
         _ = lcdb_take_sigint() // a Ctrl-C that interrupted the last statement is spent
+        lcdb_el_raw_mode(editor) // before the prompt is shown, so no key can reach a canonical terminal
         var count: Int32 = 0
         guard let line = el_gets(editor, &count) else {
             if lcdb_take_sigint() != 0 { return .interrupted }
