@@ -215,11 +215,14 @@ public struct QuasiDiagForm: BlockForm {
     public func spectrum(layer: String) throws(CoreError) -> BlockSpectrum {
         try requireFinite(layer, for: "its eigenvalues")
         let (r, w, g) = (perOutput, weightCount, perOutput + 1)
+        // One group at a time, in one buffer (LAPACK's workspace is about as large again).
+        try MemoryBudget.require(Double(g) * Double(g) * 8 * 3, for: "the eigenvalues of quasidiag block '\(layer)' (groups of \(g) x \(g))")
         var values: [Double] = []
         values.reserveCapacity(side)
+        var group = [Double](repeating: 0, count: g * g)
         for i in 0 ..< outputs {
             try Interruption.check()
-            var group = [Double](repeating: 0, count: g * g)
+            group.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             for j in 0 ..< r {
                 group[j * g + j] = diagonalValues[i * r + j]
                 group[j * g + r] = cross[i * r + j]
