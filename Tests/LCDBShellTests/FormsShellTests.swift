@@ -196,6 +196,23 @@ struct FormsShellTests {
     /// `pairs` pairs of printed values within 1e-12 relative: the first
     /// `differences` are a difference's norm and the reference's norm, the
     /// rest two numbers that should be equal.
+    /// Runs the setup and then `statements` in `db`, expecting success.
+    static func store(_ db: String, _ statements: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let made = try LCDBProcess.run(["--no-init", db, "-c", setup + statements])
+        #expect(made.status == 0, "\(made.stderr)", sourceLocation: sourceLocation)
+    }
+
+    /// Runs `checks` in `db` (csv) and expects their printed pairs to agree
+    /// (`expectPairsAgree`); returns the output.
+    @discardableResult
+    static func expectChecksAgree(_ db: String, _ checks: String, pairs: Int, differences: Int,
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", checks])
+        #expect(run.status == 0, "\(run.stderr)", sourceLocation: sourceLocation)
+        expectPairsAgree(run.stdout, pairs: pairs, differences: differences, sourceLocation: sourceLocation)
+        return run.stdout
+    }
+
     static func expectPairsAgree(_ stdout: String, pairs: Int, differences: Int, sourceLocation: SourceLocation = #_sourceLocation) {
         let values = Self.values(stdout)
         #expect(values.count == 2 * pairs, "\(stdout)", sourceLocation: sourceLocation)
@@ -211,18 +228,15 @@ struct FormsShellTests {
     /// equal to the sum of the dense blocks within 1e-12 relative.
     @Test func kfacSumsSharingAFactorStayKFAC() throws {
         let db = path("shared-factor.lcdb")
-        let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + "let S = K + K; let T = K - 0.25 * K;"])
-        #expect(made.status == 0, "\(made.stderr)")
-        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+        try Self.store(db, "let S = K + K; let T = K - 0.25 * K;")
+        let stdout = try Self.expectChecksAgree(db, """
             norm(mv(S, g) - 2 * mv(Kd, g)); norm(mv(Kd, g));
             norm(mv(T, g) - 0.75 * mv(Kd, g)); norm(mv(Kd, g));
             trace(S); 2 * trace(Kd);
             frobenius(T); 0.75 * frobenius(Kd);
             select matrix || ':' || form || ':' || count(*) as forms from matrix_blocks where matrix in ('S', 'T') group by matrix, form order by matrix, form;
-            """])
-        #expect(run.status == 0, "\(run.stderr)")
-        Self.expectPairsAgree(run.stdout, pairs: 4, differences: 2)
-        #expect(run.stdout.hasSuffix("forms\nS:dense:1\nS:kfac:5\nT:dense:1\nT:kfac:5\n"), "\(run.stdout)")
+            """, pairs: 4, differences: 2)
+        #expect(stdout.hasSuffix("forms\nS:dense:1\nS:kfac:5\nT:dense:1\nT:kfac:5\n"), "\(stdout)")
     }
 
     /// Dense + anything and dense x anything are dense: with a dense operand
@@ -230,22 +244,19 @@ struct FormsShellTests {
     /// blocks, equal to the same expression on the dense blocks (1e-12 relative).
     @Test func formsCombinedWithADenseMatrixStoreDenseBlocks() throws {
         let db = path("with-dense.lcdb")
-        let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + """
+        try Self.store(db, """
             let D = to_diag(K); let S = random_spd(net, seed=4);
             let A = K + Kd; let B = mm(Kd, K); let C = mm(D, Kd) - 0.5 * K; let P = K + S; let Q = inv(K + 2 * S, regul=0.1);
-            """])
-        #expect(made.status == 0, "\(made.stderr)")
-        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+            """)
+        let stdout = try Self.expectChecksAgree(db, """
             norm(mv(A, g) - 2 * mv(Kd, g)); norm(mv(Kd, g));
             norm(mv(B, g) - mv(Kd, mv(Kd, g))); norm(mv(Kd, mv(Kd, g)));
             norm(mv(C, g) - (mv(D, mv(Kd, g)) - 0.5 * mv(Kd, g))); norm(mv(D, mv(Kd, g)) - 0.5 * mv(Kd, g));
             norm(mv(P, g) - (mv(Kd, g) + mv(S, g))); norm(mv(Kd, g) + mv(S, g));
             norm(mv(Q, g) - solve(Kd + 2 * S, g, regul=0.1)); norm(solve(Kd + 2 * S, g, regul=0.1));
             select group_concat(name || ':' || representation, ' ') as kinds from (select name, representation from matrices where name in ('A', 'B', 'C', 'P', 'Q') order by name);
-            """])
-        #expect(run.status == 0, "\(run.stderr)")
-        Self.expectPairsAgree(run.stdout, pairs: 5, differences: 5)
-        #expect(run.stdout.hasSuffix("kinds\nA:blockdiag B:blockdiag C:blockdiag P:blockdiag Q:blockdiag\n"), "\(run.stdout)")
+            """, pairs: 5, differences: 5)
+        #expect(stdout.hasSuffix("kinds\nA:blockdiag B:blockdiag C:blockdiag P:blockdiag Q:blockdiag\n"), "\(stdout)")
     }
 
     /// `let E = to_ekfac(K)`, `eig(K)` and `inv(K, regul)` of a stored K are
@@ -255,12 +266,11 @@ struct FormsShellTests {
     /// without let they compute in memory as before.
     @Test func transformsOfAStoredMatrixStoreWhatTheyStoreInMemory() throws {
         let db = path("transforms.lcdb")
-        let made = try LCDBProcess.run(["--no-init", db, "-c", Self.setup + """
+        try Self.store(db, """
             let E = to_ekfac(K); let E1 = to_ekfac(1 * K);
             let P = eig(K); let P1 = eig(1 * K);
             let Ki = inv(K, regul=0.3); let Ki1 = inv(1 * K, regul=0.3);
-            """])
-        #expect(made.status == 0, "\(made.stderr)")
+            """)
         for (streamed, inMemory) in [("E", "E1"), ("P", "P1"), ("Ki", "Ki1")] {
             let parts = try LCDBProcess.run([db, """
                 SELECT layer || ' ' || form || ' ' || part || ' ' || shape || ' ' || layout FROM matrix_parts WHERE matrix = '\(streamed)' ORDER BY position, part;
@@ -272,15 +282,13 @@ struct FormsShellTests {
                 """], executableOverride: "/usr/bin/sqlite3")
             #expect(parts.stdout == expected.stdout && parts.stdout.count > 100, "\(streamed): \(parts.stdout) vs \(expected.stdout)")
         }
-        let run = try LCDBProcess.run(["--no-init", "--format", "csv", db, "-c", """
+        try Self.expectChecksAgree(db, """
             norm(mv(E, g) - mv(E1, g)); norm(mv(E1, g));
             norm(mv(P, g) - mv(Kd, g)); norm(mv(Kd, g));
             norm(mv(Ki, g) - mv(Ki1, g)); norm(mv(Ki1, g));
             trace(to_ekfac(K)); trace(Kd);
             trace(eig(K)); trace(Kd);
-            """])
-        #expect(run.status == 0, "\(run.stderr)")
-        Self.expectPairsAgree(run.stdout, pairs: 5, differences: 3)
+            """, pairs: 5, differences: 3)
     }
 
     @Test func formsThatCannotHoldAResultSayWhy() throws {

@@ -145,7 +145,7 @@ public struct QuasiDiagForm: BlockForm {
     }
 
     private func requireFinite(_ layer: String, for what: String) throws(CoreError) {
-        if let bad = (diagonalValues + cross).first(where: { !$0.isFinite }) {
+        if let bad = diagonalValues.first(where: { !$0.isFinite }) ?? cross.first(where: { !$0.isFinite }) {
             throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); \(what) need finite values")
         }
     }
