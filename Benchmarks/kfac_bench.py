@@ -32,8 +32,11 @@ from timing import best
 lcdb = os.path.abspath(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 here = os.path.dirname(os.path.abspath(__file__))
-work = tempfile.mkdtemp(prefix="lcdb-kfac-bench-", dir=os.environ.get("LCDB_BENCH_DIR"))
-if not os.environ.get("LCDB_BENCH_KEEP"):  # 7.5 GB of database and exports
+# LCDB_BENCH_WORK names a work folder kept from an earlier run
+# (LCDB_BENCH_KEEP): its database and exports are reused, not rebuilt.
+reuse = os.environ.get("LCDB_BENCH_WORK")
+work = reuse or tempfile.mkdtemp(prefix="lcdb-kfac-bench-", dir=os.environ.get("LCDB_BENCH_DIR"))
+if not reuse and not os.environ.get("LCDB_BENCH_KEEP"):  # 7.5 GB of database and exports
     atexit.register(shutil.rmtree, work, ignore_errors=True)
 env = dict(os.environ, HOME=work)
 samples = os.path.join(here, "..", "samples")
@@ -51,10 +54,11 @@ def last_value(out):
 
 
 db = os.path.join(work, "kfac.lcdb")
-lcdb_run(db, ".read gpt2.lc\nlet K32 = random_kfac(gpt2, seed=1, dtype=float32);\n"
-             "let K = random_kfac(gpt2, seed=1);\nlet g = randn(gpt2, seed=2);\n"
-             f"export matrix K to '{work}/K.safetensors';\nexport vector g to '{work}/g.safetensors';\n"
-             "export collection gpt2 to '" + work + "/gpt2.json';")
+if not reuse:
+    lcdb_run(db, ".read gpt2.lc\nlet K32 = random_kfac(gpt2, seed=1, dtype=float32);\n"
+                 "let K = random_kfac(gpt2, seed=1);\nlet g = randn(gpt2, seed=2);\n"
+                 f"export matrix K to '{work}/K.safetensors';\nexport vector g to '{work}/g.safetensors';\n"
+                 "export collection gpt2 to '" + work + "/gpt2.json';")
 _, listing = lcdb_run(db, "list matrices;")
 sizes = {row.split(",")[0]: int(row.split(",")[4]) for row in listing.strip().split("\n")[1:]}
 
@@ -120,6 +124,26 @@ def numpy_solve(regul=1e-3):
         total += float(np.sum(out * out))
     return total ** 0.5
 
+
+def numpy_kernels():
+    """The kernels NumPy's OpenBLAS runs (scipy-openblas builds; else '?')."""
+    import ctypes
+    import glob
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "libscipy_openblas*.so")):
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename"):
+            if hasattr(ctypes.CDLL(path), symbol):
+                corename = getattr(ctypes.CDLL(path), symbol)
+                corename.restype = ctypes.c_char_p
+                return corename().decode()
+    return "?"
+
+
+# Both sides' kernels, since OPENBLAS_CORETYPE (set on some machines for
+# older OpenBLAS builds) changes them and with them every figure.
+lcdb_kernels = subprocess.run([lcdb, "--version"], check=True, capture_output=True, text=True, env=env).stdout.strip()
+print(f"kernels: lcdb {lcdb_kernels}; NumPy {np.__version__} OpenBLAS {numpy_kernels()}; "
+      f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 
 mine_mv, theirs_mv, mine_solve, theirs_solve = [], [], [], []
 for _ in range(rounds):

@@ -21,6 +21,12 @@ struct CommandLineTests {
     @Test func versionAndHelp() throws {
         let version = try LCDBProcess.run(["--version"])
         #expect(version.stdout.hasPrefix("0.1.0 (OpenBLAS ") && version.stdout.hasSuffix(" kernels)\n") && version.status == 0, "\(version.stdout)")
+        // A machine that names its kernels (OPENBLAS_CORETYPE: some set it
+        // because older OpenBLAS builds go wrong on their processors) gets
+        // them: lcdb's own choice only replaces a fallback OpenBLAS made.
+        if let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !chosen.isEmpty {
+            #expect(version.stdout.lowercased().contains("(openblas \(chosen.lowercased()) kernels)"), "\(version.stdout) with OPENBLAS_CORETYPE=\(chosen)")
+        }
         let help = try LCDBProcess.run(["--help"])
         #expect(help.stdout.contains("USAGE: lcdb [OPTIONS] [DATABASE] [SCRIPT ...]"))
         #expect(help.stdout.contains("--single-transaction") && help.stdout.contains("--keep-going"))
