@@ -13,8 +13,13 @@ Usage: kfac_bench.py LCDB_BINARY [ROUNDS]
 Ratios are lcdb time / NumPy time (below 1: lcdb is faster), of the best
 time of each side and, steadier on a shared machine, the median of the rounds'
 ratios (each round runs the two sides back to back); both sides agree
-on the result's norm to 1e-9 relative. The 7.5 GB work folder is removed at the
-end unless LCDB_BENCH_KEEP is set.
+on the result's norm to 1e-9 relative. For `mv` it also prints the floor:
+the products' FLOPs over the rate NumPy's OpenBLAS reaches on the largest
+layer's G V A, i.e. the time of these products with these kernels and nothing
+else, and each side's best time as a multiple of it. Both sides' kernels are
+printed: the machine's OPENBLAS_CORETYPE (set on some processors for older
+OpenBLAS builds) sets them. The 7.5 GB work folder is removed at the end
+unless LCDB_BENCH_KEEP is set; LCDB_BENCH_WORK=FOLDER reuses a kept one.
 """
 import atexit
 import os
@@ -145,6 +150,35 @@ lcdb_kernels = subprocess.run([lcdb, "--version"], check=True, capture_output=Tr
 print(f"kernels: lcdb {lcdb_kernels}; NumPy {np.__version__} OpenBLAS {numpy_kernels()}; "
       f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 
+def mv_flops():
+    """Multiply-adds of the products, times 2: G V A per Linear layer
+    (V out x in_eff, with the bias column), (A W) G per Embedding, a dense
+    LayerNorm block's product."""
+    total = 0
+    for layer, v in inputs:
+        if layer["kind"] == "LayerNorm":
+            total += 2 * v.size * v.size
+        elif layer["kind"] == "Embedding":
+            rows, columns = v.shape
+            total += 2 * rows * columns * columns + rows * columns
+        else:
+            rows, columns = v.shape
+            total += 2 * rows * rows * columns + 2 * rows * columns * columns
+    return total
+
+
+def gemm_rate():
+    """FLOP/s of NumPy's G V A on the largest Linear layer's factors (its
+    own OpenBLAS, both cores), best of 5: the kernels' throughput on these
+    shapes, so that `flops / rate` is the time any implementation doing
+    these products with these kernels needs."""
+    layer, v = max(((layer, v) for layer, v in inputs if layer["kind"] == "Linear"), key=lambda lv: lv[1].size)
+    G, A = K[f"{layer['name']}.G"], K[f"{layer['name']}.A"]
+    rows, columns = v.shape
+    seconds, _ = best(lambda: G @ v @ A, 5)
+    return (2 * rows * rows * columns + 2 * rows * columns * columns) / seconds
+
+
 mine_mv, theirs_mv, mine_solve, theirs_solve = [], [], [], []
 for _ in range(rounds):
     t, out = lcdb_run(db, "norm(mv(K, g));")
@@ -168,4 +202,11 @@ for label, mine, theirs in [("mv", mine_mv, theirs_mv), ("damped solve", mine_so
     print(f"GPT-2 small KFAC {label}: lcdb cold process {m:.2f} s, NumPy in memory {t:.2f} s, "
           f"ratio {m / t:.2f} (results agree to {agree:.1e}); per-round ratios median {median:.2f}, "
           f"range {paired[0]:.2f}-{paired[-1]:.2f} over {len(paired)} rounds")
+if mine_mv:
+    # The floor: these products at the kernels' own throughput, nothing else.
+    flops, rate = mv_flops(), gemm_rate()
+    floor = flops / rate
+    print(f"GPT-2 small KFAC mv floor: {flops / 1e9:.0f} GFLOP at {rate / 1e9:.0f} GFLOP/s "
+          f"(NumPy's G V A on the largest layer) = {floor:.2f} s; lcdb's best time {min(x[0] for x in mine_mv) / floor:.2f}x "
+          f"of it, NumPy's {min(x[0] for x in theirs_mv) / floor:.2f}x")
 print(f"GPT-2 small KFAC stored size: float32 {sizes['K32'] / 1e9:.3f} GB, float64 {sizes['K'] / 1e9:.3f} GB")
