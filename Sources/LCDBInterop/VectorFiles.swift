@@ -1,3 +1,4 @@
+import Foundation
 import LCDBCore
 
 /// Parameter vectors to and from files.
@@ -16,37 +17,13 @@ public enum VectorFiles {
     /// straight into place; `nonFinite` counts NaN and infinite values per tensor.
     public static func read<Scalar: BLASScalar>(_ path: String, over collection: LayerCollection, as _: Scalar.Type)
         throws -> (vector: ParameterVector<Scalar>, nonFinite: [(tensor: String, count: Int)]) {
+        let source = try VectorFileSource(path, over: collection)
+        try ParameterVector<Scalar>.requireMemory(over: collection, "the vector in '\(path)'")
         var values = [Scalar](repeating: 0, count: collection.numel)
-        var nonFinite: [(tensor: String, count: Int)] = []
-        if path.lowercased().hasSuffix(".npy") {
-            let layout = try NPYFile.layout(of: path)
-            guard layout.shape == [collection.numel] else {
-                throw InteropError(path, "a vector over this collection is one flat array of shape (\(collection.numel),); the file has \(layout.shape)")
-            }
-            // Decoded straight into Scalar: float32 data keeps its bits; counted after conversion.
-            values = try NPYFile.values(layout, elements: 0 ..< collection.numel, path: path, as: Scalar.self)
-            let bad = values.filter { !$0.isFinite }.count
-            if bad > 0 { nonFinite.append(("(array)", bad)) }
-            return (try ParameterVector(collection: collection, values: values), nonFinite)
+        try values.withUnsafeMutableBufferPointer { buffer in
+            if let base = buffer.baseAddress { try source.read(offset: 0, count: buffer.count, into: base) }
         }
-        let file = try SafetensorsFile.read(path)
-        for (name, shape, range) in tensorNames(collection) {
-            // A Parameter layer exported by PyTorch may also be called `<layer>.weight`.
-            guard let tensor = file.tensor(named: name) ?? file.tensor(named: name + ".weight") else {
-                throw InteropError(path, "no tensor '\(name)' for layer '\(name.split(separator: ".").dropLast().joined(separator: "."))'; the file has \(file.tensors.prefix(5).map(\.name).joined(separator: ", "))\(file.tensors.count > 5 ? ", ..." : "")")
-            }
-            guard tensor.shape == shape else {
-                throw InteropError(path, "tensor '\(tensor.name)' has shape \(tensor.shape), the collection expects \(shape)")
-            }
-            try values.withUnsafeMutableBufferPointer { buffer in
-                let target = buffer.baseAddress! + range.lowerBound
-                try file.decode(tensor, into: target)
-                var bad = 0
-                for i in 0 ..< range.count where !target[i].isFinite { bad += 1 }
-                if bad > 0 { nonFinite.append((tensor.name, bad)) }
-            }
-        }
-        return (try ParameterVector(collection: collection, values: values), nonFinite)
+        return (try ParameterVector(collection: collection, values: values), source.nonFinite)
     }
 
     /// The same, as Doubles (exact).
@@ -57,24 +34,42 @@ public enum VectorFiles {
     }
 
     public static func write(_ vector: AnyParameterVector, to path: String) throws {
-        let collection = vector.collection
-        if path.lowercased().hasSuffix(".npy") {
-            let values: TensorValues = switch vector {
-            case .float32(let v): .float32(v.values)
-            case .float64(let v): .float64(v.values)
+        try write(over: vector.collection, dtype: vector.dtype, to: path) { emit in
+            switch vector {
+            case .float32(let v): try v.values.withUnsafeBytes { try emit($0) }
+            case .float64(let v): try v.values.withUnsafeBytes { try emit($0) }
             }
-            try NPYFile.write(shape: [collection.numel], values: values, to: path)
-            return
         }
-        guard path.lowercased().hasSuffix(".safetensors") else {
+    }
+
+    /// Writes a vector over `collection` whose values (`dtype`, little-endian,
+    /// flattening order) `values` passes to `emit` a piece at a time, in
+    /// order: safetensors keeps each layer's tensors in that order, so the
+    /// file's data is the vector's bytes as they are, after the header (a
+    /// .npy file's too). The file is written beside its target and renamed
+    /// into place when complete.
+    public static func write(over collection: LayerCollection, dtype: DType, to path: String,
+                             values: (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let tensorDType: TensorDType = dtype == .float32 ? .f32 : .f64
+        let header: Data
+        if path.lowercased().hasSuffix(".npy") {
+            header = NPYFile.header(shape: [collection.numel], dtype: tensorDType)
+        } else if path.lowercased().hasSuffix(".safetensors") {
+            header = SafetensorsFile.header(for: tensorNames(collection).map { ($0.name, tensorDType, $0.shape) })
+        } else {
             throw InteropError(path, "the file name must end in .safetensors or .npy")
         }
-        let tensors = tensorNames(collection).map { name, shape, range -> (name: String, shape: [Int], values: TensorValues) in
-            switch vector {
-            case .float32(let v): (name, shape, .float32(Array(v.values[range])))
-            case .float64(let v): (name, shape, .float64(Array(v.values[range])))
-            }
+        let writer = try FileWriter(path)
+        try writer.write(header)
+        var written = 0
+        try values { bytes in
+            written += bytes.count
+            try writer.write(bytes)
         }
-        try SafetensorsFile.write(tensors, to: path)
+        // The pieces must be the whole vector: a short write is a bug, not a file.
+        guard written == collection.numel * tensorDType.size else {
+            throw InteropError(path, "the vector's values came to \(written) bytes, not \(collection.numel * tensorDType.size); nothing was written")
+        }
+        try writer.close()
     }
 }

@@ -67,9 +67,12 @@ extension Store {
         }
         var hash = SHA256()
         if kind == .vector {
-            let vector = try self.vector(named: name)
-            hash.update(Store.checksumHeader("vector", vector.dtype, vector.collection))
-            hash.update(vector.typed(Double.self).values)
+            // Chunk by chunk (any size of vector), each widened to float64:
+            // the same bytes as hashing the whole vector as float64.
+            let (_, collectionName, dtype) = try read { db in try Store.vectorRow(db, name: name) }
+            hash.update(Store.checksumHeader("vector", dtype, try collection(named: collectionName)))
+            var widened: [Double] = []
+            try forEachVectorPiece(named: name) { piece in hash.update(UnsafeRawBufferPointer(piece.doubles(&widened))) }
         } else {
             try read { db in
                 let matrix = try Store.matrixRow(db, name: name, anyForm: true)

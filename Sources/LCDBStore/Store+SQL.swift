@@ -1,4 +1,5 @@
 import GRDB
+import LCDBCore
 
 /// One cell of a SQL query's result, as the shell prints it.
 public enum SQLCell: Equatable, Sendable {
@@ -30,9 +31,18 @@ extension Store {
             }
             let columns = statement.columnNames
             var rows: [[SQLCell]] = []
+            // What the rows take, roughly (a cell, its text), checked as they
+            // come: a query of 30 million rows ended in a failed allocation,
+            // a trap, instead of an error. Printing needs about as much again.
+            var bytes = 0.0
             do {
                 let cursor = try Row.fetchCursor(statement)
                 while let row = try cursor.next() {
+                    if rows.count % 4096 == 4095 {
+                        try Interruption.check()
+                        try MemoryBudget.require(2 * bytes, for: "the query's result (\(rows.count + 1) rows so far)",
+                                                 advice: "; add a LIMIT (and OFFSET for the next rows), or query the file with sqlite3 for bulk output")
+                    }
                     rows.append((0 ..< row.count).map { index in
                         switch row[index] as DatabaseValue {
                         case let value where value.isNull: return .null
@@ -40,12 +50,15 @@ extension Store {
                             switch value.storage {
                             case .int64(let number): return .integer(number)
                             case .double(let number): return .real(number)
-                            case .string(let text): return .text(text)
+                            case .string(let text):
+                                bytes += Double(text.utf8.count)
+                                return .text(text)
                             case .blob(let data): return .blob(bytes: data.count)
                             case .null: return .null
                             }
                         }
                     })
+                    bytes += Double(64 + 48 * row.count)
                 }
             } catch let error as DatabaseError {
                 throw StoreError(.sql, "SQL: \(error.message ?? "\(error)")")

@@ -79,6 +79,11 @@ extension Store {
         }
     }
 
+    /// A stored vector's dtype.
+    public func dtype(ofVector name: String) throws -> DType {
+        try read { db in try Store.vectorRow(db, name: name).dtype }
+    }
+
     /// The collection name a stored vector is over.
     public func collectionName(ofVector name: String) throws -> String {
         try read { db in try Store.vectorRow(db, name: name).collection }

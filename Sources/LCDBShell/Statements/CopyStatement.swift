@@ -29,7 +29,7 @@ struct CopyStatement: Statement {
             case "vector":
                 session.noteInput("vector", name.value)
                 try session.storing(newName.value) {
-                    try store.saveVector(newName.value, over: try store.collectionName(ofVector: name.value), try store.vector(named: name.value))
+                    try store.copyVector(name.value, to: newName.value)
                 }
             default:
                 session.noteInput("matrix", name.value)

@@ -42,7 +42,13 @@ struct ExportStatement: Statement {
                     try store.streamTiles(of: name.value, body)
                 }
             default:
-                try VectorFiles.write(try session.store.vector(named: name.value), to: file.value)
+                // Chunk by chunk from the store: any size of vector, one chunk in memory.
+                let store = session.store
+                let collection = try store.collection(named: try store.collectionName(ofVector: name.value))
+                let dtype = try store.dtype(ofVector: name.value)
+                try VectorFiles.write(over: collection, dtype: dtype, to: file.value) { emit in
+                    try store.forEachVectorPiece(named: name.value) { try emit($0.bytes) }
+                }
             }
         }
         return []

@@ -109,21 +109,21 @@ struct ImportStatement: Statement {
                             note: "collection \(name.value): \(ValuePresenter.plural(inference.collection.count, "layer")), \(ValuePresenter.plural(inference.collection.numel, "parameter")) (the file's parameter tensors hold \(tensorElements)); \(ValuePresenter.plural(inference.skipped.count, "tensor")) skipped")]
     }
 
+    /// Streams the file into the store a chunk at a time (memory holds one
+    /// chunk, whatever the vector's size), in one transaction: a file that
+    /// fails part way (truncated, unreadable) stores nothing.
     private func importVector(over collectionName: String, dtype: DType?, _ session: Session) throws -> [ResultTable] {
         let collection = try session.store.collection(named: collectionName)
+        let source = try VectorFileSource(file.value, over: collection)
         let chosen = dtype ?? defaultDType()
-        let vector: AnyParameterVector
-        let nonFinite: [(tensor: String, count: Int)]
-        switch chosen {
-        case .float32:
-            let read = try VectorFiles.read(file.value, over: collection, as: Float.self)
-            (vector, nonFinite) = (.float32(read.vector), read.nonFinite)
-        case .float64:
-            let read = try VectorFiles.read(file.value, over: collection, as: Double.self)
-            (vector, nonFinite) = (.float64(read.vector), read.nonFinite)
+        try session.store.saveVector(name.value, over: collectionName, dtype: chosen, replace: true) { offset, count, target in
+            switch chosen {
+            case .float32: try source.read(offset: offset, count: count, into: target.assumingMemoryBound(to: Float.self))
+            case .float64: try source.read(offset: offset, count: count, into: target.assumingMemoryBound(to: Double.self))
+            }
         }
-        try session.store.saveVector(name.value, over: collectionName, vector, replace: true)
         var note = "vector \(name.value): \(ValuePresenter.plural(collection.numel, "value")) over \(collectionName) as \(chosen)"
+        let nonFinite = source.nonFinite
         if !nonFinite.isEmpty {
             note += "; non-finite values (imported as they are): " + nonFinite.map { "\($0.tensor) \($0.count)" }.joined(separator: ", ")
         }

@@ -15,7 +15,13 @@ struct ShowStatement: Statement {
     }
 
     func run(in session: Session) throws -> [ResultTable] {
-        var table = try ValuePresenter.table(for: try Evaluator(session: session).evaluate(expression), session: session)
+        var table: ResultTable
+        if case .name(let name, _) = expression, try session.store.kind(of: name) == "vector" {
+            // Read a chunk at a time, never loaded: any size of vector.
+            table = try ShellError.located(expression.location) { try StoredVectorStreams.table(of: name, session.store) }
+        } else {
+            table = try ValuePresenter.table(for: try Evaluator(session: session).evaluate(expression), session: session)
+        }
         if case .name(let name, _) = expression, try session.store.kind(of: name) != nil {
             let lines = try ShowStatement.history(of: name, session.store)
             if !lines.isEmpty { table.note = ([table.note].compactMap { $0 } + lines).joined(separator: "\n") }

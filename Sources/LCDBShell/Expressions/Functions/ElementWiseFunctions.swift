@@ -32,22 +32,22 @@ enum ElementWiseFunctions {
             let (mask, name) = try args.vector("mask")
             return try ElementWise.select(mask, name, args.value("a")!, args.value("b")!, at: args.location)
         },
-        reduction("sum", "The sum of the entries.", "sum(g);") { values in values.reduce(0, +) },
-        reduction("mean", "The mean of the entries.", "mean(g);") { values in values.reduce(0, +) / Double(values.count) },
-        reduction("max", "The largest entry (NaN if any is NaN, as NumPy).", "max(abs(g));") { values in
+        reduction("sum", "The sum of the entries.", "sum(g);", \.sum) { values in values.reduce(0, +) },
+        reduction("mean", "The mean of the entries.", "mean(g);", \.mean) { values in values.reduce(0, +) / Double(values.count) },
+        reduction("max", "The largest entry (NaN if any is NaN, as NumPy).", "max(abs(g));", \.max) { values in
             values.contains { $0.isNaN } ? .nan : values.max()!
         },
-        reduction("min", "The smallest entry (NaN if any is NaN, as NumPy).", "min(diag(F));") { values in
+        reduction("min", "The smallest entry (NaN if any is NaN, as NumPy).", "min(diag(F));", \.min) { values in
             values.contains { $0.isNaN } ? .nan : values.min()!
         },
-        FunctionSpec(name: "argmax", parameters: [.init("v", .vector)],
+        FunctionSpec(name: "argmax", parameters: [.init("v", .vector, mayStayStored: true)],
                      summary: "Where the largest entry is: its flat index, value, layer and parameter (e.g. fc1.weight[2, 3]); the first NaN if any, as NumPy.",
-                     example: "argmax(abs(g));") { args, _ in
-            try locate(args, largest: true)
+                     example: "argmax(abs(g));") { args, evaluator in
+            try locate(args, evaluator, largest: true)
         },
-        FunctionSpec(name: "argmin", parameters: [.init("v", .vector)],
-                     summary: "Where the smallest entry is, as argmax.", example: "argmin(diag(F));") { args, _ in
-            try locate(args, largest: false)
+        FunctionSpec(name: "argmin", parameters: [.init("v", .vector, mayStayStored: true)],
+                     summary: "Where the smallest entry is, as argmax.", example: "argmin(diag(F));") { args, evaluator in
+            try locate(args, evaluator, largest: false)
         },
     ]
 
@@ -69,9 +69,18 @@ enum ElementWiseFunctions {
         }
     }
 
+    /// A reduction of a vector: `streamed` picks it from a stored vector's
+    /// `StreamedReductions` (read a chunk at a time, the same number to the
+    /// last bit), `reduce` computes it from any other vector's values.
     private static func reduction(_ name: String, _ summary: String, _ example: String,
+                                  _ streamed: KeyPath<StreamedReductions, Double> & Sendable,
                                   _ reduce: @escaping @Sendable ([Double]) -> Double) -> FunctionSpec {
-        FunctionSpec(name: name, parameters: [.init("v", .vector)], summary: summary, example: example) { args, _ in
+        FunctionSpec(name: name, parameters: [.init("v", .vector, mayStayStored: true)], summary: summary, example: example) { args, evaluator in
+            if let stored = args.storedVector("v") {
+                let (reductions, _, _) = try StoredVectorStreams.reductions(of: stored, evaluator.store)
+                guard reductions.count > 0 else { throw args.error("the vector has no entries") }
+                return .number(reductions[keyPath: streamed])
+            }
             let (vector, _) = try args.vector("v")
             guard vector.collection.numel > 0 else { throw args.error("the vector has no entries") }
             return .number(reduce(vector.typed(Double.self).values))
@@ -88,23 +97,33 @@ enum ElementWiseFunctions {
     }
 
     /// The entry's flat index, value, layer and parameter name with its index.
-    private static func locate(_ args: CallArguments, largest: Bool) throws -> Value {
-        let (vector, _) = try args.vector("v")
-        let values = vector.typed(Double.self).values
-        guard !values.isEmpty else { throw args.error("the vector has no entries") }
-        var best = 0
-        if let nan = values.firstIndex(where: { $0.isNaN }) {
-            best = nan
+    private static func locate(_ args: CallArguments, _ evaluator: Evaluator, largest: Bool) throws -> Value {
+        let best: Int, value: Double, collection: LayerCollection
+        if let stored = args.storedVector("v") {
+            // Streamed: the first NaN, else the first of the extremes, as below.
+            let reductions: StreamedReductions
+            (reductions, collection, _) = try StoredVectorStreams.reductions(of: stored, evaluator.store)
+            guard reductions.count > 0 else { throw args.error("the vector has no entries") }
+            best = largest ? reductions.argmax : reductions.argmin
+            value = largest ? reductions.max : reductions.min
         } else {
-            for index in values.indices where largest ? values[index] > values[best] : values[index] < values[best] { best = index }
+            let (vector, _) = try args.vector("v")
+            let values = vector.typed(Double.self).values
+            guard !values.isEmpty else { throw args.error("the vector has no entries") }
+            var found = 0
+            if let nan = values.firstIndex(where: { $0.isNaN }) {
+                found = nan
+            } else {
+                for index in values.indices where largest ? values[index] > values[found] : values[index] < values[found] { found = index }
+            }
+            (best, value, collection) = (found, values[found], vector.collection)
         }
-        let collection = vector.collection
         // The layer holding flat index `best`: the last to start at or before it.
         let position = collection.entries.indices.last { collection.offsets[$0] <= best } ?? 0
         let entry = collection.entries[position]
         let within = best - collection.offsets[position]
         return .table(ResultTable(columns: ["index", "value", "layer", "parameter"],
-                                  rows: [[.integer(best), .real(values[best]), .text(entry.name), .text(parameterName(entry, within))]]))
+                                  rows: [[.integer(best), .real(value), .text(entry.name), .text(parameterName(entry, within))]]))
     }
 
     /// `[2, 3]`: the row-major multi-index of flat position `flat` in `shape`.

@@ -6,26 +6,24 @@ import LCDBStore
 /// of it) as a table, and a vector or matrix restricted to some layers.
 enum InspectFunctions {
     static let all: [FunctionSpec] = [
-        FunctionSpec(name: "values", parameters: [.init("v", .vector), .init("start", .number, default: .number(0)),
+        FunctionSpec(name: "values", parameters: [.init("v", .vector, mayStayStored: true), .init("start", .number, default: .number(0)),
                                                   .init("count", .number, default: .number(0))],
                      summary: "The entries of v from flat index start (count of them; 0: to the end), one row each: index, layer, parameter (fc1.weight[2, 3]) and value, in round-trip precision.",
-                     example: "values(g.fc1);") { args, _ in
-            let (vector, _) = try args.vector("v")
+                     example: "values(g.fc1);") { args, evaluator in
             let start = try nonNegative(args, "start"), count = try nonNegative(args, "count")
-            let numel = vector.collection.numel
+            let numel = try vectorNumel(args, evaluator)
             guard start <= numel else { throw args.error("start \(start) is past the end (the vector has \(numel) entries)") }
-            return .table(entries(vector, start ..< (count == 0 ? numel : min(numel, start + count))))
+            return .table(try entries(args, evaluator, start ..< (count == 0 ? numel : min(numel, start + count))))
         },
-        FunctionSpec(name: "head", parameters: [.init("v", .vector), .init("n", .number, default: .number(10))],
-                     summary: "The first n entries of v, as values() shows them.", example: "head(g, 5);") { args, _ in
-            let (vector, _) = try args.vector("v")
-            return .table(entries(vector, 0 ..< min(vector.collection.numel, try nonNegative(args, "n"))))
+        FunctionSpec(name: "head", parameters: [.init("v", .vector, mayStayStored: true), .init("n", .number, default: .number(10))],
+                     summary: "The first n entries of v, as values() shows them.", example: "head(g, 5);") { args, evaluator in
+            let numel = try vectorNumel(args, evaluator)
+            return .table(try entries(args, evaluator, 0 ..< min(numel, try nonNegative(args, "n"))))
         },
-        FunctionSpec(name: "tail", parameters: [.init("v", .vector), .init("n", .number, default: .number(10))],
-                     summary: "The last n entries of v, as values() shows them.", example: "tail(g, 5);") { args, _ in
-            let (vector, _) = try args.vector("v")
-            let numel = vector.collection.numel
-            return .table(entries(vector, max(0, numel - (try nonNegative(args, "n"))) ..< numel))
+        FunctionSpec(name: "tail", parameters: [.init("v", .vector, mayStayStored: true), .init("n", .number, default: .number(10))],
+                     summary: "The last n entries of v, as values() shows them.", example: "tail(g, 5);") { args, evaluator in
+            let numel = try vectorNumel(args, evaluator)
+            return .table(try entries(args, evaluator, max(0, numel - (try nonNegative(args, "n"))) ..< numel))
         },
         FunctionSpec(name: "block", parameters: [.init("M", .matrix), .init("layer", .text), .init("row", .number, default: .number(0)),
                                                  .init("column", .number, default: .number(0)), .init("rows", .number, default: .number(10)),
@@ -77,20 +75,43 @@ enum InspectFunctions {
         try store.collectionNames().first { try store.collection(named: $0) == collection }
     }
 
-    private static func entries(_ vector: AnyParameterVector, _ range: Range<Int>) -> ResultTable {
-        let collection = vector.collection
-        let values = vector.typed(Double.self).values
+    /// What a table of `rows` entries takes, roughly (four cells and their
+    /// text, then as much again to print it): `values(g)` of a 32-million
+    /// entry vector crashed for want of memory before this was checked.
+    static func requireTableMemory(rows: Int) throws {
+        try MemoryBudget.require(Double(rows) * 2 * (4 * 48 + 96), for: "a table of \(rows) entries",
+                                 advice: "; ask for fewer (values(v, start, count), head, tail), or export the vector")
+    }
+
+    /// The number of entries of argument v: a stored vector's from its
+    /// collection (it is not read), any other's from its value.
+    private static func vectorNumel(_ args: CallArguments, _ evaluator: Evaluator) throws -> Int {
+        if let stored = args.storedVector("v") { return try StoredVectorStreams.numel(of: stored, evaluator.store) }
+        return try args.vector("v").vector.collection.numel
+    }
+
+    /// Entries `range` of argument v, a row each; of a stored vector only
+    /// the chunks holding them are read.
+    private static func entries(_ args: CallArguments, _ evaluator: Evaluator, _ range: Range<Int>) throws -> ResultTable {
+        try requireTableMemory(rows: range.count)
+        let (values, collection, dtype): ([Double], LayerCollection, DType)
+        if let stored = args.storedVector("v") {
+            (values, collection, dtype) = try StoredVectorStreams.values(of: stored, range, evaluator.store)
+        } else {
+            let vector = try args.vector("v").vector
+            (values, collection, dtype) = (Array(vector.typed(Double.self).values[range]), vector.collection, vector.dtype)
+        }
         var position = 0
         var rows: [[ResultTable.Cell]] = []
         rows.reserveCapacity(range.count)
-        for index in range {
+        for (index, value) in zip(range, values) {
             while index >= collection.offsets[position] + collection.entries[position].layer.numel { position += 1 }
             let entry = collection.entries[position]
             rows.append([.integer(index), .text(entry.name), .text(ElementWiseFunctions.parameterName(entry, index - collection.offsets[position])),
-                         .real(values[index])])
+                         .real(value)])
         }
         return ResultTable(columns: ["index", "layer", "parameter", "value"], rows: rows,
-                           note: "entries \(range.lowerBound) to \(range.upperBound) of \(collection.numel) (\(vector.dtype))")
+                           note: "entries \(range.lowerBound) to \(range.upperBound) of \(collection.numel) (\(dtype))")
     }
 
     private static func blockTable(_ args: CallArguments, _ evaluator: Evaluator) throws -> Value {

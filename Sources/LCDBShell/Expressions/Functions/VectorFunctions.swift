@@ -11,7 +11,7 @@ enum VectorFunctions {
             }
             return .number(try u.typed(Double.self).dot(v.typed(Double.self), matching: args.matching))
         },
-        FunctionSpec(name: "norm", parameters: [.init("v", .vector, mayStayProduct: true), .init("p", .norm, default: .word("2"))],
+        FunctionSpec(name: "norm", parameters: [.init("v", .vector, mayStayStored: true, mayStayProduct: true), .init("p", .norm, default: .word("2"))],
                      summary: "The 1-, 2- or infinity norm of a vector (of mv(K, g), K in forms and g stored: block by block, K g never whole).",
                      example: "norm(g, inf);") { args, evaluator in
             let kind = VectorNorm(rawValue: args.word("p") ?? "2") ?? .l2
@@ -21,6 +21,10 @@ enum VectorFunctions {
                let value = try MatrixOperations.storedProduct(product.matrix, vectorNamed: product.vector, reducedTo: .norm(kind),
                                                               session: evaluator.session) {
                 return .number(value)
+            }
+            // A stored vector: read a chunk at a time, never loaded.
+            if let stored = args.storedVector("v") {
+                return .number(try StoredVectorStreams.reductions(of: stored, evaluator.store).0.norm(kind))
             }
             return switch try args.vector("v").vector {
             case .float32(let v): .number(v.norm(kind))
