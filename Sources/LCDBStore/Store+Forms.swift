@@ -132,6 +132,10 @@ extension Store {
     static func readForm(_ matrix: StoredMatrix, position: Int,
                          _ block: (form: FormKind, parts: [StoredPart])) throws -> any BlockForm {
         let entry = matrix.collection.entries[position]
+        // The block's parts together (a Linear(4000, 4000)'s kfac factors are
+        // 256 MB): checked before any is read, as the matrix's total is.
+        let bytes = block.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) * 8 }
+        try MemoryBudget.require(bytes, for: "block '\(entry.name)' of matrix '\(matrix.name)' (\(block.form.rawValue))")
         var parts: [String: FormPart] = [:]
         for part in block.parts {
             parts[part.name] = FormPart(part.name, shape: part.shape, values: try readPart(part, dtype: matrix.dtype))
@@ -183,6 +187,7 @@ extension Store {
 
     /// A part's values, converted to float64 (an `upper` part mirrored whole).
     static func readPart(_ part: StoredPart, dtype: DType) throws -> [Double] {
+        try MemoryBudget.require(Double(part.rows) * Double(part.columns) * 8, for: "part '\(part.name)' (\(part.rows) x \(part.columns))")
         var values: [Double] = HugePages.array(count: part.rows * part.columns, zeroed: false)  // the tiles cover it (TileReader checks)
         try values.withUnsafeMutableBufferPointer { target in
             try readPart(part, dtype: dtype, into: target.baseAddress!)

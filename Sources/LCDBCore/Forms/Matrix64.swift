@@ -117,6 +117,7 @@ public struct Matrix64: Equatable, Sendable {
 
     private func eigendecomposition(withVectors: Bool) throws(CoreError) -> (values: [Double], vectors: [Double]) {
         precondition(rows == columns, "symmetric eigendecomposition of a non-square matrix")
+        try MemoryBudget.require(Double(values.count) * 8, for: "a copy of a \(rows) x \(rows) matrix to decompose")
         var a = values
         return try Matrix64.eigendecomposition(overwriting: &a, side: rows, withVectors: withVectors)
     }
@@ -141,6 +142,8 @@ public struct Matrix64: Equatable, Sendable {
         dsyevd_(jobz, uplo, &nn, &a, &lda, &w, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1)
         lwork = Int32(workQuery)
         liwork = max(1, iworkQuery)
+        // LAPACK's workspace is about two more n x n matrices with vectors.
+        try MemoryBudget.require(Double(max(1, lwork)) * 8 + Double(liwork) * 4, for: "LAPACK's workspace for a \(n) x \(n) eigendecomposition")
         var work = [Double](repeating: 0, count: Int(max(1, lwork)))
         var iwork = [Int32](repeating: 0, count: Int(liwork))
         dsyevd_(jobz, uplo, &nn, &a, &lda, &w, &work, &lwork, &iwork, &liwork, &info, 1, 1)

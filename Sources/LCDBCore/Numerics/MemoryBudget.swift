@@ -15,9 +15,20 @@ public enum MemoryBudget {
         if let free = memAvailable() { limit = min(limit, free) }
         var rlim = rlimit()
         if getrlimit(Int32(RLIMIT_AS.rawValue), &rlim) == 0, rlim.rlim_cur != rlim_t.max {
-            limit = min(limit, max(0, Double(rlim.rlim_cur) - mappedBytes()))
+            limit = min(limit, max(0, Double(rlim.rlim_cur) - mappedBytes() - openBLASReserve))
         }
         return limit
+    }
+
+    /// Address space kept for OpenBLAS under an address-space limit: each
+    /// thread that calls it concurrently (a worker per core, the reader, its
+    /// own threads) takes a 128 MB buffer (BUFFER_SIZE of Debian's build) on
+    /// first use, and when that allocation fails OpenBLAS 0.3.21 retries
+    /// forever: `sample` of a Linear(4000, 4000) kfac hung under
+    /// `ulimit -v 1200000` once lcdb's own arrays had taken the rest. One
+    /// buffer is mapped at start-up; room is kept for one more per core.
+    static var openBLASReserve: Double {
+        Double(ProcessInfo.processInfo.activeProcessorCount) * 128 * 1024 * 1024
     }
 
     /// Allocations up to this size are not checked (see `require`).

@@ -120,6 +120,8 @@ enum SpectralFunctions {
             try m.forEachBlockForm(store: evaluator.store) { position, form in
                 let range = collection.range(at: position)
                 let root = try form.power(exponent, regularization: regularization, layer: collection.names[position])
+                // The block's noise and its product, beside the root just formed.
+                try MemoryBudget.require(Double(range.count) * 16, for: "the sample of block '\(collection.names[position])'")
                 values.replaceSubrange(range, with: root.product(Array(noise.values[range])))
             }
             let vector = try ParameterVector(collection: collection, values: values)
