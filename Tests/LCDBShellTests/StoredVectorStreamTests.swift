@@ -3,7 +3,8 @@ import Testing
 
 /// Stored vectors read or written a chunk at a time: import, export, copy,
 /// checksum, the reductions (`norm`, `sum`, `mean`, `max`, `min`, `argmax`,
-/// `argmin`), `head`/`tail`/`values` and `show` of a vector named bare. They
+/// `argmin`), `head`/`tail`/`values` and `show` of a vector named bare, and
+/// a layer or parameter of one (`g.fc1`, `g.fc1.weight`). They
 /// must give the in-memory results exactly (compared as printed, on data
 /// with NaN, values whose squares overflow, ties and signed zeros), and work
 /// on the release binary under a memory cap that the whole vector exceeds,
@@ -84,6 +85,7 @@ struct StoredVectorStreamTests {
         let made = try LCDBProcess.run(["--no-init", db, "-c", create], executableOverride: binary)
         #expect(made.status == 0, "\(made.stderr)")
         let queries = "checksum(X); norm(X); norm(X, 1); norm(X, inf); sum(X); mean(X); max(X); argmin(X); head(X, 2); tail(X, 2); values(X, start=8000000, count=3); show X;"
+            + " norm(X.e); sum(X.e); X.e.weight;" // a layer or parameter: only its chunks are read
         func capped(_ statements: String) throws -> LCDBProcess.Result {
             let quoted = "'" + statements.replacingOccurrences(of: "'", with: "'\\''") + "'"
             return try LCDBProcess.run(["-c", "ulimit -v 420000; exec '\(binary)' --no-init --format csv '\(db)' -c \(quoted)"],

@@ -19,16 +19,13 @@ enum LayerAccess {
             if let kind, kind != "collection" { evaluator.session.noteInput(kind, owner) }
             switch kind {
             case "vector":
-                let vector = try store.vector(named: owner)
-                if let layer = try single(rest, of: vector.collection) {
-                    let piece: AnyParameterVector = switch vector {
-                    case .float32(let v): .float32(try v.restricted(to: layer))
-                    case .float64(let v): .float64(try v.restricted(to: layer))
-                    }
-                    return .vector(piece, collectionName: nil)
+                // Only the layer's (or the parameter's) chunks are read, never the vector.
+                let collection = try store.collection(named: try store.collectionName(ofVector: owner))
+                if let position = collection.names.firstIndex(of: rest) {
+                    return .vector(try StoredVectorStreams.layer(position, of: owner, store), collectionName: nil)
                 }
-                if let table = try parameter(rest, of: vector, owner: owner) { return .table(table) }
-                owners.append(("vector", owner, rest, vector.collection.names))
+                if let table = try parameter(rest, of: collection, vector: owner, store) { return .table(table) }
+                owners.append(("vector", owner, rest, collection.names))
             case "matrix":
                 let matrix = try evaluator.storedMatrix(owner)
                 if let layer = try single(rest, of: matrix.collection) {
@@ -53,9 +50,9 @@ enum LayerAccess {
         return try LayerCollection([(entry.name, entry.layer)])
     }
 
-    /// `fc1.weight` or `fc1.bias` of a vector: its values by index.
-    private static func parameter(_ path: String, of vector: AnyParameterVector, owner: String) throws -> ResultTable? {
-        let collection = vector.collection
+    /// `fc1.weight` or `fc1.bias` of stored vector `vector`: its values by
+    /// index (only those are read).
+    private static func parameter(_ path: String, of collection: LayerCollection, vector: String, _ store: Store) throws -> ResultTable? {
         for (position, entry) in collection.entries.enumerated() {
             let layer = entry.layer
             let weightCount = layer.weightShape.reduce(1, *)
@@ -67,14 +64,15 @@ enum LayerAccess {
             } else {
                 continue
             }
+            try InspectFunctions.requireTableMemory(rows: range.count)
             let offset = collection.offsets[position]
-            let values = vector.typed(Double.self).values
-            let rows: [[ResultTable.Cell]] = range.map { index in
-                [.text(ElementWiseFunctions.indices(index - range.lowerBound, shape)), .real(values[offset + index])]
+            let (values, _, dtype) = try StoredVectorStreams.values(of: vector, offset + range.lowerBound ..< offset + range.upperBound, store)
+            let rows: [[ResultTable.Cell]] = zip(range, values).map { index, value in
+                [.text(ElementWiseFunctions.indices(index - range.lowerBound, shape)), .real(value)]
             }
             let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
             return ResultTable(columns: ["index", "value"], rows: rows,
-                               note: "\(owner).\(path): shape (\(dims)), \(vector.dtype), \(ValuePresenter.plural(range.count, "value"))")
+                               note: "\(vector).\(path): shape (\(dims)), \(dtype), \(ValuePresenter.plural(range.count, "value"))")
         }
         return nil
     }
