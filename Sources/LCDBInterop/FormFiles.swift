@@ -88,16 +88,43 @@ public enum FormFiles {
 
     /// Writes every block's parts, in layer order, in `dtype`.
     public static func write(_ matrix: StructuredMatrix, dtype: DType, to path: String) throws {
+        try write(dtype: dtype, to: path, forEachBlock: { body in
+            for (index, block) in matrix.blocks.enumerated() { try body(matrix.collection.names[index], block) }
+        })
+    }
+
+    /// Writes the blocks that `forEachBlock` passes (layer name and form, in
+    /// order) a block at a time: a first pass names the tensors and their
+    /// shapes for the header, a second writes each part's values, so memory
+    /// holds one block, not the matrix (a stored matrix is read twice).
+    public static func write(dtype: DType, to path: String,
+                             forEachBlock: (_ body: (String, any BlockForm) throws -> Void) throws -> Void) throws {
         guard path.lowercased().hasSuffix(".safetensors") else {
             throw InteropError(path, "a matrix with diag, kfac, ekfac, identity, eigen or quasidiag blocks exports to a .safetensors file (one tensor per part: <layer>.A, <layer>.G, ...)")
         }
-        var tensors: [(name: String, shape: [Int], values: TensorValues)] = []
-        for (index, block) in matrix.blocks.enumerated() {
+        let tensorDType: TensorDType = dtype == .float32 ? .f32 : .f64
+        var tensors: [(name: String, dtype: TensorDType, shape: [Int])] = []
+        try forEachBlock { layer, block in
+            for part in block.parts { tensors.append((part.tensorName(layer: layer), tensorDType, part.shape)) }
+        }
+        let writer = try FileWriter(path)
+        try writer.write(SafetensorsFile.header(for: tensors))
+        var index = 0
+        try forEachBlock { layer, block in
             for part in block.parts {
-                let values: TensorValues = dtype == .float32 ? .float32(part.values.map { Float($0) }) : .float64(part.values)
-                tensors.append((part.tensorName(layer: matrix.collection.names[index]), part.shape, values))
+                // The same blocks in the same order as the first pass (a stored
+                // matrix is read twice; another process may write between): checked.
+                guard index < tensors.count, tensors[index].name == part.tensorName(layer: layer), tensors[index].shape == part.shape else {
+                    throw InteropError(path, "the matrix changed between the passes of its export; nothing was written")
+                }
+                index += 1
+                switch dtype {
+                case .float32: try part.values.map { Float($0) }.withUnsafeBytes { try writer.write($0) }
+                case .float64: try part.values.withUnsafeBytes { try writer.write($0) }
+                }
             }
         }
-        try SafetensorsFile.write(tensors, to: path)
+        guard index == tensors.count else { throw InteropError(path, "the matrix changed between the passes of its export; nothing was written") }
+        try writer.close()
     }
 }

@@ -55,4 +55,28 @@ struct MemoryCapSweepTests {
         // Not vacuous: the lowest cap refuses work and the highest lets it run.
         #expect((outcomes[0] ?? 0) > 20 && (outcomes[1] ?? 0) > 20, "\(outcomes)")
     }
+
+    /// A matrix in forms is exported a block at a time: under a cap that
+    /// holds one block (two factors, 36 MB) but not the matrix (72 MB, and
+    /// half as much again was asked for), the export works and is the file
+    /// written without the cap, byte for byte.
+    @Test func aFormsExportHoldsOneBlockAtATime() throws {
+        let binary = try #require(LCDBProcess.releaseExecutable, "no release binary: run the tests with make test").path
+        let db = folder.appendingPathComponent("export.lcdb").path
+        let (free, capped) = (folder.appendingPathComponent("free.safetensors").path, folder.appendingPathComponent("capped.safetensors").path)
+        let made = try LCDBProcess.run(["--no-init", db, "-c", """
+            create collection c2 (a Linear(1500, 1500), b Linear(1500, 1500));
+            let K = random_kfac(c2, seed=2);
+            export matrix K to '\(free)';
+            """], executableOverride: binary)
+        #expect(made.status == 0, "\(made.stderr)")
+        let run = try LCDBProcess.run(["-c", "ulimit -v 730000; exec '\(binary)' --no-init '\(db)' -c \"export matrix K to '\(capped)';\""],
+                                      in: folder, executableOverride: "/bin/sh")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.contentsEqual(atPath: free, andPath: capped))
+        // The cap is below the whole matrix: loading it is refused.
+        let whole = try LCDBProcess.run(["-c", "ulimit -v 730000; exec '\(binary)' --no-init '\(db)' -c 'show K;'"],
+                                        in: folder, executableOverride: "/bin/sh")
+        #expect(whole.status == 1 && whole.stderr.contains("matrix 'K' in memory needs"), "\(whole.stderr)")
+    }
 }
