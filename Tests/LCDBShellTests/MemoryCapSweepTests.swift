@@ -74,8 +74,8 @@ struct MemoryCapSweepTests {
                                       in: folder, executableOverride: "/bin/sh")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(FileManager.default.contentsEqual(atPath: free, andPath: capped))
-        // The cap is below the whole matrix: loading it is refused.
-        let whole = try LCDBProcess.run(["-c", "ulimit -v 730000; exec '\(binary)' --no-init '\(db)' -c 'show K;'"],
+        // The cap is below the whole matrix: what loads it whole is refused.
+        let whole = try LCDBProcess.run(["-c", "ulimit -v 730000; exec '\(binary)' --no-init '\(db)' -c 'let M = mm(K, K);'"],
                                         in: folder, executableOverride: "/bin/sh")
         #expect(whole.status == 1 && whole.stderr.contains("matrix 'K' in memory needs"), "\(whole.stderr)")
     }
