@@ -29,8 +29,9 @@ struct StreamedReductionsTests {
     static func same(_ a: Double, _ b: Double) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
 
     /// Streams `x` in random pieces (twice when a second pass is asked for).
-    static func streamed(_ x: [Double], chunkLength: Int?, _ generator: inout SeededGenerator) -> StreamedReductions {
-        var reductions = StreamedReductions(count: x.count, chunkLength: chunkLength)
+    static func streamed(_ x: [Double], chunkLength: Int?, needs: StreamedReductions.Needs = .all,
+                         _ generator: inout SeededGenerator) -> StreamedReductions {
+        var reductions = StreamedReductions(count: x.count, chunkLength: chunkLength, needs: needs)
         func feed(_ body: (UnsafeBufferPointer<Double>) -> Void) {
             x.withUnsafeBufferPointer { all in
                 var start = 0
@@ -85,6 +86,12 @@ struct StreamedReductionsTests {
                     for index in x.indices where x[index] < x[argmin] { argmin = index }
                 }
                 #expect(streamed.argmax == argmax && streamed.argmin == argmin, "argmax/argmin: \(what)")
+                // Asked for less, the same numbers.
+                let norms = Self.streamed(x, chunkLength: chunkLength, needs: .norms, &generator)
+                let sums = Self.streamed(x, chunkLength: chunkLength, needs: .sum, &generator)
+                let extremes = Self.streamed(x, chunkLength: chunkLength, needs: .extremes, &generator)
+                #expect(Self.same(norms.norm(.l2), l2) && Self.same(norms.norm(.l1), l1) && Self.same(norms.norm(.infinity), largest), "norms alone: \(what)")
+                #expect(Self.same(sums.sum, streamed.sum) && Self.same(extremes.max, streamed.max) && extremes.argmin == argmin, "sum or extremes alone: \(what)")
             }
         }
     }

@@ -319,22 +319,11 @@ extension Float: BLASScalar {
 }
 
 /// The sum of `term(i)` for i in 0 ..< count, in four interleaved Double
-/// accumulators so the loop does not wait on one addition at a time.
+/// accumulators so the loop does not wait on one addition at a time
+/// (`InterleavedSum`, which streamed reductions feed a piece at a time).
 @inline(__always)
 private func sumInDouble(_ count: Int, _ term: (Int) -> Double) -> Double {
-    var sums = (0.0, 0.0, 0.0, 0.0)
-    let whole = count & ~3
-    var index = 0
-    while index < whole {
-        sums.0 += term(index)
-        sums.1 += term(index + 1)
-        sums.2 += term(index + 2)
-        sums.3 += term(index + 3)
-        index += 4
-    }
-    while index < count {
-        sums.0 += term(index)
-        index += 1
-    }
-    return (sums.0 + sums.1) + (sums.2 + sums.3)
+    var sum = InterleavedSum(count: count)
+    sum.add(count, term)
+    return sum.total
 }

@@ -37,8 +37,26 @@ public struct StreamedReductions: Sendable {
     /// (2^30); tests give a small one to check the chunks' seams.
     private let chunkLength: Int
 
-    public init(count: Int, chunkLength: Int? = nil) {
+    /// What a reduction reads the values for; the others are skipped (a
+    /// 2-norm alone does a third of the work of everything).
+    public struct Needs: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// The 1-, 2- and infinity norms.
+        public static let norms = Needs(rawValue: 1)
+        /// `sum` and `mean`.
+        public static let sum = Needs(rawValue: 2)
+        /// `max`, `min`, `argmax`, `argmin`.
+        public static let extremes = Needs(rawValue: 4)
+        public static let all: Needs = [.norms, .sum, .extremes]
+    }
+
+    /// What `add` computes; asking for another result is a programming error.
+    public let needs: Needs
+
+    public init(count: Int, chunkLength: Int? = nil, needs: Needs = .all) {
         self.count = count
+        self.needs = needs
         self.chunkLength = Swift.max(4, chunkLength ?? Double.chunkLength)
         let first = Swift.min(count, self.chunkLength)
         squares = InterleavedSum(count: first)
@@ -54,22 +72,30 @@ public struct StreamedReductions: Sendable {
             let chunkEnd = Swift.min(count, (chunk + 1) * chunkLength)
             let n = Swift.min(values.count - done, chunkEnd - seen)
             let x = base + done
-            squares.add(n) { x[$0] * x[$0] }
-            magnitudes.add(n) { abs(x[$0]) }
-            for k in 0 ..< n {
-                let value = x[k], at = seen + k
-                sum += value
-                let magnitude = abs(value)
-                if magnitude > chunkLargest { chunkLargest = magnitude } else if magnitude.isNaN { chunkHasNaN = true }
-                if value.isNaN, firstNaN == nil { firstNaN = at }
-                // The first of equal extremes, as Swift's Swift.max()/Swift.min() and the
-                // in-memory argmax keep (a NaN anywhere decides the results).
-                if at == 0 {
-                    (largestValue, smallestValue) = (value, value)
-                } else if value > largestValue {
-                    (largestValue, largestAt) = (value, at)
-                } else if value < smallestValue {
-                    (smallestValue, smallestAt) = (value, at)
+            if needs.contains(.norms) {
+                squares.add(n) { x[$0] * x[$0] }
+                magnitudes.add(n) { abs(x[$0]) }
+                for k in 0 ..< n {
+                    let magnitude = abs(x[k])
+                    if magnitude > chunkLargest { chunkLargest = magnitude } else if magnitude.isNaN { chunkHasNaN = true }
+                }
+            }
+            if needs.contains(.sum) {
+                for k in 0 ..< n { sum += x[k] }
+            }
+            if needs.contains(.extremes) {
+                for k in 0 ..< n {
+                    let value = x[k], at = seen + k
+                    if value.isNaN, firstNaN == nil { firstNaN = at }
+                    // The first of equal extremes, as Swift's max()/min() and the
+                    // in-memory argmax keep (a NaN anywhere decides the results).
+                    if at == 0 {
+                        (largestValue, smallestValue) = (value, value)
+                    } else if value > largestValue {
+                        (largestValue, largestAt) = (value, at)
+                    } else if value < smallestValue {
+                        (smallestValue, smallestAt) = (value, at)
+                    }
                 }
             }
             seen += n

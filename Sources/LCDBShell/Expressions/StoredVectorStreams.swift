@@ -10,9 +10,9 @@ import LCDBStore
 enum StoredVectorStreams {
     /// The reductions of stored vector `name` (a second pass only for a
     /// 2-norm whose squares over- or underflow), with its collection and dtype.
-    static func reductions(of name: String, _ store: Store) throws -> (StreamedReductions, LayerCollection, DType) {
+    static func reductions(of name: String, _ needs: StreamedReductions.Needs, _ store: Store) throws -> (StreamedReductions, LayerCollection, DType) {
         let collection = try store.collection(named: try store.collectionName(ofVector: name))
-        var reductions = StreamedReductions(count: collection.numel)
+        var reductions = StreamedReductions(count: collection.numel, needs: needs)
         var scratch: [Double] = []
         let dtype = try store.forEachVectorPiece(named: name) { reductions.add($0.doubles(&scratch)) }.dtype
         if reductions.needsSecondPass {
@@ -27,8 +27,8 @@ enum StoredVectorStreams {
     static func table(of name: String, _ store: Store) throws -> ResultTable {
         let collectionName = try store.collectionName(ofVector: name)
         let collection = try store.collection(named: collectionName)
-        var whole = StreamedReductions(count: collection.numel)
-        var layers = collection.entries.map { StreamedReductions(count: $0.layer.numel) }
+        var whole = StreamedReductions(count: collection.numel, needs: .norms)
+        var layers = collection.entries.map { StreamedReductions(count: $0.layer.numel, needs: [.norms, .extremes]) }
         var shown = [[Double]](repeating: [], count: collection.count)
         var scratch: [Double] = []
         let dtype = try store.forEachVectorPiece(named: name) { piece in

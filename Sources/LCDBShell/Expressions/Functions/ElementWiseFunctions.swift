@@ -32,12 +32,12 @@ enum ElementWiseFunctions {
             let (mask, name) = try args.vector("mask")
             return try ElementWise.select(mask, name, args.value("a")!, args.value("b")!, at: args.location)
         },
-        reduction("sum", "The sum of the entries.", "sum(g);", \.sum) { values in values.reduce(0, +) },
-        reduction("mean", "The mean of the entries.", "mean(g);", \.mean) { values in values.reduce(0, +) / Double(values.count) },
-        reduction("max", "The largest entry (NaN if any is NaN, as NumPy).", "max(abs(g));", \.max) { values in
+        reduction("sum", "The sum of the entries.", "sum(g);", .sum, \.sum) { values in values.reduce(0, +) },
+        reduction("mean", "The mean of the entries.", "mean(g);", .sum, \.mean) { values in values.reduce(0, +) / Double(values.count) },
+        reduction("max", "The largest entry (NaN if any is NaN, as NumPy).", "max(abs(g));", .extremes, \.max) { values in
             values.contains { $0.isNaN } ? .nan : values.max()!
         },
-        reduction("min", "The smallest entry (NaN if any is NaN, as NumPy).", "min(diag(F));", \.min) { values in
+        reduction("min", "The smallest entry (NaN if any is NaN, as NumPy).", "min(diag(F));", .extremes, \.min) { values in
             values.contains { $0.isNaN } ? .nan : values.min()!
         },
         FunctionSpec(name: "argmax", parameters: [.init("v", .vector, mayStayStored: true)],
@@ -73,11 +73,11 @@ enum ElementWiseFunctions {
     /// `StreamedReductions` (read a chunk at a time, the same number to the
     /// last bit), `reduce` computes it from any other vector's values.
     private static func reduction(_ name: String, _ summary: String, _ example: String,
-                                  _ streamed: KeyPath<StreamedReductions, Double> & Sendable,
+                                  _ needs: StreamedReductions.Needs, _ streamed: KeyPath<StreamedReductions, Double> & Sendable,
                                   _ reduce: @escaping @Sendable ([Double]) -> Double) -> FunctionSpec {
         FunctionSpec(name: name, parameters: [.init("v", .vector, mayStayStored: true)], summary: summary, example: example) { args, evaluator in
             if let stored = args.storedVector("v") {
-                let (reductions, _, _) = try StoredVectorStreams.reductions(of: stored, evaluator.store)
+                let (reductions, _, _) = try StoredVectorStreams.reductions(of: stored, needs, evaluator.store)
                 guard reductions.count > 0 else { throw args.error("the vector has no entries") }
                 return .number(reductions[keyPath: streamed])
             }
@@ -102,7 +102,7 @@ enum ElementWiseFunctions {
         if let stored = args.storedVector("v") {
             // Streamed: the first NaN, else the first of the extremes, as below.
             let reductions: StreamedReductions
-            (reductions, collection, _) = try StoredVectorStreams.reductions(of: stored, evaluator.store)
+            (reductions, collection, _) = try StoredVectorStreams.reductions(of: stored, .extremes, evaluator.store)
             guard reductions.count > 0 else { throw args.error("the vector has no entries") }
             best = largest ? reductions.argmax : reductions.argmin
             value = largest ? reductions.max : reductions.min
