@@ -65,13 +65,7 @@ public struct StreamedReductions: Sendable {
 
     /// The next values, in order.
     public mutating func add(_ values: UnsafeBufferPointer<Double>) {
-        guard let base = values.baseAddress else { return }
-        var done = 0
-        while done < values.count {
-            let chunk = seen / chunkLength
-            let chunkEnd = Swift.min(count, (chunk + 1) * chunkLength)
-            let n = Swift.min(values.count - done, chunkEnd - seen)
-            let x = base + done
+        Self.spans(of: values, from: seen, count: count, chunkLength: chunkLength) { chunk, chunkEnd, x, n in
             if needs.contains(.norms) {
                 squares.add(n) { x[$0] * x[$0] }
                 magnitudes.add(n) { abs(x[$0]) }
@@ -99,8 +93,22 @@ public struct StreamedReductions: Sendable {
                 }
             }
             seen += n
-            done += n
             if seen == chunkEnd { finishChunk(chunk, length: chunkEnd - chunk * chunkLength) }
+        }
+    }
+
+    /// `values`, the first at flat index `start`, cut at the chunks' seams:
+    /// `body(chunk, its end, the piece, its length)` for each piece.
+    private static func spans(of values: UnsafeBufferPointer<Double>, from start: Int, count: Int, chunkLength: Int,
+                              _ body: (Int, Int, UnsafePointer<Double>, Int) -> Void) {
+        guard let base = values.baseAddress else { return }
+        var done = 0
+        while done < values.count {
+            let chunk = (start + done) / chunkLength
+            let chunkEnd = Swift.min(count, (chunk + 1) * chunkLength)
+            let n = Swift.min(values.count - done, chunkEnd - (start + done))
+            body(chunk, chunkEnd, base + done, n)
+            done += n
         }
     }
 
@@ -132,14 +140,8 @@ public struct StreamedReductions: Sendable {
 
     /// The values again, in order, for the chunks whose squares over- or underflowed.
     public mutating func addAgain(_ values: UnsafeBufferPointer<Double>) {
-        guard let base = values.baseAddress else { return }
-        var done = 0
-        while done < values.count {
-            let chunk = againSeen / chunkLength
-            let chunkEnd = Swift.min(count, (chunk + 1) * chunkLength)
-            let n = Swift.min(values.count - done, chunkEnd - againSeen)
+        Self.spans(of: values, from: againSeen, count: count, chunkLength: chunkLength) { chunk, _, x, n in
             if let largest = scales[chunk], var total = scaled[chunk] {
-                let x = base + done
                 let inverse = 1 / largest
                 if inverse.isFinite {
                     total.add(n) { (x[$0] * inverse) * (x[$0] * inverse) }
@@ -149,7 +151,6 @@ public struct StreamedReductions: Sendable {
                 scaled[chunk] = total
             }
             againSeen += n
-            done += n
         }
     }
 
