@@ -14,6 +14,15 @@ public struct VectorPiece {
     public let dtype: DType
     public let bytes: UnsafeRawBufferPointer
 
+    /// Passes the values where they lie, as Doubles or as Floats.
+    public func withValues<R>(doubles: (UnsafeBufferPointer<Double>) throws -> R,
+                              floats: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        switch dtype {
+        case .float64: try doubles(UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: Double.self), count: count))
+        case .float32: try floats(UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: Float.self), count: count))
+        }
+    }
+
     /// The values as Doubles: float64 ones where they lie, float32 ones
     /// widened (exact) into `scratch`, which grows as needed.
     public func doubles(_ scratch: inout [Double]) -> UnsafeBufferPointer<Double> {

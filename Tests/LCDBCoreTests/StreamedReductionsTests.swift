@@ -88,6 +88,8 @@ struct StreamedReductionsTests {
                 #expect(streamed.argmax == argmax && streamed.argmin == argmin, "argmax/argmin: \(what)")
                 // Asked for less, the same numbers.
                 let norms = Self.streamed(x, chunkLength: chunkLength, needs: .norms, &generator)
+                let l2Alone = Self.streamed(x, chunkLength: chunkLength, needs: .norm(.l2), &generator)
+                #expect(Self.same(l2Alone.norm(.l2), l2), "the 2-norm alone: \(what)")
                 let sums = Self.streamed(x, chunkLength: chunkLength, needs: .sum, &generator)
                 let extremes = Self.streamed(x, chunkLength: chunkLength, needs: .extremes, &generator)
                 #expect(Self.same(norms.norm(.l2), l2) && Self.same(norms.norm(.l1), l1) && Self.same(norms.norm(.infinity), largest), "norms alone: \(what)")
@@ -104,10 +106,22 @@ struct StreamedReductionsTests {
             let x = (0 ..< count).map { _ in Float.random(in: -1e30 ... 1e30, using: &generator) }
             let widened = x.map(Double.init)
             let streamed = Self.streamed(widened, chunkLength: nil, &generator)
+            // Fed as Floats, in two pieces: the same numbers.
+            var floats = StreamedReductions(count: count)
             x.withUnsafeBufferPointer { all in
-                #expect(Self.same(streamed.norm(.l2), Float.nrm2(count: count, all.baseAddress!)))
-                #expect(Self.same(streamed.norm(.l1), Float.asum(count: count, all.baseAddress!)))
-                #expect(Self.same(streamed.norm(.infinity), Float.maxMagnitude(count: count, all.baseAddress!)))
+                floats.add(UnsafeBufferPointer(rebasing: all[0 ..< count / 2]))
+                floats.add(UnsafeBufferPointer(rebasing: all[count / 2 ..< count]))
+            }
+            var l2 = StreamedReductions(count: count, needs: .norm(.l2))
+            x.withUnsafeBufferPointer { l2.add($0) }
+            x.withUnsafeBufferPointer { all in
+                #expect(Self.same(l2.norm(.l2), Float.nrm2(count: count, all.baseAddress!)), "the 2-norm alone, from Floats")
+                for reduced in [streamed, floats] {
+                    #expect(Self.same(reduced.norm(.l2), Float.nrm2(count: count, all.baseAddress!)))
+                    #expect(Self.same(reduced.norm(.l1), Float.asum(count: count, all.baseAddress!)))
+                    #expect(Self.same(reduced.norm(.infinity), Float.maxMagnitude(count: count, all.baseAddress!)))
+                    #expect(Self.same(reduced.sum, widened.reduce(0, +)) && reduced.argmax == streamed.argmax)
+                }
             }
         }
     }

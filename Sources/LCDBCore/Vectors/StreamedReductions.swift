@@ -42,13 +42,25 @@ public struct StreamedReductions: Sendable {
     public struct Needs: OptionSet, Sendable {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let l2 = Needs(rawValue: 1)
+        public static let l1 = Needs(rawValue: 8)
+        public static let infinity = Needs(rawValue: 16)
         /// The 1-, 2- and infinity norms.
-        public static let norms = Needs(rawValue: 1)
+        public static let norms: Needs = [.l2, .l1, .infinity]
         /// `sum` and `mean`.
         public static let sum = Needs(rawValue: 2)
         /// `max`, `min`, `argmax`, `argmin`.
         public static let extremes = Needs(rawValue: 4)
         public static let all: Needs = [.norms, .sum, .extremes]
+
+        /// What `norm(kind)` needs.
+        public static func norm(_ kind: VectorNorm) -> Needs {
+            switch kind {
+            case .l1: .l1
+            case .l2: .l2
+            case .infinity: .infinity
+            }
+        }
     }
 
     /// What `add` computes; asking for another result is a programming error.
@@ -64,22 +76,33 @@ public struct StreamedReductions: Sendable {
     }
 
     /// The next values, in order.
-    public mutating func add(_ values: UnsafeBufferPointer<Double>) {
+    public mutating func add(_ values: UnsafeBufferPointer<Double>) { addValues(values) }
+
+    /// The next values of a float32 vector, in order: each widened as it
+    /// is used (exact), as the float32 in-memory reductions do, with no
+    /// widened copy.
+    public mutating func add(_ values: UnsafeBufferPointer<Float>) { addValues(values) }
+
+    @inline(__always)
+    private mutating func addValues<T: BinaryFloatingPoint>(_ values: UnsafeBufferPointer<T>) {
         Self.spans(of: values, from: seen, count: count, chunkLength: chunkLength) { chunk, chunkEnd, x, n in
-            if needs.contains(.norms) {
-                squares.add(n) { x[$0] * x[$0] }
-                magnitudes.add(n) { abs(x[$0]) }
+            if needs.contains(.l2) { squares.add(n) { Double(x[$0]) * Double(x[$0]) } }
+            if needs.contains(.l1) { magnitudes.add(n) { abs(Double(x[$0])) } }
+            // The largest magnitude: the infinity norm, and a float64 2-norm's
+            // scale should its squares over- or underflow (float32 squares,
+            // formed in Double, can do neither).
+            if needs.contains(.infinity) || (needs.contains(.l2) && T.self == Double.self) {
                 for k in 0 ..< n {
-                    let magnitude = abs(x[k])
+                    let magnitude = abs(Double(x[k]))
                     if magnitude > chunkLargest { chunkLargest = magnitude } else if magnitude.isNaN { chunkHasNaN = true }
                 }
             }
             if needs.contains(.sum) {
-                for k in 0 ..< n { sum += x[k] }
+                for k in 0 ..< n { sum += Double(x[k]) }
             }
             if needs.contains(.extremes) {
                 for k in 0 ..< n {
-                    let value = x[k], at = seen + k
+                    let value = Double(x[k]), at = seen + k
                     if value.isNaN, firstNaN == nil { firstNaN = at }
                     // The first of equal extremes, as Swift's max()/min() and the
                     // in-memory argmax keep (a NaN anywhere decides the results).
@@ -99,8 +122,9 @@ public struct StreamedReductions: Sendable {
 
     /// `values`, the first at flat index `start`, cut at the chunks' seams:
     /// `body(chunk, its end, the piece, its length)` for each piece.
-    private static func spans(of values: UnsafeBufferPointer<Double>, from start: Int, count: Int, chunkLength: Int,
-                              _ body: (Int, Int, UnsafePointer<Double>, Int) -> Void) {
+    @inline(__always)
+    private static func spans<T>(of values: UnsafeBufferPointer<T>, from start: Int, count: Int, chunkLength: Int,
+                                 _ body: (Int, Int, UnsafePointer<T>, Int) -> Void) {
         guard let base = values.baseAddress else { return }
         var done = 0
         while done < values.count {

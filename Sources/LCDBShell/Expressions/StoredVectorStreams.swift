@@ -14,7 +14,9 @@ enum StoredVectorStreams {
         let collection = try store.collection(named: try store.collectionName(ofVector: name))
         var reductions = StreamedReductions(count: collection.numel, needs: needs)
         var scratch: [Double] = []
-        let dtype = try store.forEachVectorPiece(named: name) { reductions.add($0.doubles(&scratch)) }.dtype
+        let dtype = try store.forEachVectorPiece(named: name) { piece in
+            piece.withValues(doubles: { reductions.add($0) }, floats: { reductions.add($0) })
+        }.dtype
         if reductions.needsSecondPass {
             try store.forEachVectorPiece(named: name) { reductions.addAgain($0.doubles(&scratch)) }
         }
@@ -27,15 +29,14 @@ enum StoredVectorStreams {
     static func table(of name: String, _ store: Store) throws -> ResultTable {
         let collectionName = try store.collectionName(ofVector: name)
         let collection = try store.collection(named: collectionName)
-        var whole = StreamedReductions(count: collection.numel, needs: .norms)
-        var layers = collection.entries.map { StreamedReductions(count: $0.layer.numel, needs: [.norms, .extremes]) }
+        var whole = StreamedReductions(count: collection.numel, needs: .l2)
+        var layers = collection.entries.map { StreamedReductions(count: $0.layer.numel, needs: [.l2, .extremes]) }
         var shown = [[Double]](repeating: [], count: collection.count)
         var scratch: [Double] = []
         let dtype = try store.forEachVectorPiece(named: name) { piece in
-            let values = piece.doubles(&scratch)
-            whole.add(values)
-            layers[piece.position].add(values)
-            if collection.entries[piece.position].layer.numel <= ValuePresenter.valuesShownPerLayer { shown[piece.position] += values }
+            piece.withValues(doubles: { whole.add($0); layers[piece.position].add($0) },
+                             floats: { whole.add($0); layers[piece.position].add($0) })
+            if collection.entries[piece.position].layer.numel <= ValuePresenter.valuesShownPerLayer { shown[piece.position] += piece.doubles(&scratch) }
         }.dtype
         if whole.needsSecondPass || layers.contains(where: \.needsSecondPass) {
             try store.forEachVectorPiece(named: name) { piece in

@@ -24,7 +24,7 @@ enum VectorFunctions {
             }
             // A stored vector: read a chunk at a time, never loaded.
             if let stored = args.storedVector("v") {
-                return .number(try StoredVectorStreams.reductions(of: stored, .norms, evaluator.store).0.norm(kind))
+                return .number(try StoredVectorStreams.reductions(of: stored, .norm(kind), evaluator.store).0.norm(kind))
             }
             return switch try args.vector("v").vector {
             case .float32(let v): .number(v.norm(kind))
