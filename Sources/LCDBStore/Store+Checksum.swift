@@ -72,7 +72,7 @@ extension Store {
             let (_, collectionName, dtype) = try read { db in try Store.vectorRow(db, name: name) }
             hash.update(Store.checksumHeader("vector", dtype, try collection(named: collectionName)))
             var widened: [Double] = []
-            try forEachVectorPiece(named: name) { piece in hash.update(UnsafeRawBufferPointer(piece.doubles(&widened))) }
+            try forEachVectorPiece(named: name) { piece in piece.withDoubles(&widened) { hash.update(UnsafeRawBufferPointer($0)) } }
         } else {
             try read { db in
                 let matrix = try Store.matrixRow(db, name: name, anyForm: true)

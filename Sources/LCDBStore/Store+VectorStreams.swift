@@ -23,17 +23,17 @@ public struct VectorPiece {
         }
     }
 
-    /// The values as Doubles: float64 ones where they lie, float32 ones
-    /// widened (exact) into `scratch`, which grows as needed.
-    public func doubles(_ scratch: inout [Double]) -> UnsafeBufferPointer<Double> {
+    /// Passes the values as Doubles: float64 ones where they lie, float32
+    /// ones widened (exact) into `scratch`, which grows as needed.
+    public func withDoubles<R>(_ scratch: inout [Double], _ body: (UnsafeBufferPointer<Double>) throws -> R) rethrows -> R {
         if dtype == .float64 {
-            return UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: Double.self), count: count)
+            return try body(UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: Double.self), count: count))
         }
         if scratch.count < count { scratch = [Double](repeating: 0, count: count) }
-        return scratch.withUnsafeMutableBufferPointer { target in
+        return try scratch.withUnsafeMutableBufferPointer { target in
             let source = bytes.baseAddress!.assumingMemoryBound(to: Float.self)
             for index in 0 ..< count { target[index] = Double(source[index]) }
-            return UnsafeBufferPointer(start: target.baseAddress!, count: count)
+            return try body(UnsafeBufferPointer(rebasing: target[0 ..< count]))
         }
     }
 }

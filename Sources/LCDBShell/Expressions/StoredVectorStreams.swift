@@ -18,7 +18,7 @@ enum StoredVectorStreams {
             piece.withValues(doubles: { reductions.add($0) }, floats: { reductions.add($0) })
         }.dtype
         if reductions.needsSecondPass {
-            try store.forEachVectorPiece(named: name) { reductions.addAgain($0.doubles(&scratch)) }
+            try store.forEachVectorPiece(named: name) { $0.withDoubles(&scratch) { reductions.addAgain($0) } }
         }
         return (reductions, collection, dtype)
     }
@@ -36,13 +36,16 @@ enum StoredVectorStreams {
         let dtype = try store.forEachVectorPiece(named: name) { piece in
             piece.withValues(doubles: { whole.add($0); layers[piece.position].add($0) },
                              floats: { whole.add($0); layers[piece.position].add($0) })
-            if collection.entries[piece.position].layer.numel <= ValuePresenter.valuesShownPerLayer { shown[piece.position] += piece.doubles(&scratch) }
+            if collection.entries[piece.position].layer.numel <= ValuePresenter.valuesShownPerLayer {
+                piece.withDoubles(&scratch) { shown[piece.position] += $0 }
+            }
         }.dtype
         if whole.needsSecondPass || layers.contains(where: \.needsSecondPass) {
             try store.forEachVectorPiece(named: name) { piece in
-                let values = piece.doubles(&scratch)
-                whole.addAgain(values)
-                layers[piece.position].addAgain(values)
+                piece.withDoubles(&scratch) { values in
+                    whole.addAgain(values)
+                    layers[piece.position].addAgain(values)
+                }
             }
         }
         let rows: [[ResultTable.Cell]] = collection.entries.indices.map { position in
@@ -62,7 +65,7 @@ enum StoredVectorStreams {
         var values: [Double] = []
         values.reserveCapacity(range.count)
         var scratch: [Double] = []
-        let (collection, dtype) = try store.forEachVectorPiece(named: name, elements: range) { values += $0.doubles(&scratch) }
+        let (collection, dtype) = try store.forEachVectorPiece(named: name, elements: range) { $0.withDoubles(&scratch) { values += $0 } }
         return (values, collection, dtype)
     }
 
@@ -88,7 +91,7 @@ enum StoredVectorStreams {
             var values: [Double] = []
             values.reserveCapacity(range.count)
             var scratch: [Double] = []
-            try store.forEachVectorPiece(named: name, elements: range) { values += $0.doubles(&scratch) }
+            try store.forEachVectorPiece(named: name, elements: range) { $0.withDoubles(&scratch) { values += $0 } }
             return .float64(try ParameterVector(collection: single, values: values))
         }
     }
