@@ -86,8 +86,23 @@ extension Store {
     /// vector of that name is replaced.
     public func saveVector(_ name: String, over collectionName: String, dtype: DType, replace: Bool = false,
                            filling fill: (_ offset: Int, _ count: Int, _ target: UnsafeMutableRawPointer) throws -> Void) throws {
+        try saveVectorChunks(name, over: collectionName, dtype: dtype, replace: replace, check: { _ in }) { offset, count, buffer in
+            try fill(offset, count, buffer)
+            return UnsafeRawPointer(buffer)
+        }
+    }
+
+    /// The one way a vector is stored, in one transaction: its row, then its
+    /// chunks in order (`tileBytes` each, per layer). `check` sees the stored
+    /// collection first; `chunk(offset, count, buffer)` gives where the
+    /// chunk's bytes are: `buffer` filled (streamed), or memory of its own
+    /// (a vector in memory, inserted without a copy).
+    func saveVectorChunks(_ name: String, over collectionName: String, dtype: DType, replace: Bool,
+                          check: (LayerCollection) throws -> Void,
+                          chunk: (_ offset: Int, _ count: Int, _ buffer: UnsafeMutableRawPointer) throws -> UnsafeRawPointer) throws {
         try write { db in
             let (collectionID, collection) = try Store.loadCollection(db, name: collectionName)
+            try check(collection)
             if replace { try db.execute(sql: "DELETE FROM lcdb_vector WHERE name = ?", arguments: [name]) }
             try Store.requireFreeName(db, table: "lcdb_vector", what: "vector", name)
             try db.execute(sql: "INSERT INTO lcdb_vector (name, collection_id, dtype) VALUES (?, ?, ?)",
@@ -102,12 +117,12 @@ extension Store {
                 """)
             for position in collection.entries.indices {
                 let range = collection.range(at: position)
-                for (chunk, start) in stride(from: 0, to: range.count, by: chunkLength).enumerated() {
+                for (index, start) in stride(from: 0, to: range.count, by: chunkLength).enumerated() {
                     try Interruption.check()
                     let count = min(chunkLength, range.count - start)
-                    try fill(range.lowerBound + start, count, buffer.baseAddress!)
-                    try insert.run([vectorID, Int64(position), Int64(chunk), Int64(start), Int64(count)],
-                                   blob: buffer.baseAddress!, byteCount: count * scalarSize)
+                    let bytes = try chunk(range.lowerBound + start, count, buffer.baseAddress!)
+                    try insert.run([vectorID, Int64(position), Int64(index), Int64(start), Int64(count)],
+                                   blob: bytes, byteCount: count * scalarSize)
                 }
             }
         }

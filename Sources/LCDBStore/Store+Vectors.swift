@@ -32,38 +32,22 @@ extension Store {
     /// vector of that name is replaced in the same transaction.
     public func saveVector(_ name: String, over collectionName: String, _ vector: AnyParameterVector,
                            replace: Bool = false) throws {
-        try write { db in
-            let (collectionID, stored) = try Store.loadCollection(db, name: collectionName)
-            if let difference = stored.firstDifference(from: vector.collection) {
-                throw StoreError(.mismatch, "the vector is not over collection '\(collectionName)': \(difference)")
-            }
-            if replace { try db.execute(sql: "DELETE FROM lcdb_vector WHERE name = ?", arguments: [name]) }
-            try Store.requireFreeName(db, table: "lcdb_vector", what: "vector", name)
-            try db.execute(sql: "INSERT INTO lcdb_vector (name, collection_id, dtype) VALUES (?, ?, ?)",
-                           arguments: [name, collectionID, vector.dtype.rawValue])
-            let vectorID = db.lastInsertedRowID
-            switch vector {
-            case .float32(let values): try writeChunks(db, vectorID: vectorID, values)
-            case .float64(let values): try writeChunks(db, vectorID: vectorID, values)
-            }
+        switch vector {
+        case .float32(let values): try saveVector(name, over: collectionName, values, replace: replace)
+        case .float64(let values): try saveVector(name, over: collectionName, values, replace: replace)
         }
     }
 
-    private func writeChunks<Scalar: BLASScalar>(_ db: Database, vectorID: Int64, _ vector: ParameterVector<Scalar>) throws {
-        let chunkLength = max(1, tileBytes / MemoryLayout<Scalar>.size)
-        let insert = try TileInsert(db, sql: """
-            INSERT INTO lcdb_vector_chunk (vector_id, position, chunk, start, count, data) VALUES (?, ?, ?, ?, ?, ?)
-            """)
+    private func saveVector<Scalar: BLASScalar>(_ name: String, over collectionName: String, _ vector: ParameterVector<Scalar>,
+                                                replace: Bool) throws {
         try vector.values.withUnsafeBytes { bytes in
-            for position in vector.collection.entries.indices {
-                let range = vector.collection.range(at: position)
-                for (chunk, start) in stride(from: 0, to: range.count, by: chunkLength).enumerated() {
-                    let count = min(chunkLength, range.count - start)
-                    let source = bytes.baseAddress! + (range.lowerBound + start) * MemoryLayout<Scalar>.size
-                    try insert.run([vectorID, Int64(position), Int64(chunk), Int64(start), Int64(count)],
-                                   blob: source, byteCount: count * MemoryLayout<Scalar>.size)
-                }
-            }
+            try saveVectorChunks(name, over: collectionName, dtype: Scalar.dtype, replace: replace,
+                                 check: { stored in
+                                     if let difference = stored.firstDifference(from: vector.collection) {
+                                         throw StoreError(.mismatch, "the vector is not over collection '\(collectionName)': \(difference)")
+                                     }
+                                 },
+                                 chunk: { offset, _, _ in UnsafeRawPointer(bytes.baseAddress! + offset * MemoryLayout<Scalar>.size) })
         }
     }
 

@@ -77,23 +77,15 @@ enum StoredVectorStreams {
         let entry = collection.entries[position]
         let single = try LayerCollection([(entry.name, entry.layer)])
         let range = collection.range(at: position)
-        switch try store.dtype(ofVector: name) {
-        case .float32:
-            try ParameterVector<Float>.requireMemory(over: single, "layer '\(entry.name)' of vector '\(name)'")
-            var values: [Float] = []
-            values.reserveCapacity(range.count)
-            try store.forEachVectorPiece(named: name, elements: range) { piece in
-                values += UnsafeBufferPointer(start: piece.bytes.baseAddress!.assumingMemoryBound(to: Float.self), count: piece.count)
-            }
-            return .float32(try ParameterVector(collection: single, values: values))
-        case .float64:
-            try ParameterVector<Double>.requireMemory(over: single, "layer '\(entry.name)' of vector '\(name)'")
-            var values: [Double] = []
-            values.reserveCapacity(range.count)
-            var scratch: [Double] = []
-            try store.forEachVectorPiece(named: name, elements: range) { $0.withDoubles(&scratch) { values += $0 } }
-            return .float64(try ParameterVector(collection: single, values: values))
+        let dtype = try store.dtype(ofVector: name)
+        try MemoryBudget.require(Double(range.count) * (dtype == .float32 ? 4 : 8), for: "layer '\(entry.name)' of vector '\(name)'")
+        // In the stored dtype: one of the two arrays fills, the other stays empty.
+        var floats: [Float] = [], doubles: [Double] = []
+        try store.forEachVectorPiece(named: name, elements: range) { piece in
+            piece.withValues(doubles: { doubles += $0 }, floats: { floats += $0 })
         }
+        return dtype == .float32 ? .float32(try ParameterVector(collection: single, values: floats))
+            : .float64(try ParameterVector(collection: single, values: doubles))
     }
 
     /// The number of values of stored vector `name` (from its collection).
