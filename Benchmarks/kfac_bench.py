@@ -184,6 +184,7 @@ for _ in range(rounds):
     t, out = lcdb_run(db, "norm(mv(K, g));")
     mine_mv.append((t, last_value(out)))
     theirs_mv.append(best(numpy_mv, 1))
+    print(f"round {len(mine_mv)}: mv lcdb {mine_mv[-1][0]:.2f} s, NumPy {theirs_mv[-1][0]:.2f} s", flush=True)
     if os.environ.get("LCDB_BENCH_ONLY") == "mv":  # the solve takes minutes on each side
         continue
     t, out = lcdb_run(db, "norm(solve(K, g, regul=1e-3));")

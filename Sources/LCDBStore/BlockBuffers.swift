@@ -8,13 +8,28 @@ import LCDBCore
 /// both names to 75 MB each, and fresh memory costs a kernel page fault
 /// and zeroing per page.
 final class BlockBuffers: @unchecked Sendable {
-    private let region = ProductScratch()
+    private let region = ProductScratch(hugePages: false)
     private var base: UnsafeMutablePointer<Double>?
     private var used = 0
     private var reserved = 0
 
     /// Pieces rounded up to whole 64-byte lines, so each starts aligned.
     static func rounded(_ count: Int) -> Int { (count + 7) / 8 * 8 }
+
+    init() {}
+
+    /// A set whose region is allocated for `capacity` values at once (not
+    /// touched: pages cost nothing until written or `warm`ed), so it is
+    /// never reallocated while blocks up to that size pass through it.
+    init(capacity: Int) {
+        _ = region.buffer(capacity, slot: 0)
+    }
+
+    /// Faults the first `count` values' pages in (`Prefault.populate`), on
+    /// the calling thread, before the set is handed to a reader.
+    func warm(_ count: Int) {
+        Prefault.populate(UnsafeMutableRawPointer(region.buffer(count, slot: 0)), bytes: count * MemoryLayout<Double>.stride)
+    }
 
     /// Room for pieces of `counts` values; earlier pieces are invalid after.
     func reserve(_ counts: [Int]) {

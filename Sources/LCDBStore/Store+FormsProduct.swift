@@ -14,7 +14,10 @@ extension Store {
     /// alone first, with OpenBLAS's threads. At most `cores + 2` blocks and
     /// one light block are in memory, in buffers that are never freed
     /// between blocks (fresh memory costs a kernel page fault per 4 KB).
-    public func formsProduct(_ name: String, _ x: ParameterVector<Double>) throws -> ParameterVector<Double> {
+    /// A block with independent segments (an Embedding's kfac rows) goes in
+    /// pieces of a few MB (`productItems`); `pieceValues`, which every
+    /// `formsProduct` takes, sets their size instead (tests).
+    public func formsProduct(_ name: String, _ x: ParameterVector<Double>, pieceValues: Int? = nil) throws -> ParameterVector<Double> {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             guard matrix.collection == x.collection else {
@@ -22,7 +25,8 @@ extension Store {
             }
             return try x.values.withUnsafeBufferPointer { input in
                 try ParameterVector(collection: matrix.collection,
-                                    values: try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!)))).values)
+                                    values: try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!))),
+                                                             pieceValues: pieceValues).values)
             }
         }
     }
@@ -33,12 +37,12 @@ extension Store {
     /// GPT-2's 1 GB gradient took 0.75 s to read while both cores waited.
     /// Returns the product and the vector's stored dtype; nil when the
     /// vector is not over the matrix's collection (the caller aligns them).
-    public func formsProduct(_ name: String, vectorNamed vectorName: String) throws -> (product: ParameterVector<Double>, dtype: DType)? {
+    public func formsProduct(_ name: String, vectorNamed vectorName: String, pieceValues: Int? = nil) throws -> (product: ParameterVector<Double>, dtype: DType)? {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             guard let (input, dtype) = try Store.storedInput(db, matrix, vectorNamed: vectorName) else { return nil }
             try ParameterVector<Double>.requireMemory(over: matrix.collection, copies: 1, "mv of '\(name)' and vector '\(vectorName)'")
-            let values = try formsProduct(db, matrix, input: input).values
+            let values = try formsProduct(db, matrix, input: input, pieceValues: pieceValues).values
             return (try ParameterVector(collection: matrix.collection, values: values), dtype)
         }
     }
@@ -51,17 +55,19 @@ extension Store {
     /// not depend on which worker finished first. `norm(mv(K, g))` on
     /// GPT-2's KFAC then needs no 1 GB result. Nil when the vector is
     /// not over the matrix's collection (the caller aligns them).
-    public func formsProduct(_ name: String, vectorNamed vectorName: String, reducedTo reduction: ProductReduction) throws -> Double? {
+    public func formsProduct(_ name: String, vectorNamed vectorName: String, reducedTo reduction: ProductReduction,
+                             pieceValues: Int? = nil) throws -> Double? {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             guard let (input, dtype) = try Store.storedInput(db, matrix, vectorNamed: vectorName) else { return nil }
             let narrow = matrix.dtype == .float32 && dtype == .float32
-            return try formsProduct(db, matrix, input: input, reduction: (reduction, narrow)).reduced
+            return try formsProduct(db, matrix, input: input, reduction: (reduction, narrow), pieceValues: pieceValues).reduced
         }
     }
 
     /// The same with `x` in memory, `xDType` its dtype before widening.
-    public func formsProduct(_ name: String, _ x: ParameterVector<Double>, xDType: DType, reducedTo reduction: ProductReduction) throws -> Double {
+    public func formsProduct(_ name: String, _ x: ParameterVector<Double>, xDType: DType, reducedTo reduction: ProductReduction,
+                             pieceValues: Int? = nil) throws -> Double {
         try read { db in
             let matrix = try Store.matrixRow(db, name: name, anyForm: true)
             guard matrix.collection == x.collection else {
@@ -70,7 +76,7 @@ extension Store {
             let narrow = matrix.dtype == .float32 && xDType == .float32
             return try x.values.withUnsafeBufferPointer { input in
                 try formsProduct(db, matrix, input: .inMemory(SendablePointer(pointer: UnsafeMutablePointer(mutating: input.baseAddress!))),
-                                 reduction: (reduction, narrow)).reduced
+                                 reduction: (reduction, narrow), pieceValues: pieceValues).reduced
             }
         }
     }
@@ -88,16 +94,21 @@ extension Store {
         for chunk in chunks { chunksAt[chunk.position].append(chunk) }
         var blob: BlobHandle?
         var narrow: [Float] = []
-        let input = ProductInput.stored { position, target in
+        let input = ProductInput.stored { position, values, target in
             for chunk in chunksAt[position] {
+                // The chunk's values within `values`, if any.
+                let first = max(values.lowerBound, chunk.start), end = min(values.upperBound, chunk.start + chunk.count)
+                guard first < end else { continue }
+                let overlap = first ..< end
                 let chunkBlob = try BlobHandle.reading(&blob, db, table: "lcdb_vector_chunk", rowID: chunk.rowID)
-                let target = target + chunk.start
+                let target = target + (overlap.lowerBound - values.lowerBound)
+                let skipped = overlap.lowerBound - chunk.start
                 if dtype == .float64 {
-                    try chunkBlob.read(into: target, count: chunk.count * 8)
+                    try chunkBlob.read(into: target, count: overlap.count * 8, offset: skipped * 8)
                 } else {
-                    if narrow.count < chunk.count { narrow = [Float](repeating: 0, count: chunk.count) }
-                    try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: chunk.count * 4) }
-                    for k in 0 ..< chunk.count { target[k] = Double(narrow[k]) }
+                    if narrow.count < overlap.count { narrow = [Float](repeating: 0, count: overlap.count) }
+                    try narrow.withUnsafeMutableBufferPointer { try chunkBlob.read(into: $0.baseAddress!, count: overlap.count * 4, offset: skipped * 4) }
+                    for k in 0 ..< overlap.count { target[k] = Double(narrow[k]) }
                 }
             }
         }
@@ -108,130 +119,157 @@ extension Store {
     private enum ProductInput {
         /// Whole, in memory.
         case inMemory(SendablePointer<Double>)
-        /// Read on this thread a layer at a time: `read(position, target)`
-        /// puts the layer's values at `target`, just before its block.
-        case stored((_ position: Int, _ target: UnsafeMutablePointer<Double>) throws -> Void)
+        /// Read on this thread a block's share at a time: `read(position,
+        /// values, target)` puts those values of the layer at `target`, just
+        /// before they are multiplied.
+        case stored((_ position: Int, _ values: Range<Int>, _ target: UnsafeMutablePointer<Double>) throws -> Void)
     }
 
     /// The product proper: M x whole (`values`), or with a `reduction`
     /// only the number it gives (`reduced`; `values` is then empty), the
     /// product's values rounded to float32 first when `narrow`.
     private func formsProduct(_ db: Database, _ matrix: StoredMatrix, input: ProductInput,
-                              reduction: (ProductReduction, narrow: Bool)? = nil) throws -> (values: [Double], reduced: Double) {
+                              reduction: (ProductReduction, narrow: Bool)? = nil, pieceValues: Int?) throws -> (values: [Double], reduced: Double) {
         let name = matrix.name
         let layouts = try Store.blockLayouts(db, matrix)
         let collection = matrix.collection
-        let sizes = layouts.map { $0.parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) } }
+        let types = layouts.map { BlockForms.type(of: $0.form) }
+        let items = Store.productItems(layouts, types: types, collection, pieceValues: pieceValues)
         let workers = BlockScheduler.cores
-        // Each set of buffers grows to the largest block it meets.
-        // Reduced, a block's share of M x goes into its set too (and of x
+        // Each set of buffers grows to the largest item it meets.
+        // Reduced, an item's share of M x goes into its set too (and of x
         // beside it when the reduction reads x; else x is read into the
         // share of M x, which the product overwrites): the sets are reused,
         // so M x costs no fresh memory.
         let xIsStored = if case .stored = input { true } else { false }
         let shares = reduction.map { $0.0.readsX && xIsStored ? 2 : 1 } ?? 0
-        let room = layouts.indices.map { position in
-            [Int](repeating: collection.range(at: position).count, count: shares) + layouts[position].parts.map { $0.rows * $0.columns }
+        let room = items.map { item in
+            [Int](repeating: item.values.count, count: shares) + layouts[item.position].parts.map { $0.rows * $0.columns }
         }
-        let largestBlock = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
-        try MemoryBudget.require(Double(largestBlock) * 8 * Double(workers + 3),
+        let largestItem = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
+        try MemoryBudget.require(Double(largestItem) * 8 * Double(workers + 3),
                                  for: "\(workers + 3) blocks of matrix '\(name)' at a time")
+        // Values read per item: its parts and its share of x.
+        let sizes = items.map { item in
+            layouts[item.position].parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) }
+        }
+        let reads = items.indices.map { sizes[$0] + Double(items[$0].values.count) }
         // A product costs about side x the sum of its parts' widths (a
         // square part's side, 1 for a vector): side^2 for a dense block,
-        // out x in x (out + in) for kfac, side for diag.
-        let costs = layouts.enumerated().map { position, block in
-            Double(collection.range(at: position).count) * block.parts.reduce(0.0) {
+        // out x in x (out + in) for kfac, side for diag; a segment its share.
+        let costs = items.map { item in
+            Double(item.values.count) * layouts[item.position].parts.reduce(0.0) {
                 $0 + ($1.columns == 1 ? 1 : (Double($1.rows) * Double($1.columns)).squareRoot())
             }
         }
         let total = costs.reduce(0, +)
         let order = costs.indices.sorted { costs[$0] > costs[$1] }
         let alone = order.filter { workers > 1 && costs[$0] > total / Double(workers) }
-        // Light blocks (a product about one pass over their values: dense,
+        // Light items (a product about one pass over their values: dense,
         // diag, identity; GPT-2's LayerNorms) cost their reading, not
         // arithmetic. This thread multiplies them itself while waiting for
         // a worker, instead of leaving them for the end, where the workers
         // would wait on its reading.
         let light = order.filter { !alone.contains($0) && costs[$0] <= 4 * max(1, sizes[$0]) }
         var heavy = order.filter { !alone.contains($0) && !light.contains($0) }
-        // Of the first few, the quickest to read go first, so the workers
-        // start at once (GPT-2's largest product, wte's, needs 309 MB of the
-        // vector read first; a c_fc block 20 MB).
-        let first = min(heavy.count, 2 * workers)
-        heavy[..<first].sort { sizes[$0] + Double(collection.range(at: $0).count) < sizes[$1] + Double(collection.range(at: $1).count) }
+        // One per worker, the quickest to read go first, so the workers
+        // start at once (a c_fc block is 60 MB to read, an attn.c_proj 10 MB).
+        let quickest = heavy.sorted { reads[$0] < reads[$1] }.prefix(workers)
+        heavy = Array(quickest) + heavy.filter { !quickest.contains($0) }
         var result: [Double] = reduction == nil ? HugePages.array(count: collection.numel, zeroed: false) : []
-        // One number per block, written by the worker that multiplied it.
-        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, collection.count))
+        // One number per item, written by the worker that multiplied it.
+        let partials = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, items.count))
         defer { partials.deallocate() }
         let partialAt = SendablePointer(pointer: partials.baseAddress!)
-        // Sets of buffers for the heavy blocks in flight: one per worker and
-        // two read ahead, so a slow read (wte's 309 MB share of a stored
-        // vector, into fresh pages) does not leave the workers waiting.
-        let buffers = BoundedPool((0 ..< workers + 2).map { _ in BlockBuffers() })
+        // Sets of buffers for the heavy items in flight: one per worker and
+        // one read ahead (reading an item takes a small part of its product
+        // since large blocks with independent segments come in pieces).
+        // Each is allocated for the largest item. The reader starts with one;
+        // the others are faulted in meanwhile on another thread (a core
+        // that would otherwise wait for the first reads: fresh pages cost
+        // GPT-2's KFAC a quarter of a second on one core per 100 MB set
+        // here) and handed to the reader as each is ready.
+        let sets = (0 ..< workers + 1).map { _ in BlockBuffers(capacity: largestItem) }
+        let buffers = BoundedPool([sets[0]])
+        // As much as the heavy items use (a block that runs alone uses the first set only).
+        let warmth = heavy.map { room[$0].reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
+        let warming = DispatchGroup()
+        DispatchQueue.global().async(group: warming) {
+            for set in sets.dropFirst() {
+                set.warm(warmth)
+                buffers.give(set)
+            }
+        }
+        defer { warming.wait() }
         let lightBuffers = BlockBuffers()
-        // Temporaries for each worker and for this thread (light blocks).
-        let scratches = BoundedPool((0 ..< workers + 1).map { _ in ProductScratch() })
+        // Temporaries for each worker and for this thread (light items).
+        let scratches = BoundedPool((0 ..< workers + 1).map { _ in ProductScratch(hugePages: false) })
         let failure = FirstError()
-        let types = layouts.map { BlockForms.type(of: $0.form) }
         try result.withUnsafeMutableBufferPointer { buffer in
-            func readBlock(_ position: Int, into block: BlockBuffers) throws -> ReadBlock {
-                block.reserve(room[position])
-                let range = collection.range(at: position)
+            func readItem(_ index: Int, into block: BlockBuffers) throws -> ReadBlock {
+                let item = items[index]
+                block.reserve(room[index])
+                let start = collection.range(at: item.position).lowerBound + item.values.lowerBound
                 let output: SendablePointer<Double>
                 if reduction == nil {
-                    output = SendablePointer(pointer: buffer.baseAddress! + range.lowerBound)
-                    // The block's share of the fresh result faulted in here, by
+                    output = SendablePointer(pointer: buffer.baseAddress! + start)
+                    // The item's share of the fresh result faulted in here, by
                     // the reader, not by the worker (the kernel zeroes each page).
-                    Prefault.populate(UnsafeMutableRawPointer(output.pointer), bytes: range.count * MemoryLayout<Double>.size)
+                    Prefault.populate(UnsafeMutableRawPointer(output.pointer), bytes: item.values.count * MemoryLayout<Double>.size)
                 } else {
-                    output = SendablePointer(pointer: block.next(range.count))
+                    output = SendablePointer(pointer: block.next(item.values.count))
                 }
                 let x: SendablePointer<Double>
                 switch input {
                 case .inMemory(let whole):
-                    x = SendablePointer(pointer: whole.pointer + range.lowerBound)
+                    x = SendablePointer(pointer: whole.pointer + start)
                 case .stored(let read):
                     // Into the output's place, which the product overwrites
                     // (`BlockForm.product` reads x first): no second copy,
                     // unless the reduction reads x after the product.
-                    x = shares == 2 ? SendablePointer(pointer: block.next(range.count)) : output
-                    try read(position, x.pointer)
+                    x = shares == 2 ? SendablePointer(pointer: block.next(item.values.count)) : output
+                    try read(item.position, item.values, x.pointer)
                 }
                 var parts: [String: PartBuffer] = [:]
-                for part in layouts[position].parts {
+                for part in layouts[item.position].parts {
                     let values = block.next(part.rows * part.columns)
                     try Store.readPart(part, dtype: matrix.dtype, into: values)
                     parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
                 }
-                return ReadBlock(position: position, buffers: block, parts: parts, x: x, output: output)
+                return ReadBlock(index: index, buffers: block, parts: parts, x: x, output: output)
             }
             @Sendable func multiply(_ block: ReadBlock) {
-                let range = collection.range(at: block.position)
-                let entry = collection.entries[block.position]
+                let item = items[block.index]
+                let entry = collection.entries[item.position]
                 let scratch = scratches.take()
                 defer { scratches.give(scratch) }
                 do {
-                    guard let type = types[block.position] else { throw Store.lowRankRefused(name) }
-                    let product = UnsafeMutableBufferPointer(start: block.output.pointer, count: range.count)
-                    let x = UnsafeBufferPointer(start: block.x.pointer, count: range.count)
-                    try type.product(parts: block.parts, layer: entry.layer, name: entry.name, x, into: product, scratch: scratch)
+                    guard let type = types[item.position] else { throw Store.lowRankRefused(name) }
+                    let product = UnsafeMutableBufferPointer(start: block.output.pointer, count: item.values.count)
+                    let x = UnsafeBufferPointer(start: block.x.pointer, count: item.values.count)
+                    if item.values.count == entry.layer.numel {
+                        try type.product(parts: block.parts, layer: entry.layer, name: entry.name, x, into: product, scratch: scratch)
+                    } else {
+                        try type.product(parts: block.parts, layer: entry.layer, name: entry.name, values: item.values,
+                                         x, into: product, scratch: scratch)
+                    }
                     if let (reduction, narrow) = reduction {
-                        partialAt.pointer[block.position] = reduction.partial(product, x, narrow: narrow)
+                        partialAt.pointer[block.index] = reduction.partial(product, x, narrow: narrow)
                     }
                 } catch {
                     failure.record(StoreError(.corrupt, "matrix '\(name)': \(error)"))
                 }
             }
             /// Reads and multiplies on this thread.
-            func multiplyHere(_ position: Int, in block: BlockBuffers) throws {
+            func multiplyHere(_ index: Int, in block: BlockBuffers) throws {
                 try Interruption.check()
-                multiply(try readBlock(position, into: block))
+                multiply(try readItem(index, into: block))
                 try failure.rethrow()
             }
-            for position in alone {
+            for index in alone {
                 let block = buffers.take()
                 defer { buffers.give(block) }
-                try multiplyHere(position, in: block)
+                try multiplyHere(index, in: block)
             }
             let queue = DispatchQueue(label: "lcdb.forms-product", attributes: .concurrent)
             let group = DispatchGroup()
@@ -250,10 +288,10 @@ extension Store {
                     group.wait()
                 }
                 var waiting = light[...]
-                for position in heavy {
+                for index in heavy {
                     try Interruption.check()
                     try failure.rethrow()
-                    // While every set is in flight, multiply light blocks here.
+                    // While every set is in flight, multiply light items here.
                     var free = buffers.takeIfFree()
                     while free == nil, let next = waiting.popFirst() {
                         try multiplyHere(next, in: lightBuffers)
@@ -261,18 +299,46 @@ extension Store {
                     }
                     let block = free ?? buffers.take()
                     do {
-                        ready.push(try readBlock(position, into: block))
+                        ready.push(try readItem(index, into: block))
                     } catch {
                         buffers.give(block)
                         throw error
                     }
                 }
-                for position in waiting { try multiplyHere(position, in: lightBuffers) }
+                for index in waiting { try multiplyHere(index, in: lightBuffers) }
             }
             try failure.rethrow()
         }
-        return (result, reduction.map { $0.0.combined(Array(partials.prefix(collection.count))) } ?? 0)
+        return (result, reduction.map { $0.0.combined(Array(partials.prefix(items.count))) } ?? 0)
     }
+
+    /// The product's items in block order: each block whole, but a block
+    /// with independent segments (`BlockForm.segmentLength`) whose share of x
+    /// is large in pieces of whole segments, of at least 16 MB and of four
+    /// times the block's parts (each piece reads them again), or of
+    /// `pieceValues` values (rounded down to whole segments) when given.
+    static func productItems(_ layouts: [(form: FormKind, parts: [StoredPart])], types: [(any BlockForm.Type)?],
+                             _ collection: LayerCollection, pieceValues: Int? = nil) -> [ProductItem] {
+        collection.entries.indices.flatMap { position -> [ProductItem] in
+            let side = collection.range(at: position).count
+            let shapes = Dictionary(layouts[position].parts.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+            let partValues = layouts[position].parts.reduce(0) { $0 + $1.rows * $1.columns }
+            guard let segment = types[position]?.segmentLength(partShapes: shapes, layer: collection.entries[position].layer),
+                  segment > 0, side % segment == 0 else {
+                return [ProductItem(position: position, values: 0 ..< side)]
+            }
+            let wanted = pieceValues ?? max((16 << 20) / MemoryLayout<Double>.size, 4 * partValues)
+            let piece = max(1, wanted / segment) * segment
+            return stride(from: 0, to: side, by: piece).map { ProductItem(position: position, values: $0 ..< min(side, $0 + piece)) }
+        }
+    }
+}
+
+/// A share of one block's product: the whole block (`values` all of its
+/// layer's), or some of its independent segments.
+struct ProductItem: Equatable {
+    let position: Int
+    let values: Range<Int>
 }
 
 extension Store {
@@ -316,10 +382,11 @@ extension Store {
     }
 }
 
-/// A block read and waiting for (or in) a worker: its parts in `buffers`
-/// and its share of x at `x`.
+/// An item read and waiting for (or in) a worker: its block's parts in
+/// `buffers` and its share of x at `x`.
 private struct ReadBlock: @unchecked Sendable {
-    let position: Int
+    /// Which of the product's items.
+    let index: Int
     let buffers: BlockBuffers
     let parts: [String: PartBuffer]
     let x: SendablePointer<Double>

@@ -53,6 +53,15 @@ struct BlockFormTests {
     /// `inPlace`, x is given in the output's own memory, as a stored
     /// vector's share is read into the result's place.
     static func bufferProduct(_ form: any BlockForm, layer: Layer, _ x: [Double], upperOnly: Bool, inPlace: Bool = false) throws -> [Double] {
+        try withPartBuffers(form, upperOnly: upperOnly) { parts in
+            try bufferProduct(form, parts: parts, layer: layer, x, inPlace: inPlace)
+        }
+    }
+
+    /// The form's parts in buffers, as a stored matrix's are read: with
+    /// `upperOnly`, each square part that is exactly symmetric as its upper
+    /// triangle, the rest of its buffer NaN.
+    static func withPartBuffers<T>(_ form: any BlockForm, upperOnly: Bool, _ body: ([String: PartBuffer]) throws -> T) throws -> T {
         var buffers: [UnsafeMutablePointer<Double>] = []
         defer { buffers.forEach { $0.deallocate() } }
         var parts: [String: PartBuffer] = [:]
@@ -65,6 +74,10 @@ struct BlockFormTests {
             if triangle { for i in 0 ..< part.rows { for j in 0 ..< i { values[i * part.columns + j] = .nan } } }
             parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: triangle)
         }
+        return try body(parts)
+    }
+
+    private static func bufferProduct(_ form: any BlockForm, parts: [String: PartBuffer], layer: Layer, _ x: [Double], inPlace: Bool) throws -> [Double] {
         var y = inPlace ? x : [Double](repeating: .nan, count: form.side)
         if inPlace {
             try y.withUnsafeMutableBufferPointer { output in
@@ -141,6 +154,75 @@ struct BlockFormTests {
                                        scratch: ProductScratch(), rowChunkBytes: 2 * 3 * 8)
             } } }
             #expect(NaiveReference.relativeError(y, NaiveReference.matvec(reference, geometry.side, x)) < 1e-12)
+        }
+    }
+
+    /// A block with independent segments (kfac with a diagonal left factor
+    /// and no bias column: an Embedding's rows) multiplied a piece of whole
+    /// rows at a time (as a stored product takes GPT-2's wte, 20 MB of x at
+    /// a time) gives the rows of the whole product: pieces of 1, 2 and 4
+    /// rows, the right factor general or one triangle, x in the output's
+    /// memory; 1e-12 relative. Every other block is multiplied whole only.
+    @Test func segmentsOfABlockGiveTheirRowsOfTheProduct() throws {
+        for (label, layer) in Self.layers {
+            let geometry = try KroneckerGeometry(layer, name: label)
+            let d = Self.random(geometry.rows, seed: 4).map { 1 + abs($0) }, r = Self.spd(geometry.columns, seed: 5)
+            let diagonalLeft = KFACForm(geometry: geometry, left: .diagonal(d), right: .dense(r))
+            let denseLeft = KFACForm(geometry: geometry, left: .dense(Self.spd(geometry.rows, seed: 6)), right: .dense(r))
+            let shapes = { (form: KFACForm) in Dictionary(uniqueKeysWithValues: form.parts.map { ($0.name, $0.shape) }) }
+            #expect(KFACForm.segmentLength(partShapes: shapes(denseLeft), layer: layer) == nil, "\(label): dense left factor")
+            guard !geometry.biasColumn else {
+                #expect(KFACForm.segmentLength(partShapes: shapes(diagonalLeft), layer: layer) == nil, "\(label): a bias column mixes the rows")
+                continue
+            }
+            #expect(KFACForm.segmentLength(partShapes: shapes(diagonalLeft), layer: layer) == geometry.columns, "\(label)")
+            let reference = NaiveReference.matvec(Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: false), geometry.side,
+                                                  Self.random(geometry.side, seed: 7))
+            let x = Self.random(geometry.side, seed: 7)
+            for upperOnly in [false, true] {
+                try Self.withPartBuffers(diagonalLeft, upperOnly: upperOnly) { parts in
+                    for rowsPerPiece in [1, 2, 4] {
+                        var y = x
+                        for first in stride(from: 0, to: geometry.rows, by: rowsPerPiece) {
+                            let values = first * geometry.columns ..< min(geometry.rows, first + rowsPerPiece) * geometry.columns
+                            try y.withUnsafeMutableBufferPointer { whole in
+                                let piece = UnsafeMutableBufferPointer(rebasing: whole[values])
+                                try KFACForm.product(parts: parts, layer: layer, name: label, values: values, UnsafeBufferPointer(piece),
+                                                     into: piece, scratch: ProductScratch())
+                            }
+                        }
+                        #expect(NaiveReference.relativeError(y, reference) < 1e-12, "\(label): pieces of \(rowsPerPiece) rows, upper only \(upperOnly)")
+                    }
+                    // Values that are not whole rows: an error, nothing written.
+                    var y = x
+                    let error = #expect(throws: CoreError.self) {
+                        try y.withUnsafeMutableBufferPointer { whole in
+                            try KFACForm.product(parts: parts, layer: layer, name: label, values: 1 ..< 4,
+                                                 UnsafeBufferPointer(rebasing: whole[1 ..< 4]), into: UnsafeMutableBufferPointer(rebasing: whole[1 ..< 4]),
+                                                 scratch: ProductScratch())
+                        }
+                    }
+                    #expect(error?.message.contains("not whole rows") == true && y == x)
+                }
+            }
+        }
+        // A dense block has no segments and is multiplied whole only.
+        let dense = DenseForm(block: Self.spd(4, seed: 8))
+        let layer = try Layer.linear(1, 2)
+        #expect(DenseForm.segmentLength(partShapes: ["block": [4, 4]], layer: layer) == nil)
+        try Self.withPartBuffers(dense, upperOnly: false) { parts in
+            let x = Self.random(4, seed: 9)
+            var y = [Double](repeating: 0, count: 4)
+            try x.withUnsafeBufferPointer { input in try y.withUnsafeMutableBufferPointer { output in
+                try DenseForm.product(parts: parts, layer: layer, name: "fc", values: 0 ..< 4, input, into: output, scratch: ProductScratch())
+            } }
+            #expect(NaiveReference.relativeError(y, dense.product(x)) < 1e-12)
+            #expect(throws: CoreError(.invalidArgument, "layer 'fc': a dense block is multiplied whole, not values 0..<2")) {
+                try x.withUnsafeBufferPointer { input in try y.withUnsafeMutableBufferPointer { output in
+                    try DenseForm.product(parts: parts, layer: layer, name: "fc", values: 0 ..< 2, UnsafeBufferPointer(rebasing: input[0 ..< 2]),
+                                          into: UnsafeMutableBufferPointer(rebasing: output[0 ..< 2]), scratch: ProductScratch())
+                } }
+            }
         }
     }
 

@@ -156,6 +156,49 @@ struct StoreFormsTests {
         #expect(try store.formsProduct("K", vectorNamed: "y", reducedTo: .norm(.l2)) == nil)
     }
 
+    /// A block with independent segments (the Embedding's kfac block, its
+    /// A diagonal) goes in pieces of whole rows, each read (its share of a
+    /// stored vector too, across the vector's 12-value chunks) and
+    /// multiplied on its own: `mv` and its reductions equal the loaded
+    /// matrix's, 1e-12 relative, for pieces of 1, 2 and 5 rows and the
+    /// default (one piece here); the other blocks are whole items.
+    @Test(arguments: [4, 8, 20, nil])
+    func blocksWithSegmentsGoInPieces(pieceValues: Int?) throws {
+        let folder = try TemporaryFolder()
+        let (store, collection, kfac) = try Self.storeForProducts(in: folder, dominantBlock: false)
+        let x = ParameterVector<Double>.random(over: collection, seed: 9)
+        try store.saveVector("x", over: "net", .float64(x))
+        try store.saveVector("x32", over: "net", .float32(try ParameterVector(collection: collection, values: x.values.map { Float($0) })))
+        func relative(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { abs($0 - $1) }.max()! / b.map(abs).max()! }
+        for (name, dtype) in [("K", DType.float64), ("K32", .float32)] {
+            try store.saveStructured(name, over: "net", kfac, dtype: dtype)
+            let loaded = try store.loadStructured(named: name)
+            let expected = try loaded.product(with: x).values
+            #expect(relative(try store.formsProduct(name, x, pieceValues: pieceValues).values, expected) < 1e-12, "\(name) x in memory")
+            let fromStored = try #require(try store.formsProduct(name, vectorNamed: "x", pieceValues: pieceValues))
+            #expect(relative(fromStored.product.values, expected) < 1e-12, "\(name) x stored")
+            let x32 = try ParameterVector(collection: collection, values: x.values.map { Double(Float($0)) })
+            let fromStored32 = try #require(try store.formsProduct(name, vectorNamed: "x32", pieceValues: pieceValues))
+            #expect(relative(fromStored32.product.values, try loaded.product(with: x32).values) < 1e-12, "\(name) x32 stored")
+            let norm = expected.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let reducedStored = try #require(try store.formsProduct(name, vectorNamed: "x", reducedTo: .norm(.l2), pieceValues: pieceValues))
+            #expect(abs(reducedStored - norm) / norm < 1e-12, "\(name) norm, x stored")
+            let quadratic = zip(expected, x.values).reduce(0) { $0 + $1.0 * $1.1 }
+            let reducedInMemory = try store.formsProduct(name, x, xDType: .float64, reducedTo: .quadraticForm, pieceValues: pieceValues)
+            #expect(abs(reducedInMemory - quadratic) / abs(quadratic) < 1e-12, "\(name) vtmv, x in memory")
+        }
+        // The items: wte (9 rows of 4) in pieces of whole rows, in order; the rest whole.
+        let items = try store.read { db in
+            let matrix = try Store.matrixRow(db, name: "K", anyForm: true)
+            let layouts = try Store.blockLayouts(db, matrix)
+            return Store.productItems(layouts, types: layouts.map { BlockForms.type(of: $0.form) }, collection, pieceValues: pieceValues)
+        }
+        let rows = pieceValues.map { $0 / 4 } ?? 9
+        let wte = stride(from: 0, to: 9, by: rows).map { ProductItem(position: 0, values: $0 * 4 ..< min(9, $0 + rows) * 4) }
+        let others = (1 ..< collection.count).map { ProductItem(position: $0, values: 0 ..< collection.range(at: $0).count) }
+        #expect(items == wte + others)
+    }
+
     /// `solve` on a stored matrix in forms, a block at a time (blocks read
     /// on one thread, solved on the workers, a dominant block alone), equals
     /// the solve of the same matrix loaded whole: every form, float64 and

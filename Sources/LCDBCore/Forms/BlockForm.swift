@@ -62,6 +62,18 @@ public protocol BlockForm: Sendable {
     /// triangles mirrored); kfac and dense multiply from the buffers.
     static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
                         into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError)
+    /// The length of the block's independent segments, or nil (the
+    /// default): when M maps each run of that many values of x to the same
+    /// run of M x and nothing else (kfac with a diagonal left factor and no
+    /// bias column: an Embedding's rows), a stored product takes a large
+    /// block a few MB of x at a time instead of holding its whole share
+    /// (GPT-2's wte: 309 MB of fresh memory, each page zeroed by the kernel).
+    static func segmentLength(partShapes: [String: [Int]], layer: Layer) -> Int?
+    /// The product of whole segments `values` (a range of the block's
+    /// values) from the block's parts: `x` and `output` hold those values only.
+    static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,
+                        _ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
+                        scratch: ProductScratch) throws(CoreError)
     func trace() -> Double
     func frobeniusNorm() -> Double
     func diagonal() -> [Double]
@@ -116,6 +128,18 @@ extension BlockForm {
 
     public static func spectrum(parts: [String: FormPart], layer: Layer, name: String) throws(CoreError) -> BlockSpectrum {
         try Self(parts: parts, layer: layer, name: name, validate: false).spectrum(layer: name)
+    }
+
+    public static func segmentLength(partShapes: [String: [Int]], layer: Layer) -> Int? { nil }
+
+    /// Without segments, the only range is the whole block.
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,
+                               _ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
+                               scratch: ProductScratch) throws(CoreError) {
+        guard values == 0 ..< layer.numel else {
+            throw CoreError(.invalidArgument, "layer '\(name)': a \(kind.rawValue) block is multiplied whole, not values \(values)")
+        }
+        try product(parts: parts, layer: layer, name: name, x, into: output, scratch: scratch)
     }
 }
 

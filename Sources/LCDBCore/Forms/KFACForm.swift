@@ -62,15 +62,43 @@ public struct KFACForm: BlockForm {
     public static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
                                into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError) {
         let geometry = try KroneckerGeometry(layer, name: name)
-        func factor(_ partName: String, size: Int) throws(CoreError) -> KroneckerProduct.Factor {
-            guard let part = parts[partName], part.shape == [size] || part.shape == [size, size] else {
-                throw CoreError(.invalidArgument, "layer '\(name)': factor \(partName) is missing or not \(size) x \(size)")
-            }
-            return part.shape.count == 1 ? .diagonal(part.values) : part.upperOnly ? .symmetric(part.values) : .general(part.values)
-        }
-        let left = try factor(geometry.leftName, size: geometry.rows)
-        let right = try factor(geometry.rightName, size: geometry.columns)
+        let left = try factor(parts, geometry.leftName, size: geometry.rows, layer: name)
+        let right = try factor(parts, geometry.rightName, size: geometry.columns, layer: name)
         KroneckerProduct.apply(geometry, left: left, right: right, x.baseAddress!, into: output.baseAddress!, scratch: scratch)
+    }
+
+    /// A stored factor as the product reads it.
+    private static func factor(_ parts: [String: PartBuffer], _ partName: String, size: Int,
+                               layer name: String) throws(CoreError) -> KroneckerProduct.Factor {
+        guard let part = parts[partName], part.shape == [size] || part.shape == [size, size] else {
+            throw CoreError(.invalidArgument, "layer '\(name)': factor \(partName) is missing or not \(size) x \(size)")
+        }
+        return part.shape.count == 1 ? .diagonal(part.values) : part.upperOnly ? .symmetric(part.values) : .general(part.values)
+    }
+
+    /// A row of V when the left factor is diagonal and V has no bias
+    /// column (an Embedding: A is diagonal, its inputs one-hot): row i of
+    /// M x is `d_i` times row i of V, times R.
+    public static func segmentLength(partShapes: [String: [Int]], layer: Layer) -> Int? {
+        guard let geometry = try? KroneckerGeometry(layer, name: ""), !geometry.biasColumn,
+              partShapes[geometry.leftName] == [geometry.rows] else { return nil }
+        return geometry.columns
+    }
+
+    /// Rows `values / columns` of V, from stored factors in buffers.
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,
+                               _ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
+                               scratch: ProductScratch) throws(CoreError) {
+        let geometry = try KroneckerGeometry(layer, name: name)
+        guard segmentLength(partShapes: parts.mapValues(\.shape), layer: layer) != nil,
+              values.lowerBound % geometry.columns == 0, values.count % geometry.columns == 0,
+              values.upperBound <= geometry.side, let left = parts[geometry.leftName] else {
+            throw CoreError(.invalidArgument, "layer '\(name)': values \(values) are not whole rows of a kfac block with a diagonal \(geometry.leftName)")
+        }
+        let right = try factor(parts, geometry.rightName, size: geometry.columns, layer: name)
+        KroneckerProduct.rowwise(left.values + values.lowerBound / geometry.columns, rows: values.count / geometry.columns,
+                                 columns: geometry.columns, right: right, x.baseAddress!, into: output.baseAddress!, scratch: scratch,
+                                 chunkBytes: 4 << 20)
     }
 
     /// tr(G ⊗ A) = tr(A) tr(G).

@@ -37,16 +37,23 @@ enum KroneckerProduct {
         }
         // With a bias column, L first, straight from the flattening (W's rows
         // `weightColumns` apart, then b) into scratch laid out as V = [W | b],
-        // so V is never gathered; then (L V) R, scattered back.
+        // so V is never gathered; then (L V) R into the output's own memory,
+        // laid out as [W | b], and moved in place to weight-then-bias: no
+        // second temporary as large as V (fresh memory is the slowest part
+        // of a cold process's first products).
         let s = scratch.buffer(count, slot: 1)
         multiply(left, x, rows: rows, columns: weightColumns, ld: weightColumns, into: s, ldc: columns)
         multiply(left, x + rows * weightColumns, rows: rows, columns: 1, ld: 1, into: s + weightColumns, ldc: columns)
-        let y = scratch.buffer(count, slot: 0)
-        multiply(s, rows: rows, columns: columns, by: right, into: y)
+        multiply(s, rows: rows, columns: columns, by: right, into: output)
+        // Row i moves left (from i * columns to i * weightColumns), front
+        // to back, so it never lands on a later row or its bias entry,
+        // which is kept aside first.
+        let bias = scratch.buffer(rows, slot: 0)
         for i in 0 ..< rows {
-            (output + i * weightColumns).update(from: y + i * columns, count: weightColumns)
-            output[rows * weightColumns + i] = y[i * columns + weightColumns]
+            bias[i] = output[i * columns + weightColumns]
+            (output + i * weightColumns).update(from: output + i * columns, count: weightColumns)
         }
+        (output + rows * weightColumns).update(from: bias, count: rows)
     }
 
     /// `c = L b` for `rows x columns` b whose rows are `ld` apart, into c
@@ -81,7 +88,7 @@ enum KroneckerProduct {
     /// A diagonal L acts on each row alone (an Embedding: GPT-2's wte is
     /// 50,257 x 768, 309 MB), so `diag(d) V R` goes a few MB of rows at a
     /// time through scratch of that size, not a temporary as large as V.
-    private static func rowwise(_ d: UnsafePointer<Double>, rows: Int, columns: Int, right: Factor,
+    static func rowwise(_ d: UnsafePointer<Double>, rows: Int, columns: Int, right: Factor,
                                 _ x: UnsafePointer<Double>, into output: UnsafeMutablePointer<Double>, scratch: ProductScratch,
                                 chunkBytes: Int) {
         let step = max(1, min(rows, chunkBytes / (columns * MemoryLayout<Double>.stride)))
