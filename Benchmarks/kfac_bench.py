@@ -12,7 +12,8 @@ Usage: kfac_bench.py LCDB_BINARY [ROUNDS]
   `eigh` of each factor, then the solve in the eigenbasis.
 Ratios are lcdb time / NumPy time (below 1: lcdb is faster), of the best
 time of each side and, steadier on a shared machine, the median of the rounds'
-ratios (each round runs the two sides back to back); both sides agree
+ratios (each round runs the two sides back to back, and prints both times
+as it ends); both sides agree
 on the result's norm to 1e-9 relative. For `mv` it also prints the floor:
 the products' FLOPs over the rate NumPy's OpenBLAS reaches on the largest
 layer's G V A, i.e. the time of these products with these kernels and nothing
