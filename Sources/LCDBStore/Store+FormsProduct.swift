@@ -7,11 +7,11 @@ extension Store {
     /// only one that calls SQLite) reads blocks, largest product first, into
     /// reused buffers and queues each for `cores` workers that multiply
     /// with OpenBLAS single-threaded (`BlockForm.product(parts:...)`),
-    /// staying up to two blocks ahead of them: reading and arithmetic
+    /// staying a block ahead of them: reading and arithmetic
     /// overlap without the stalls of two OpenBLAS threads waiting on each
     /// other while a third thread reads (that cost GPT-2's KFAC a third of
     /// its time). A block whose product is more than a core's share runs
-    /// alone first, with OpenBLAS's threads. At most `cores + 2` blocks and
+    /// alone first, with OpenBLAS's threads. At most `cores + 1` blocks and
     /// one light block are in memory, in buffers that are never freed
     /// between blocks (fresh memory costs a kernel page fault per 4 KB).
     /// A block with independent segments (an Embedding's kfac rows) goes in
@@ -136,7 +136,7 @@ extension Store {
         let types = layouts.map { BlockForms.type(of: $0.form) }
         let items = Store.productItems(layouts, types: types, collection, pieceValues: pieceValues)
         let workers = BlockScheduler.cores
-        // Each set of buffers grows to the largest item it meets.
+        // Each set of buffers holds any item.
         // Reduced, an item's share of M x goes into its set too (and of x
         // beside it when the reduction reads x; else x is read into the
         // share of M x, which the product overwrites): the sets are reused,
