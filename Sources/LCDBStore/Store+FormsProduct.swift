@@ -191,8 +191,12 @@ extension Store {
         // here) and handed to the reader as each is ready.
         let sets = (0 ..< workers + 1).map { _ in BlockBuffers(capacity: largestItem) }
         let buffers = BoundedPool([sets[0]])
-        // As much as the heavy items use (a block that runs alone uses the first set only).
-        let warmth = heavy.map { room[$0].reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
+        // As much as the sets will all hold at some time: the room of the
+        // (workers + 1)-th largest heavy item (GPT-2's kfac: a c_fc block,
+        // 99 MB; an ekfac's one 620 MB wte block is faulted in by its reader
+        // alone, as before); blocks that run alone use the first set only.
+        let rooms = heavy.map { room[$0].reduce(0) { $0 + BlockBuffers.rounded($1) } }.sorted(by: >)
+        let warmth = rooms.isEmpty ? 0 : rooms[min(rooms.count - 1, workers)]
         let warming = DispatchGroup()
         DispatchQueue.global().async(group: warming) {
             for set in sets.dropFirst() {
