@@ -118,7 +118,50 @@ public struct KFACForm: BlockForm {
 
     /// Exact damping: (L ⊗ R + λ I)^-1 through both factors' eigendecompositions.
     public func solve(_ x: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
-        try eigenform(layer: layer).solve(x, regularization: regularization, layer: layer)
+        guard case .diagonal(let d) = left else {
+            return try eigenform(layer: layer).solve(x, regularization: regularization, layer: layer)
+        }
+        return try solveByRows(x, d, regularization: regularization, layer: layer)
+    }
+
+    /// A diagonal L (an Embedding's A) is its own eigenbasis, so each row of
+    /// V is solved alone, `v_i U_R diag(1 / (l_i λ_R + λ)) U_Rᵀ`, a few MB of
+    /// rows at a time: no D, nor rotated copies of V (GPT-2's wte: 309 MB
+    /// each). The same products as through ekfac, and the same errors.
+    private func solveByRows(_ x: [Double], _ d: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
+        let (rightValues, rightBasis) = try right.eigen()
+        let (rows, columns, weightColumns) = (geometry.rows, geometry.columns, geometry.weightColumns)
+        // ekfac's checks in its order: D = l ⊗ λ_R finite, then D + λ nowhere zero.
+        func scaling(_ i: Int, _ j: Int) -> Double { d[i] * rightValues[j] }
+        for i in 0 ..< rows { for j in 0 ..< columns where !scaling(i, j).isFinite {
+            throw CoreError(.invalidArgument, "block '\(layer)' holds \(scaling(i, j).isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
+        } }
+        for i in 0 ..< rows { for j in 0 ..< columns where scaling(i, j) + regularization == 0 {
+            throw BlockForms.singular(layer, regularization, detail: "eigenvalue \(i * columns + j) of the block plus regul is zero")
+        } }
+        var y = [Double](repeating: 0, count: side)
+        let step = max(1, min(rows, (4 << 20) / (columns * MemoryLayout<Double>.stride)))
+        var first = 0
+        while first < rows {
+            let count = min(step, rows - first)
+            // Rows `first ..< first + count` of V = [W | b].
+            var v = Matrix64(zeros: count, columns)
+            for i in 0 ..< count {
+                let row = first + i
+                for j in 0 ..< weightColumns { v.values[i * columns + j] = x[row * weightColumns + j] }
+                if geometry.biasColumn { v.values[i * columns + weightColumns] = x[rows * weightColumns + row] }
+            }
+            var z = rightBasis.timesRight(v)
+            for i in 0 ..< count { for j in 0 ..< columns { z.values[i * columns + j] /= scaling(first + i, j) + regularization } }
+            let solved = rightBasis.timesRight(z, transposed: true)
+            for i in 0 ..< count {
+                let row = first + i
+                for j in 0 ..< weightColumns { y[row * weightColumns + j] = solved.values[i * columns + j] }
+                if geometry.biasColumn { y[rows * weightColumns + row] = solved.values[i * columns + weightColumns] }
+            }
+            first += count
+        }
+        return y
     }
 
     /// Exact: an ekfac block with D = 1 / (λ_L,i λ_R,j + regularization).
