@@ -130,7 +130,7 @@ public struct KFACForm: BlockForm {
     /// each). The same products as through ekfac, and the same errors.
     private func solveByRows(_ x: [Double], _ d: [Double], regularization: Double, layer: String) throws(CoreError) -> [Double] {
         let (rightValues, rightBasis) = try right.eigen()
-        let (rows, columns, weightColumns) = (geometry.rows, geometry.columns, geometry.weightColumns)
+        let (rows, columns) = (geometry.rows, geometry.columns)
         // ekfac's checks in its order: D = l ⊗ λ_R finite, then D + λ nowhere zero.
         func scaling(_ i: Int, _ j: Int) -> Double { d[i] * rightValues[j] }
         for i in 0 ..< rows { for j in 0 ..< columns where !scaling(i, j).isFinite {
@@ -141,25 +141,15 @@ public struct KFACForm: BlockForm {
         } }
         var y = [Double](repeating: 0, count: side)
         let step = max(1, min(rows, (4 << 20) / (columns * MemoryLayout<Double>.stride)))
-        var first = 0
-        while first < rows {
-            let count = min(step, rows - first)
-            // Rows `first ..< first + count` of V = [W | b].
-            var v = Matrix64(zeros: count, columns)
-            for i in 0 ..< count {
-                let row = first + i
-                for j in 0 ..< weightColumns { v.values[i * columns + j] = x[row * weightColumns + j] }
-                if geometry.biasColumn { v.values[i * columns + weightColumns] = x[rows * weightColumns + row] }
+        x.withUnsafeBufferPointer { input in
+            y.withUnsafeMutableBufferPointer { output in
+                for first in stride(from: 0, to: rows, by: step) {
+                    let range = first ..< min(rows, first + step)
+                    var z = rightBasis.timesRight(geometry.matrix(input, rows: range))
+                    for i in 0 ..< range.count { for j in 0 ..< columns { z.values[i * columns + j] /= scaling(first + i, j) + regularization } }
+                    geometry.place(rightBasis.timesRight(z, transposed: true), rows: range, into: output)
+                }
             }
-            var z = rightBasis.timesRight(v)
-            for i in 0 ..< count { for j in 0 ..< columns { z.values[i * columns + j] /= scaling(first + i, j) + regularization } }
-            let solved = rightBasis.timesRight(z, transposed: true)
-            for i in 0 ..< count {
-                let row = first + i
-                for j in 0 ..< weightColumns { y[row * weightColumns + j] = solved.values[i * columns + j] }
-                if geometry.biasColumn { y[rows * weightColumns + row] = solved.values[i * columns + weightColumns] }
-            }
-            first += count
         }
         return y
     }

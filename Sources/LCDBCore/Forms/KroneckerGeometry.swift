@@ -40,14 +40,24 @@ public struct KroneckerGeometry: Equatable, Sendable {
     public var weightColumns: Int { biasColumn ? columns - 1 : columns }
 
     /// `V` from the layer's `side` values in lcdb's order (weight, then bias).
-    public func matrix(_ x: UnsafeBufferPointer<Double>) -> Matrix64 {
-        var v = Matrix64(zeros: rows, columns)
-        let weightColumns = biasColumn ? columns - 1 : columns
-        for i in 0 ..< rows {
-            for j in 0 ..< weightColumns { v.values[i * columns + j] = x[i * weightColumns + j] }
-            if biasColumn { v.values[i * columns + weightColumns] = x[rows * weightColumns + i] }
+    public func matrix(_ x: UnsafeBufferPointer<Double>) -> Matrix64 { matrix(x, rows: 0 ..< rows) }
+
+    /// Rows `range` of `V` from the layer's `side` values.
+    public func matrix(_ x: UnsafeBufferPointer<Double>, rows range: Range<Int>) -> Matrix64 {
+        var v = Matrix64(zeros: range.count, columns)
+        for (i, row) in range.enumerated() {
+            for j in 0 ..< weightColumns { v.values[i * columns + j] = x[row * weightColumns + j] }
+            if biasColumn { v.values[i * columns + weightColumns] = x[rows * weightColumns + row] }
         }
         return v
+    }
+
+    /// Writes `v`, rows `range` of `V`, into the layer's values `x`.
+    public func place(_ v: Matrix64, rows range: Range<Int>, into x: UnsafeMutableBufferPointer<Double>) {
+        for (i, row) in range.enumerated() {
+            for j in 0 ..< weightColumns { x[row * weightColumns + j] = v.values[i * columns + j] }
+            if biasColumn { x[rows * weightColumns + row] = v.values[i * columns + weightColumns] }
+        }
     }
 
     public func matrix(_ x: [Double]) -> Matrix64 { x.withUnsafeBufferPointer { matrix($0) } }
@@ -55,12 +65,8 @@ public struct KroneckerGeometry: Equatable, Sendable {
     /// The layer's values in lcdb's order from `V`.
     public func flattened(_ v: Matrix64) -> [Double] {
         guard biasColumn else { return v.values }
-        let weightColumns = columns - 1
         var x = [Double](repeating: 0, count: side)
-        for i in 0 ..< rows {
-            for j in 0 ..< weightColumns { x[i * weightColumns + j] = v.values[i * columns + j] }
-            x[rows * weightColumns + i] = v.values[i * columns + weightColumns]
-        }
+        x.withUnsafeMutableBufferPointer { place(v, rows: 0 ..< rows, into: $0) }
         return x
     }
 }
