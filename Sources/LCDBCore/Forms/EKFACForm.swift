@@ -59,6 +59,38 @@ public struct EKFACForm: BlockForm {
         return rotatedOut(z)
     }
 
+    /// From stored parts in buffers, without building the form (copies of
+    /// D and the bases) or V's rotated copies: `U_Lᵀ V U_R` into the output,
+    /// scaled by D there, then `U_L Z U_Rᵀ` over it in place
+    /// (`KroneckerProduct` reads all of its input before writing).
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, _ x: UnsafeBufferPointer<Double>,
+                               into output: UnsafeMutableBufferPointer<Double>, scratch: ProductScratch) throws(CoreError) {
+        let geometry = try KroneckerGeometry(layer, name: name)
+        let (rows, columns, weightColumns) = (geometry.rows, geometry.columns, geometry.weightColumns)
+        func basis(_ side: String, size: Int) throws(CoreError) -> (plain: KroneckerProduct.Factor, transposed: KroneckerProduct.Factor) {
+            guard let part = parts["U_" + side], part.shape == [size] || part.shape == [size, size] else {
+                throw CoreError(.invalidArgument, "layer '\(name)': eigenbasis U_\(side) is missing or not \(size) x \(size)")
+            }
+            // A 1-D basis is a diagonal of ±1, and one kept as a triangle is
+            // symmetric: each its own transpose.
+            if part.shape.count == 1 { return (.diagonal(part.values), .diagonal(part.values)) }
+            if part.upperOnly { return (.symmetric(part.values), .symmetric(part.values)) }
+            return (.general(part.values), .transposed(part.values))
+        }
+        let left = try basis(geometry.leftName, size: rows), right = try basis(geometry.rightName, size: columns)
+        guard let d = parts["D"], d.shape == [rows, columns] else {
+            throw CoreError(.invalidArgument, "layer '\(name)': its scaling D is missing or not \(rows) x \(columns)")
+        }
+        let out = output.baseAddress!
+        KroneckerProduct.apply(geometry, left: left.transposed, right: right.plain, x.baseAddress!, into: out, scratch: scratch)
+        // ⊙ D, D laid out as V (a bias column last) and the output as the layer's values.
+        for i in 0 ..< rows {
+            for j in 0 ..< weightColumns { out[i * weightColumns + j] *= d.values[i * columns + j] }
+            if geometry.biasColumn { out[rows * weightColumns + i] *= d.values[i * columns + weightColumns] }
+        }
+        KroneckerProduct.apply(geometry, left: left.plain, right: right.transposed, UnsafePointer(out), into: out, scratch: scratch)
+    }
+
     public func trace() -> Double { scaling.values.reduce(0, +) }
     public func frobeniusNorm() -> Double { scaling.frobeniusNorm }
 

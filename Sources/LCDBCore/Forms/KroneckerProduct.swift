@@ -15,6 +15,8 @@ enum KroneckerProduct {
         /// A symmetric matrix of which only the upper triangle is read
         /// (`dsymm`): a stored factor keeps one triangle, so it need not be mirrored.
         case symmetric(UnsafePointer<Double>)
+        /// A square matrix, row-major, used transposed (an ekfac eigenbasis `Uᵀ`).
+        case transposed(UnsafePointer<Double>)
     }
 
     /// `x` may be `output` itself (a stored vector's share read into the
@@ -68,6 +70,8 @@ enum KroneckerProduct {
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, m, 1, l, m, b, Int32(ld), 0, c, Int32(ldc))
         case .symmetric(let l):
             cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, m, n, 1, l, m, b, Int32(ld), 0, c, Int32(ldc))
+        case .transposed(let l):
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, m, 1, l, m, b, Int32(ld), 0, c, Int32(ldc))
         }
     }
 
@@ -82,6 +86,8 @@ enum KroneckerProduct {
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, n, 1, v, n, r, n, 0, t, n)
         case .symmetric(let r):
             cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, m, n, 1, r, n, v, n, 0, t, n)
+        case .transposed(let r):
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, n, 1, v, n, r, n, 0, t, n)
         }
     }
 
