@@ -220,6 +220,34 @@ extension Store {
         }
     }
 
+    /// Rows `rows` of a part kept whole (`full` layout: a piece of a block
+    /// with segments reads only its rows of D or of a diagonal factor) into
+    /// `target`, as float64, row-major.
+    static func readPart(_ part: StoredPart, rows: Range<Int>, dtype: DType, into target: UnsafeMutablePointer<Double>) throws {
+        guard part.layout == .full, rows.lowerBound >= 0, rows.upperBound <= part.rows else {
+            throw StoreError(.corrupt, "part '\(part.name)' cannot be read by rows \(rows): it is \(part.layout.rawValue), \(part.rows) rows")
+        }
+        var panel: [Float] = []
+        for tile in part.reader.tiles where tile.rows.overlaps(rows) {
+            let overlap = tile.rows.clamped(to: rows)
+            let destination = target + (overlap.lowerBound - rows.lowerBound) * part.columns
+            switch dtype {
+            case .float64:
+                try part.reader.read(tile, rows: overlap, columns: tile.columns, into: destination + tile.columns.lowerBound, stride: part.columns)
+            case .float32:
+                let width = tile.columns.count
+                if panel.count < overlap.count * width { panel = [Float](repeating: 0, count: overlap.count * width) }
+                try panel.withUnsafeMutableBufferPointer { buffer in
+                    try part.reader.read(tile, rows: overlap, columns: tile.columns, into: buffer.baseAddress!)
+                    for row in 0 ..< overlap.count {
+                        let to = destination + row * part.columns + tile.columns.lowerBound
+                        for k in 0 ..< width { to[k] = Double(buffer[row * width + k]) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Stores `matrix` (forms) under `name` in `dtype`: one block row per
     /// layer, one part row per tensor, each part in row-panel tiles (full
     /// layout). One transaction; `replace` replaces a matrix of that name.

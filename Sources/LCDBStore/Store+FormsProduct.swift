@@ -143,16 +143,17 @@ extension Store {
         // so M x costs no fresh memory.
         let xIsStored = if case .stored = input { true } else { false }
         let shares = reduction.map { $0.0.readsX && xIsStored ? 2 : 1 } ?? 0
-        let room = items.map { item in
-            [Int](repeating: item.values.count, count: shares) + layouts[item.position].parts.map { $0.rows * $0.columns }
+        // Each item's parts and the rows of them it reads (all, or for a
+        // piece of a block with segments, the rows of its segmented parts).
+        let itemParts = items.map { item in Store.partRows(of: item, layouts[item.position].parts, type: types[item.position], collection) }
+        let room = items.indices.map { index in
+            [Int](repeating: items[index].values.count, count: shares) + itemParts[index].map { $0.rows.count * $0.part.columns }
         }
         let largestItem = room.map { $0.reduce(0) { $0 + BlockBuffers.rounded($1) } }.max() ?? 0
         try MemoryBudget.require(Double(largestItem) * 8 * Double(workers + 3),
                                  for: "\(workers + 3) blocks of matrix '\(name)' at a time")
         // Values read per item: its parts and its share of x.
-        let sizes = items.map { item in
-            layouts[item.position].parts.reduce(0.0) { $0 + Double($1.rows) * Double($1.columns) }
-        }
+        let sizes = itemParts.map { $0.reduce(0.0) { $0 + Double($1.rows.count) * Double($1.part.columns) } }
         let reads = items.indices.map { sizes[$0] + Double(items[$0].values.count) }
         // A product costs about side x the sum of its parts' widths (a
         // square part's side, 1 for a vector): side^2 for a dense block,
@@ -235,10 +236,15 @@ extension Store {
                     try read(item.position, item.values, x.pointer)
                 }
                 var parts: [String: PartBuffer] = [:]
-                for part in layouts[item.position].parts {
-                    let values = block.next(part.rows * part.columns)
-                    try Store.readPart(part, dtype: matrix.dtype, into: values)
-                    parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
+                for (part, rows) in itemParts[index] {
+                    let values = block.next(rows.count * part.columns)
+                    if rows.count == part.rows {
+                        try Store.readPart(part, dtype: matrix.dtype, into: values)
+                        parts[part.name] = PartBuffer(name: part.name, shape: part.shape, values: values, upperOnly: part.layout == .upper)
+                    } else {
+                        try Store.readPart(part, rows: rows, dtype: matrix.dtype, into: values)
+                        parts[part.name] = PartBuffer(name: part.name, shape: [rows.count] + part.shape.dropFirst(), values: values, upperOnly: false)
+                    }
                 }
                 return ReadBlock(index: index, buffers: block, parts: parts, x: x, output: output)
             }
@@ -325,16 +331,40 @@ extension Store {
                              _ collection: LayerCollection, pieceValues: Int? = nil) -> [ProductItem] {
         collection.entries.indices.flatMap { position -> [ProductItem] in
             let side = collection.range(at: position).count
-            let shapes = Dictionary(layouts[position].parts.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
-            let partValues = layouts[position].parts.reduce(0) { $0 + $1.rows * $1.columns }
-            guard let segment = types[position]?.segmentLength(partShapes: shapes, layer: collection.entries[position].layer),
+            let layer = collection.entries[position].layer
+            let shapes = partShapes(layouts[position].parts)
+            guard let segment = types[position]?.segmentLength(partShapes: shapes, layer: layer),
                   segment > 0, side % segment == 0 else {
                 return [ProductItem(position: position, values: 0 ..< side)]
             }
+            // Parts read again by every piece (the segmented ones only in part).
+            let segmented = types[position]?.segmentedParts(partShapes: shapes, layer: layer) ?? []
+            let partValues = layouts[position].parts.filter { !segmented.contains($0.name) }.reduce(0) { $0 + $1.rows * $1.columns }
             let wanted = pieceValues ?? max((16 << 20) / MemoryLayout<Double>.size, 4 * partValues)
             let piece = max(1, wanted / segment) * segment
             return stride(from: 0, to: side, by: piece).map { ProductItem(position: position, values: $0 ..< min(side, $0 + piece)) }
         }
+    }
+}
+
+extension Store {
+    static func partShapes(_ parts: [StoredPart]) -> [String: [Int]] {
+        Dictionary(parts.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The parts an item reads and which of their rows: all, but for a piece
+    /// of a block with segments only its segments' rows of the segmented
+    /// parts (`BlockForm.segmentedParts`).
+    static func partRows(of item: ProductItem, _ parts: [StoredPart], type: (any BlockForm.Type)?,
+                         _ collection: LayerCollection) -> [(part: StoredPart, rows: Range<Int>)] {
+        let layer = collection.entries[item.position].layer
+        let shapes = partShapes(parts)
+        guard item.values.count < layer.numel, let type, let segment = type.segmentLength(partShapes: shapes, layer: layer), segment > 0 else {
+            return parts.map { ($0, 0 ..< $0.rows) }
+        }
+        let segmented = type.segmentedParts(partShapes: shapes, layer: layer)
+        let rows = item.values.lowerBound / segment ..< item.values.upperBound / segment
+        return parts.map { ($0, segmented.contains($0.name) ? rows : 0 ..< $0.rows) }
     }
 }
 

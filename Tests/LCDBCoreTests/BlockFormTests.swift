@@ -157,10 +157,12 @@ struct BlockFormTests {
         }
     }
 
-    /// A block with independent segments (kfac with a diagonal left factor
-    /// and no bias column: an Embedding's rows) multiplied a piece of whole
-    /// rows at a time (as a stored product takes GPT-2's wte, 20 MB of x at
-    /// a time) gives the rows of the whole product: pieces of 1, 2 and 4
+    /// A block with independent segments (kfac with a diagonal left factor,
+    /// ekfac with a diagonal left eigenbasis, and no bias column: an
+    /// Embedding's rows) multiplied a piece of whole rows at a time, its
+    /// segmented parts (the diagonal factor or basis, D) given for those
+    /// rows only, as a stored product takes GPT-2's wte 20 MB of x at a
+    /// time, gives the rows of the whole product: pieces of 1, 2 and 4
     /// rows, the right factor general or one triangle, x in the output's
     /// memory; 1e-12 relative. Every other block is multiplied whole only.
     @Test func segmentsOfABlockGiveTheirRowsOfTheProduct() throws {
@@ -169,40 +171,61 @@ struct BlockFormTests {
             let d = Self.random(geometry.rows, seed: 4).map { 1 + abs($0) }, r = Self.spd(geometry.columns, seed: 5)
             let diagonalLeft = KFACForm(geometry: geometry, left: .diagonal(d), right: .dense(r))
             let denseLeft = KFACForm(geometry: geometry, left: .dense(Self.spd(geometry.rows, seed: 6)), right: .dense(r))
-            let shapes = { (form: KFACForm) in Dictionary(uniqueKeysWithValues: form.parts.map { ($0.name, $0.shape) }) }
+            let shapes = { (form: any BlockForm) in Dictionary(uniqueKeysWithValues: form.parts.map { ($0.name, $0.shape) }) }
             #expect(KFACForm.segmentLength(partShapes: shapes(denseLeft), layer: layer) == nil, "\(label): dense left factor")
+            #expect(EKFACForm.segmentLength(partShapes: shapes(try denseLeft.eigenform(layer: label)), layer: layer) == nil, "\(label): dense left basis")
+            let forms: [any BlockForm] = [diagonalLeft, try diagonalLeft.eigenform(layer: label)]
             guard !geometry.biasColumn else {
-                #expect(KFACForm.segmentLength(partShapes: shapes(diagonalLeft), layer: layer) == nil, "\(label): a bias column mixes the rows")
+                for form in forms {
+                    #expect(type(of: form).segmentLength(partShapes: shapes(form), layer: layer) == nil, "\(label): a bias column mixes the rows")
+                }
                 continue
             }
-            #expect(KFACForm.segmentLength(partShapes: shapes(diagonalLeft), layer: layer) == geometry.columns, "\(label)")
-            let reference = NaiveReference.matvec(Self.kron(KroneckerFactor.diagonal(d).dense, r, bias: false), geometry.side,
-                                                  Self.random(geometry.side, seed: 7))
             let x = Self.random(geometry.side, seed: 7)
-            for upperOnly in [false, true] {
-                try Self.withPartBuffers(diagonalLeft, upperOnly: upperOnly) { parts in
-                    for rowsPerPiece in [1, 2, 4] {
-                        var y = x
-                        for first in stride(from: 0, to: geometry.rows, by: rowsPerPiece) {
-                            let values = first * geometry.columns ..< min(geometry.rows, first + rowsPerPiece) * geometry.columns
-                            try y.withUnsafeMutableBufferPointer { whole in
-                                let piece = UnsafeMutableBufferPointer(rebasing: whole[values])
-                                try KFACForm.product(parts: parts, layer: layer, name: label, values: values, UnsafeBufferPointer(piece),
-                                                     into: piece, scratch: ProductScratch())
+            for form in forms {
+                let kind = type(of: form)
+                #expect(kind.segmentLength(partShapes: shapes(form), layer: layer) == geometry.columns, "\(label) \(kind.kind)")
+                let segmented = kind.segmentedParts(partShapes: shapes(form), layer: layer)
+                #expect(segmented == (form is KFACForm ? [geometry.leftName] : ["D", "U_" + geometry.leftName]))
+                let reference = form.product(x)
+                for upperOnly in [false, true] {
+                    try Self.withPartBuffers(form, upperOnly: upperOnly) { parts in
+                        /// The parts for rows `rows`: the segmented ones sliced to them.
+                        func piece(_ rows: Range<Int>) -> [String: PartBuffer] {
+                            parts.mapValues { part in
+                                guard segmented.contains(part.name) else { return part }
+                                let width = part.shape.dropFirst().reduce(1, *)
+                                return PartBuffer(name: part.name, shape: [rows.count] + part.shape.dropFirst(),
+                                                  values: part.values + rows.lowerBound * width, upperOnly: false)
                             }
                         }
-                        #expect(NaiveReference.relativeError(y, reference) < 1e-12, "\(label): pieces of \(rowsPerPiece) rows, upper only \(upperOnly)")
-                    }
-                    // Values that are not whole rows: an error, nothing written.
-                    var y = x
-                    let error = #expect(throws: CoreError.self) {
-                        try y.withUnsafeMutableBufferPointer { whole in
-                            try KFACForm.product(parts: parts, layer: layer, name: label, values: 1 ..< 4,
-                                                 UnsafeBufferPointer(rebasing: whole[1 ..< 4]), into: UnsafeMutableBufferPointer(rebasing: whole[1 ..< 4]),
-                                                 scratch: ProductScratch())
+                        for rowsPerPiece in [1, 2, 4] {
+                            var y = x
+                            for first in stride(from: 0, to: geometry.rows, by: rowsPerPiece) {
+                                let rows = first ..< min(geometry.rows, first + rowsPerPiece)
+                                let values = rows.lowerBound * geometry.columns ..< rows.upperBound * geometry.columns
+                                try y.withUnsafeMutableBufferPointer { whole in
+                                    let slice = UnsafeMutableBufferPointer(rebasing: whole[values])
+                                    try kind.product(parts: piece(rows), layer: layer, name: label, values: values, UnsafeBufferPointer(slice),
+                                                     into: slice, scratch: ProductScratch())
+                                }
+                            }
+                            #expect(NaiveReference.relativeError(y, reference) < 1e-12,
+                                    "\(label) \(kind.kind): pieces of \(rowsPerPiece) rows, upper only \(upperOnly)")
+                        }
+                        // Values that are not whole rows, or parts not sliced to them: an error, nothing written.
+                        var y = x
+                        for (values, given) in [(1 ..< 4, piece(0 ..< 1)), (0 ..< geometry.columns, parts)] {
+                            let error = #expect(throws: CoreError.self) {
+                                try y.withUnsafeMutableBufferPointer { whole in
+                                    let slice = UnsafeMutableBufferPointer(rebasing: whole[values])
+                                    try kind.product(parts: given, layer: layer, name: label, values: values, UnsafeBufferPointer(slice),
+                                                     into: slice, scratch: ProductScratch())
+                                }
+                            }
+                            #expect(error?.message.contains("not whole rows") == true && y == x, "\(label) \(kind.kind) \(values)")
                         }
                     }
-                    #expect(error?.message.contains("not whole rows") == true && y == x)
                 }
             }
         }

@@ -157,11 +157,13 @@ struct StoreFormsTests {
     }
 
     /// A block with independent segments (the Embedding's kfac block, its
-    /// A diagonal) goes in pieces of whole rows, each read (its share of a
-    /// stored vector too, across the vector's 12-value chunks) and
-    /// multiplied on its own: `mv` and its reductions equal the loaded
-    /// matrix's, 1e-12 relative, for pieces of 1, 2 and 5 rows and the
-    /// default (one piece here); the other blocks are whole items.
+    /// A diagonal, and its ekfac inverse, U_A diagonal) goes in pieces of
+    /// whole rows, each read (its share of a stored vector too, across the
+    /// vector's 12-value chunks, and its rows of D and of the diagonal,
+    /// across their tiles of 3 rows) and multiplied on its own: `mv` and its
+    /// reductions equal the loaded matrix's, 1e-12 relative, for pieces of
+    /// 1, 2 and 5 rows and the default (one piece here); the other blocks
+    /// are whole items.
     @Test(arguments: [4, 8, 20, nil])
     func blocksWithSegmentsGoInPieces(pieceValues: Int?) throws {
         let folder = try TemporaryFolder()
@@ -170,8 +172,10 @@ struct StoreFormsTests {
         try store.saveVector("x", over: "net", .float64(x))
         try store.saveVector("x32", over: "net", .float32(try ParameterVector(collection: collection, values: x.values.map { Float($0) })))
         func relative(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { abs($0 - $1) }.max()! / b.map(abs).max()! }
-        for (name, dtype) in [("K", DType.float64), ("K32", .float32)] {
-            try store.saveStructured(name, over: "net", kfac, dtype: dtype)
+        let inverse = try kfac.inverse(regularization: 0.5)
+        #expect(inverse.blocks[0] is EKFACForm && inverse.blocks[0].parts.first { $0.name == "U_A" }?.shape == [9])
+        for (name, matrix, dtype) in [("K", kfac, DType.float64), ("K32", kfac, .float32), ("Ki", inverse, .float64), ("Ki32", inverse, .float32)] {
+            try store.saveStructured(name, over: "net", matrix, dtype: dtype)
             let loaded = try store.loadStructured(named: name)
             let expected = try loaded.product(with: x).values
             #expect(relative(try store.formsProduct(name, x, pieceValues: pieceValues).values, expected) < 1e-12, "\(name) x in memory")
@@ -188,15 +192,17 @@ struct StoreFormsTests {
             #expect(abs(reducedInMemory - quadratic) / abs(quadratic) < 1e-12, "\(name) vtmv, x in memory")
         }
         // The items: wte (9 rows of 4) in pieces of whole rows, in order; the rest whole.
-        let items = try store.read { db in
-            let matrix = try Store.matrixRow(db, name: "K", anyForm: true)
-            let layouts = try Store.blockLayouts(db, matrix)
-            return Store.productItems(layouts, types: layouts.map { BlockForms.type(of: $0.form) }, collection, pieceValues: pieceValues)
+        for name in ["K", "Ki"] {
+            let items = try store.read { db in
+                let matrix = try Store.matrixRow(db, name: name, anyForm: true)
+                let layouts = try Store.blockLayouts(db, matrix)
+                return Store.productItems(layouts, types: layouts.map { BlockForms.type(of: $0.form) }, collection, pieceValues: pieceValues)
+            }
+            let rows = pieceValues.map { $0 / 4 } ?? 9
+            let wte = stride(from: 0, to: 9, by: rows).map { ProductItem(position: 0, values: $0 * 4 ..< min(9, $0 + rows) * 4) }
+            let others = (1 ..< collection.count).map { ProductItem(position: $0, values: 0 ..< collection.range(at: $0).count) }
+            #expect(items == wte + others, "\(name)")
         }
-        let rows = pieceValues.map { $0 / 4 } ?? 9
-        let wte = stride(from: 0, to: 9, by: rows).map { ProductItem(position: 0, values: $0 * 4 ..< min(9, $0 + rows) * 4) }
-        let others = (1 ..< collection.count).map { ProductItem(position: $0, values: 0 ..< collection.range(at: $0).count) }
-        #expect(items == wte + others)
     }
 
     /// `solve` on a stored matrix in forms, a block at a time (blocks read

@@ -69,8 +69,14 @@ public protocol BlockForm: Sendable {
     /// block a few MB of x at a time instead of holding its whole share
     /// (GPT-2's wte: 309 MB of fresh memory, each page zeroed by the kernel).
     static func segmentLength(partShapes: [String: [Int]], layer: Layer) -> Int?
+    /// The parts that hold one row per segment (a 1-D part one value):
+    /// for a piece of segments only their rows are read, and given to
+    /// `product(parts:values:...)` as a part of that many rows (ekfac's
+    /// `D` and diagonal `U_A`: GPT-2's wte would re-read 309 MB per piece).
+    static func segmentedParts(partShapes: [String: [Int]], layer: Layer) -> Set<String>
     /// The product of whole segments `values` (a range of the block's
-    /// values) from the block's parts: `x` and `output` hold those values only.
+    /// values) from the block's parts, the `segmentedParts` holding only
+    /// those segments' rows: `x` and `output` hold those values only.
     static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,
                         _ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
                         scratch: ProductScratch) throws(CoreError)
@@ -131,6 +137,8 @@ extension BlockForm {
     }
 
     public static func segmentLength(partShapes: [String: [Int]], layer: Layer) -> Int? { nil }
+
+    public static func segmentedParts(partShapes: [String: [Int]], layer: Layer) -> Set<String> { [] }
 
     /// Without segments, the only range is the whole block.
     public static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,

@@ -91,6 +91,43 @@ public struct EKFACForm: BlockForm {
         KroneckerProduct.apply(geometry, left: left.plain, right: right.transposed, UnsafePointer(out), into: out, scratch: scratch)
     }
 
+    /// A row of V when the left eigenbasis is diagonal (1-D: an
+    /// Embedding's, A being diagonal) and V has no bias column.
+    public static func segmentLength(partShapes: [String: [Int]], layer: Layer) -> Int? {
+        guard let geometry = try? KroneckerGeometry(layer, name: ""), !geometry.biasColumn,
+              partShapes["U_" + geometry.leftName] == [geometry.rows] else { return nil }
+        return geometry.columns
+    }
+
+    /// D's rows and the diagonal basis's values.
+    public static func segmentedParts(partShapes: [String: [Int]], layer: Layer) -> Set<String> {
+        guard segmentLength(partShapes: partShapes, layer: layer) != nil, let geometry = try? KroneckerGeometry(layer, name: "") else { return [] }
+        return ["D", "U_" + geometry.leftName]
+    }
+
+    /// Rows `values / columns` of V: `u_i² ((v_i U_R) ⊙ d_i) U_Rᵀ` for each,
+    /// with D's rows and the basis's values for those rows only.
+    public static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,
+                               _ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
+                               scratch: ProductScratch) throws(CoreError) {
+        let geometry = try KroneckerGeometry(layer, name: name)
+        let columns = geometry.columns, rows = values.count / max(1, geometry.columns)
+        guard !geometry.biasColumn, values.lowerBound % columns == 0, values.count % columns == 0, values.upperBound <= geometry.side,
+              let left = parts["U_" + geometry.leftName], left.shape == [rows], let d = parts["D"], d.shape == [rows, columns],
+              let right = parts["U_" + geometry.rightName], right.shape == [columns] || right.shape == [columns, columns] else {
+            throw CoreError(.invalidArgument, "layer '\(name)': values \(values) are not whole rows of an ekfac block with a diagonal U_\(geometry.leftName) and D given for them")
+        }
+        let (plain, transposed): (KroneckerProduct.Factor, KroneckerProduct.Factor) = right.shape.count == 1
+            ? (.diagonal(right.values), .diagonal(right.values))
+            : right.upperOnly ? (.symmetric(right.values), .symmetric(right.values)) : (.general(right.values), .transposed(right.values))
+        let out = output.baseAddress!
+        KroneckerProduct.rowwise(left.values, rows: rows, columns: columns, right: plain, x.baseAddress!, into: out, scratch: scratch,
+                                 chunkBytes: 4 << 20)
+        for k in 0 ..< rows * columns { out[k] *= d.values[k] }
+        KroneckerProduct.rowwise(left.values, rows: rows, columns: columns, right: transposed, UnsafePointer(out), into: out,
+                                 scratch: scratch, chunkBytes: 4 << 20)
+    }
+
     public func trace() -> Double { scaling.values.reduce(0, +) }
     public func frobeniusNorm() -> Double { scaling.frobeniusNorm }
 

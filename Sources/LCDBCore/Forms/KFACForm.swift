@@ -85,20 +85,26 @@ public struct KFACForm: BlockForm {
         return geometry.columns
     }
 
-    /// Rows `values / columns` of V, from stored factors in buffers.
+    /// The diagonal left factor: one value per row of V.
+    public static func segmentedParts(partShapes: [String: [Int]], layer: Layer) -> Set<String> {
+        guard segmentLength(partShapes: partShapes, layer: layer) != nil, let geometry = try? KroneckerGeometry(layer, name: "") else { return [] }
+        return [geometry.leftName]
+    }
+
+    /// Rows `values / columns` of V, from stored factors in buffers (the
+    /// left factor's values for those rows only).
     public static func product(parts: [String: PartBuffer], layer: Layer, name: String, values: Range<Int>,
                                _ x: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
                                scratch: ProductScratch) throws(CoreError) {
         let geometry = try KroneckerGeometry(layer, name: name)
-        guard segmentLength(partShapes: parts.mapValues(\.shape), layer: layer) != nil,
-              values.lowerBound % geometry.columns == 0, values.count % geometry.columns == 0,
-              values.upperBound <= geometry.side, let left = parts[geometry.leftName] else {
-            throw CoreError(.invalidArgument, "layer '\(name)': values \(values) are not whole rows of a kfac block with a diagonal \(geometry.leftName)")
+        let rows = values.count / geometry.columns
+        guard !geometry.biasColumn, values.lowerBound % geometry.columns == 0, values.count % geometry.columns == 0,
+              values.upperBound <= geometry.side, let left = parts[geometry.leftName], left.shape == [rows] else {
+            throw CoreError(.invalidArgument, "layer '\(name)': values \(values) are not whole rows of a kfac block with a diagonal \(geometry.leftName) given for them")
         }
         let right = try factor(parts, geometry.rightName, size: geometry.columns, layer: name)
-        KroneckerProduct.rowwise(left.values + values.lowerBound / geometry.columns, rows: values.count / geometry.columns,
-                                 columns: geometry.columns, right: right, x.baseAddress!, into: output.baseAddress!, scratch: scratch,
-                                 chunkBytes: 4 << 20)
+        KroneckerProduct.rowwise(left.values, rows: rows, columns: geometry.columns, right: right, x.baseAddress!,
+                                 into: output.baseAddress!, scratch: scratch, chunkBytes: 4 << 20)
     }
 
     /// tr(G ⊗ A) = tr(A) tr(G).
