@@ -208,6 +208,11 @@ public enum BlockForms {
         return CoreError(.singularBlock, "block '\(layer)' is singular\(regularized) (\(detail)); add a positive regularization")
     }
 
+    /// A block holding `value` (NaN or infinite) cannot be solved or inverted.
+    static func notFinite(_ layer: String, _ value: Double) -> CoreError {
+        CoreError(.invalidArgument, "block '\(layer)' holds \(value.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
+    }
+
     /// Refuses non-finite values in a part (NaN would otherwise pass for singular).
     static func requireFinite(_ part: FormPart, layer: String) throws(CoreError) {
         if let bad = part.values.first(where: { !$0.isFinite }) {

@@ -30,7 +30,7 @@ public struct DiagForm: BlockForm {
 
     private func damped(_ regularization: Double, _ layer: String) throws(CoreError) -> [Double] {
         if let bad = values.first(where: { !$0.isFinite }) {
-            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
+            throw BlockForms.notFinite(layer, bad)
         }
         let damped = values.map { $0 + regularization }
         if let zero = damped.firstIndex(of: 0) {

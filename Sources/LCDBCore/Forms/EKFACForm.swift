@@ -71,11 +71,7 @@ public struct EKFACForm: BlockForm {
             guard let part = parts["U_" + side], part.shape == [size] || part.shape == [size, size] else {
                 throw CoreError(.invalidArgument, "layer '\(name)': eigenbasis U_\(side) is missing or not \(size) x \(size)")
             }
-            // A 1-D basis is a diagonal of ±1, and one kept as a triangle is
-            // symmetric: each its own transpose.
-            if part.shape.count == 1 { return (.diagonal(part.values), .diagonal(part.values)) }
-            if part.upperOnly { return (.symmetric(part.values), .symmetric(part.values)) }
-            return (.general(part.values), .transposed(part.values))
+            return views(of: part)
         }
         let left = try basis(geometry.leftName, size: rows), right = try basis(geometry.rightName, size: columns)
         guard let d = parts["D"], d.shape == [rows, columns] else {
@@ -89,6 +85,15 @@ public struct EKFACForm: BlockForm {
             if geometry.biasColumn { out[rows * weightColumns + i] *= d.values[i * columns + weightColumns] }
         }
         KroneckerProduct.apply(geometry, left: left.plain, right: right.transposed, UnsafePointer(out), into: out, scratch: scratch)
+    }
+
+    /// A stored eigenbasis as the products read it and its transpose: a
+    /// 1-D basis is a diagonal of ±1, and one kept as a triangle is
+    /// symmetric, each its own transpose.
+    private static func views(of part: PartBuffer) -> (plain: KroneckerProduct.Factor, transposed: KroneckerProduct.Factor) {
+        if part.shape.count == 1 { return (.diagonal(part.values), .diagonal(part.values)) }
+        if part.upperOnly { return (.symmetric(part.values), .symmetric(part.values)) }
+        return (.general(part.values), .transposed(part.values))
     }
 
     /// A row of V when the left eigenbasis is diagonal (1-D: an
@@ -117,9 +122,7 @@ public struct EKFACForm: BlockForm {
               let right = parts["U_" + geometry.rightName], right.shape == [columns] || right.shape == [columns, columns] else {
             throw CoreError(.invalidArgument, "layer '\(name)': values \(values) are not whole rows of an ekfac block with a diagonal U_\(geometry.leftName) and D given for them")
         }
-        let (plain, transposed): (KroneckerProduct.Factor, KroneckerProduct.Factor) = right.shape.count == 1
-            ? (.diagonal(right.values), .diagonal(right.values))
-            : right.upperOnly ? (.symmetric(right.values), .symmetric(right.values)) : (.general(right.values), .transposed(right.values))
+        let (plain, transposed) = views(of: right)
         let out = output.baseAddress!
         KroneckerProduct.rowwise(left.values, rows: rows, columns: columns, right: plain, x.baseAddress!, into: out, scratch: scratch,
                                  chunkBytes: 4 << 20)
@@ -168,9 +171,7 @@ public struct EKFACForm: BlockForm {
 
     /// D finite and D + regularization nowhere zero, else the error naming `layer`.
     private func requireDampable(_ regularization: Double, _ layer: String) throws(CoreError) {
-        if let bad = scaling.values.first(where: { !$0.isFinite }) {
-            throw CoreError(.invalidArgument, "block '\(layer)' holds \(bad.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
-        }
+        if let bad = scaling.values.first(where: { !$0.isFinite }) { throw BlockForms.notFinite(layer, bad) }
         if let zero = scaling.values.firstIndex(where: { $0 + regularization == 0 }) {
             throw BlockForms.singular(layer, regularization, detail: "eigenvalue \(zero) of the block plus regul is zero")
         }

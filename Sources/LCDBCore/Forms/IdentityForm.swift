@@ -36,7 +36,7 @@ public struct IdentityForm: BlockForm {
 
     private func dampedScale(_ regularization: Double, _ layer: String) throws(CoreError) -> Double {
         guard scale.isFinite else {
-            throw CoreError(.invalidArgument, "block '\(layer)' holds \(scale.isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
+            throw BlockForms.notFinite(layer, scale)
         }
         guard scale + regularization != 0 else { throw BlockForms.singular(layer, regularization, detail: "its scale plus regul is zero") }
         return scale + regularization

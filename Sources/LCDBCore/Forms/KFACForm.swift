@@ -139,9 +139,7 @@ public struct KFACForm: BlockForm {
         let (rows, columns) = (geometry.rows, geometry.columns)
         // ekfac's checks in its order: D = l ⊗ λ_R finite, then D + λ nowhere zero.
         func scaling(_ i: Int, _ j: Int) -> Double { d[i] * rightValues[j] }
-        for i in 0 ..< rows { for j in 0 ..< columns where !scaling(i, j).isFinite {
-            throw CoreError(.invalidArgument, "block '\(layer)' holds \(scaling(i, j).isNaN ? "NaN" : "an infinite value"); solve and inv need finite values")
-        } }
+        for i in 0 ..< rows { for j in 0 ..< columns where !scaling(i, j).isFinite { throw BlockForms.notFinite(layer, scaling(i, j)) } }
         for i in 0 ..< rows { for j in 0 ..< columns where scaling(i, j) + regularization == 0 {
             throw BlockForms.singular(layer, regularization, detail: "eigenvalue \(i * columns + j) of the block plus regul is zero")
         } }
